@@ -1,0 +1,340 @@
+//! One error type for the engine, and its translation into words a newcomer understands (`UiError`).
+//!
+//! Messages never contain a token or secret: variants only carry provider error codes, descriptions,
+//! status codes and response bodies from endpoints that do not echo credentials.
+
+use crate::model::UiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnrampError {
+    #[error("catalog data file is invalid: {0}")]
+    Catalog(String),
+    #[error("unknown provider {0}")]
+    UnknownProvider(String),
+    #[error("unknown integration {0}")]
+    UnknownIntegration(String),
+    #[error("the sandbox is not running")]
+    SandboxNotRunning,
+    #[error("{field}: {problem}")]
+    InvalidInput { field: String, problem: String },
+    #[error("settings file {path}: {problem}")]
+    Settings { path: String, problem: String },
+    #[error("keychain unavailable: {0}")]
+    KeychainUnavailable(String),
+    #[error("keychain error: {0}")]
+    Keychain(String),
+    #[error("no client secret stored")]
+    ClientSecretMissing,
+    #[error("callback state does not match a pending authorization")]
+    StateMismatch,
+    #[error("the authorization expired")]
+    FlowExpired,
+    #[error("callback URL is malformed: {0}")]
+    CallbackMalformed(String),
+    #[error("authorization refused: {error}")]
+    AuthorizationRefused {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("token endpoint answered {status:?}: {error}")]
+    TokenEndpoint {
+        status: Option<u16>,
+        error: String,
+        description: Option<String>,
+    },
+    #[error("network error: {0}")]
+    Network(String),
+    #[error("port {0} is in use")]
+    PortInUse(u16),
+    #[error("not connected")]
+    NotConnected,
+    #[error("needs reconnect: {0}")]
+    NeedsReconnect(String),
+    #[error("no site selected")]
+    NoSiteSelected,
+    #[error("unknown test call {0}")]
+    UnknownTestCall(String),
+    #[error("unexpected response {status}")]
+    UnexpectedResponse { status: u16, body: String },
+}
+
+impl OnrampError {
+    pub fn invalid(field: &str, problem: impl Into<String>) -> Self {
+        OnrampError::InvalidInput {
+            field: field.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    /// Whether the saved connection can no longer be used and the user must authorize again.
+    pub fn needs_reconnect(&self) -> bool {
+        matches!(self, OnrampError::NeedsReconnect(_))
+            || matches!(self, OnrampError::TokenEndpoint { error, .. } if error == "invalid_grant")
+    }
+
+    pub fn to_ui(&self) -> UiError {
+        let (code, title, detail, hint): (&str, String, String, Option<String>) = match self {
+            OnrampError::Catalog(m) => (
+                "catalog",
+                "Onramp's provider catalog is broken".into(),
+                m.clone(),
+                Some("This is a bug in Onramp; please report it.".into()),
+            ),
+            OnrampError::UnknownProvider(id) => (
+                "unknown_provider",
+                "Unknown provider".into(),
+                format!("Onramp has no provider called \"{id}\"."),
+                Some("Pick a provider from the list in step 1.".into()),
+            ),
+            OnrampError::UnknownIntegration(id) => (
+                "unknown_integration",
+                "This integration no longer exists".into(),
+                format!("No saved integration has the id {id}."),
+                Some("Start again from step 1.".into()),
+            ),
+            OnrampError::SandboxNotRunning => (
+                "sandbox_not_running",
+                "The sandbox is not running".into(),
+                "Onramp could not start its local sandbox server.".into(),
+                Some("Check the app log, or pick a real provider.".into()),
+            ),
+            OnrampError::InvalidInput { field, problem } => (
+                "invalid_input",
+                format!("Check the {field}"),
+                problem.clone(),
+                None,
+            ),
+            OnrampError::Settings { path, problem } => (
+                "settings",
+                "Onramp could not use its settings file".into(),
+                format!("{path}: {problem}"),
+                Some("The file was left as it is. Fix or move it, then restart Onramp.".into()),
+            ),
+            OnrampError::KeychainUnavailable(m) => (
+                "keychain_unavailable",
+                "The OS keychain is not available".into(),
+                format!("Onramp keeps client secrets and tokens only in the OS keychain, and it could not reach it: {m}"),
+                Some("On Linux, start and unlock a Secret Service provider (GNOME Keyring or KWallet), then try again. Nothing was written in plain text.".into()),
+            ),
+            OnrampError::Keychain(m) => (
+                "keychain",
+                "The OS keychain refused the request".into(),
+                m.clone(),
+                Some("Unlock your keychain (it may be locked), then try again.".into()),
+            ),
+            OnrampError::ClientSecretMissing => (
+                "client_secret_missing",
+                "No client secret stored".into(),
+                "Atlassian needs the app's client secret to exchange the code and to refresh tokens.".into(),
+                Some("Paste the secret from the developer console's Settings page in step 2.".into()),
+            ),
+            OnrampError::StateMismatch => (
+                "state_mismatch",
+                "This callback does not belong to an authorization in progress".into(),
+                "The callback's state value does not match any authorization Onramp started, or it was already used. It was ignored.".into(),
+                Some("Start the authorization again from step 4 and use the newest browser tab.".into()),
+            ),
+            OnrampError::FlowExpired => (
+                "flow_expired",
+                "The authorization took too long".into(),
+                "Onramp waits 10 minutes for the browser to come back; this one expired.".into(),
+                Some("Click Authorize again.".into()),
+            ),
+            OnrampError::CallbackMalformed(m) => (
+                "callback_malformed",
+                "The callback could not be read".into(),
+                m.clone(),
+                Some("Start the authorization again from step 4.".into()),
+            ),
+            OnrampError::AuthorizationRefused { error, description } => {
+                let described = description.clone().unwrap_or_default();
+                if error == "access_denied" {
+                    (
+                        "access_denied",
+                        "Access was denied at the consent screen".into(),
+                        format!("The provider answered access_denied{}. Usually this means Cancel was clicked on the consent page.", if described.is_empty() { String::new() } else { format!(" ({described})") }),
+                        Some("Click Authorize again and choose Accept. If you did accept, your site admin may have to allow the app.".into()),
+                    )
+                } else {
+                    (
+                        "authorization_refused",
+                        format!("The provider refused the authorization: {error}"),
+                        if described.is_empty() { "No description was given.".into() } else { described },
+                        Some("Check the client ID, callback URL and scopes in the developer console, then authorize again.".into()),
+                    )
+                }
+            }
+            OnrampError::TokenEndpoint { status, error, description } => {
+                let status_text = status.map(|s| format!("HTTP {s}, ")).unwrap_or_default();
+                let raw = format!("{status_text}{error}{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default());
+                match (error.as_str(), description.as_deref()) {
+                    ("access_denied", _) => (
+                        "token_unauthorized",
+                        "The token endpoint rejected the client credentials".into(),
+                        format!("The provider answered {raw}. The client secret is wrong or missing, or the client ID belongs to another app."),
+                        Some("Copy the secret again from the developer console (Settings) in step 2, then authorize again.".into()),
+                    ),
+                    ("invalid_request", Some(d)) if d.contains("authorization_code") => (
+                        "code_invalid",
+                        "The authorization code was not accepted".into(),
+                        format!("The provider answered {raw}. Codes expire within minutes and work only once."),
+                        Some("Authorize again; Onramp exchanges the new code at once.".into()),
+                    ),
+                    ("invalid_grant", Some(d)) if d.to_ascii_lowercase().contains("refresh token") => (
+                        "refresh_token_invalid",
+                        "The refresh token is no longer valid".into(),
+                        format!("The provider answered {raw}. It was revoked, expired (90 days unused or 365 days old), rotated and reused, or the password changed."),
+                        Some("Reconnect: authorize again in step 4. Your other settings stay as they are.".into()),
+                    ),
+                    ("invalid_grant", _) => (
+                        "invalid_grant",
+                        "The provider did not accept the grant".into(),
+                        format!("The provider answered {raw}. The code may not match the callback URL it was issued for."),
+                        Some("Check that the callback URL in the console matches exactly, then authorize again.".into()),
+                    ),
+                    _ => (
+                        "token_error",
+                        "The token endpoint returned an error".into(),
+                        format!("The provider answered {raw}."),
+                        None,
+                    ),
+                }
+            }
+            OnrampError::Network(m) => (
+                "network",
+                "Could not reach the provider".into(),
+                m.clone(),
+                Some("Check your network connection and try again.".into()),
+            ),
+            OnrampError::PortInUse(port) => (
+                "port_in_use",
+                format!("Port {port} is already in use"),
+                format!("Onramp could not listen on 127.0.0.1:{port} for the callback: another program uses that port."),
+                Some("Close the other program, or pick another port in step 2 and update the callback URL in the developer console to match.".into()),
+            ),
+            OnrampError::NotConnected => (
+                "not_connected",
+                "Not connected yet".into(),
+                "There is no token for this integration.".into(),
+                Some("Authorize in step 4 first.".into()),
+            ),
+            OnrampError::NeedsReconnect(reason) => (
+                "needs_reconnect",
+                "This connection needs to be authorized again".into(),
+                reason.clone(),
+                Some("Authorize again in step 4; the rest of the integration is kept.".into()),
+            ),
+            OnrampError::NoSiteSelected => (
+                "no_site",
+                "No site selected".into(),
+                "Jira and Confluence calls go to a site (cloudId); none is selected.".into(),
+                Some("Pick a site in step 5.".into()),
+            ),
+            OnrampError::UnknownTestCall(id) => (
+                "unknown_test_call",
+                "Unknown test call".into(),
+                format!("This provider has no test call \"{id}\"."),
+                None,
+            ),
+            OnrampError::UnexpectedResponse { status, body } => (
+                "unexpected_response",
+                format!("Unexpected response (HTTP {status})"),
+                truncate(body, 2000),
+                None,
+            ),
+        };
+        UiError {
+            code: code.to_string(),
+            title,
+            detail,
+            hint,
+        }
+    }
+}
+
+impl From<OnrampError> for UiError {
+    fn from(e: OnrampError) -> Self {
+        e.to_ui()
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_denied_callback_is_explained() {
+        let ui = OnrampError::AuthorizationRefused {
+            error: "access_denied".into(),
+            description: Some("User did not authorize the request".into()),
+        }
+        .to_ui();
+        assert_eq!(ui.code, "access_denied");
+        assert!(ui.detail.contains("Cancel"));
+        assert!(ui.detail.contains("User did not authorize the request"));
+    }
+
+    #[test]
+    fn token_errors_map_to_distinct_explanations() {
+        let wrong_secret = OnrampError::TokenEndpoint {
+            status: Some(401),
+            error: "access_denied".into(),
+            description: Some("Unauthorized".into()),
+        };
+        assert_eq!(wrong_secret.to_ui().code, "token_unauthorized");
+        assert!(wrong_secret.to_ui().detail.contains("HTTP 401"));
+
+        let stale_code = OnrampError::TokenEndpoint {
+            status: Some(400),
+            error: "invalid_request".into(),
+            description: Some("authorization_code is invalid".into()),
+        };
+        assert_eq!(stale_code.to_ui().code, "code_invalid");
+
+        let dead_refresh = OnrampError::TokenEndpoint {
+            status: Some(403),
+            error: "invalid_grant".into(),
+            description: Some("Unknown or invalid refresh token.".into()),
+        };
+        assert_eq!(dead_refresh.to_ui().code, "refresh_token_invalid");
+        assert!(dead_refresh.needs_reconnect());
+
+        let mismatch = OnrampError::TokenEndpoint {
+            status: Some(403),
+            error: "invalid_grant".into(),
+            description: Some("Invalid authorization code".into()),
+        };
+        assert_eq!(mismatch.to_ui().code, "invalid_grant");
+
+        let other = OnrampError::TokenEndpoint {
+            status: Some(500),
+            error: "server_error".into(),
+            description: None,
+        };
+        let ui = other.to_ui();
+        assert_eq!(ui.code, "token_error");
+        assert!(ui.detail.contains("HTTP 500") && ui.detail.contains("server_error"));
+    }
+
+    #[test]
+    fn unknown_responses_keep_status_and_body() {
+        let ui = OnrampError::UnexpectedResponse {
+            status: 418,
+            body: "teapot".into(),
+        }
+        .to_ui();
+        assert!(ui.title.contains("418"));
+        assert_eq!(ui.detail, "teapot");
+    }
+}

@@ -1,0 +1,226 @@
+//! Calls through the provider's API gateway: site discovery and test calls.
+//!
+//! Atlassian's 3LO tokens work only against the gateway (`https://api.atlassian.com`), with product
+//! calls under `/ex/{jira|confluence}/{cloudId}`; never against `<site>.atlassian.net`.
+
+use std::time::Instant;
+
+use crate::error::OnrampError;
+use crate::model::{Provider, Site, TestCallPreset, TestCallResult};
+use crate::oauth::describe_reqwest_error;
+
+pub const ACCESSIBLE_RESOURCES_PATH: &str = "/oauth/token/accessible-resources";
+
+/// The full URL of a test call: gateway + product path (with the cloudId) + the call's path.
+pub fn test_call_url(
+    provider: &Provider,
+    preset: &TestCallPreset,
+    cloud_id: Option<&str>,
+) -> Result<String, OnrampError> {
+    let base = provider.gateway_url.trim_end_matches('/');
+    match preset.product {
+        None => Ok(format!("{base}{}", preset.path)),
+        Some(product) => {
+            let cloud_id = cloud_id.ok_or(OnrampError::NoSiteSelected)?;
+            if cloud_id.is_empty() || !cloud_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(OnrampError::invalid("cloudId", format!("\"{cloud_id}\" is not a cloudId")));
+            }
+            Ok(format!("{base}/ex/{}/{cloud_id}{}", product.gateway_segment(), preset.path))
+        }
+    }
+}
+
+/// `GET /oauth/token/accessible-resources`. Sites come in no particular order; one site may appear
+/// once per product, so entries are merged by id with the union of their scopes.
+pub async fn accessible_resources(
+    http: &reqwest::Client,
+    provider: &Provider,
+    access_token: &str,
+) -> Result<Vec<Site>, OnrampError> {
+    let url = format!("{}{ACCESSIBLE_RESOURCES_PATH}", provider.gateway_url.trim_end_matches('/'));
+    let response = http
+        .get(&url)
+        .bearer_auth(access_token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?;
+    if status != 200 {
+        return Err(OnrampError::UnexpectedResponse { status, body });
+    }
+    let raw: Vec<Site> = serde_json::from_str(&body).map_err(|e| OnrampError::UnexpectedResponse {
+        status,
+        body: format!("accessible-resources is not the expected list of sites ({e}): {body}"),
+    })?;
+    Ok(merge_sites(raw))
+}
+
+pub fn merge_sites(raw: Vec<Site>) -> Vec<Site> {
+    let mut merged: Vec<Site> = Vec::new();
+    for site in raw {
+        match merged.iter_mut().find(|s| s.id == site.id) {
+            Some(existing) => {
+                for scope in site.scopes {
+                    if !existing.scopes.contains(&scope) {
+                        existing.scopes.push(scope);
+                    }
+                }
+            }
+            None => merged.push(site),
+        }
+    }
+    merged
+}
+
+/// Runs a request with the bearer token and reports status, time and body; never fails on an HTTP
+/// error status (that is a result to show), only when the provider cannot be reached.
+pub async fn send(
+    http: &reqwest::Client,
+    preset_id: &str,
+    method: &str,
+    url: &str,
+    access_token: &str,
+) -> Result<TestCallResult, OnrampError> {
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| OnrampError::invalid("method", format!("{method} is not an HTTP method")))?;
+    let started = Instant::now();
+    let response = http
+        .request(method.clone(), url)
+        .bearer_auth(access_token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or(text);
+    let ok = (200..300).contains(&status);
+    let error = (!ok).then(|| OnrampError::UnexpectedResponse { status, body: body.clone() }.to_ui());
+    Ok(TestCallResult {
+        preset_id: preset_id.to_string(),
+        method: method.to_string(),
+        url: url.to_string(),
+        status,
+        elapsed_ms,
+        ok,
+        content_type,
+        body,
+        error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn preset(p: &Provider, id: &str) -> TestCallPreset {
+        p.test_calls.iter().find(|t| t.id == id).unwrap().clone()
+    }
+
+    #[test]
+    fn gateway_urls_per_product() {
+        let c = Catalog::load().unwrap();
+        let a = c.provider("atlassian", None).unwrap();
+        assert_eq!(
+            test_call_url(&a, &preset(&a, "jira-myself"), Some("1324a887-45db")).unwrap(),
+            "https://api.atlassian.com/ex/jira/1324a887-45db/rest/api/3/myself"
+        );
+        assert_eq!(
+            test_call_url(&a, &preset(&a, "confluence-spaces"), Some("abc")).unwrap(),
+            "https://api.atlassian.com/ex/confluence/abc/wiki/api/v2/spaces?limit=1"
+        );
+        assert_eq!(
+            test_call_url(&a, &preset(&a, "accessible-resources"), None).unwrap(),
+            "https://api.atlassian.com/oauth/token/accessible-resources"
+        );
+        let gov = c.provider("atlassian-government-cloud", None).unwrap();
+        assert_eq!(
+            test_call_url(&gov, &preset(&gov, "jira-server-info"), Some("c1")).unwrap(),
+            "https://api.atlassian-us-gov-mod.com/ex/jira/c1/rest/api/3/serverInfo"
+        );
+    }
+
+    #[test]
+    fn product_calls_need_a_valid_cloud_id() {
+        let c = Catalog::load().unwrap();
+        let a = c.provider("atlassian", None).unwrap();
+        let p = preset(&a, "jira-myself");
+        assert!(matches!(test_call_url(&a, &p, None), Err(OnrampError::NoSiteSelected)));
+        assert!(test_call_url(&a, &p, Some("../admin")).is_err());
+    }
+
+    #[test]
+    fn sites_are_merged_by_id() {
+        let site = |id: &str, scopes: &[&str]| Site {
+            id: id.into(),
+            name: id.into(),
+            url: format!("https://{id}.example"),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            avatar_url: None,
+        };
+        let merged = merge_sites(vec![
+            site("a", &["read:jira-work"]),
+            site("b", &["read:page:confluence"]),
+            site("a", &["read:space:confluence", "read:jira-work"]),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].scopes, vec!["read:jira-work", "read:space:confluence"]);
+    }
+
+    #[tokio::test]
+    async fn accessible_resources_parses_the_documented_shape() {
+        let mut server = mockito::Server::new_async().await;
+        let mock = server
+            .mock("GET", ACCESSIBLE_RESOURCES_PATH)
+            .match_header("authorization", "Bearer tok")
+            .with_status(200)
+            .with_body(r#"[{"id":"1324a887","name":"Site name","url":"https://your-domain.atlassian.net","scopes":["write:jira-work"],"avatarUrl":"https://x/flag.png"}]"#)
+            .create_async()
+            .await;
+        let mut p = Catalog::load().unwrap().provider("atlassian", None).unwrap();
+        p.gateway_url = server.url();
+        let sites = accessible_resources(&reqwest::Client::new(), &p, "tok").await.unwrap();
+        mock.assert_async().await;
+        assert_eq!(sites.len(), 1);
+        assert_eq!(sites[0].id, "1324a887");
+        assert_eq!(sites[0].avatar_url.as_deref(), Some("https://x/flag.png"));
+    }
+
+    #[tokio::test]
+    async fn test_call_reports_status_body_and_time() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("GET", "/ex/jira/c1/rest/api/3/myself")
+            .with_status(401)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"code":401,"message":"Unauthorized; scope does not match"}"#)
+            .create_async()
+            .await;
+        let url = format!("{}/ex/jira/c1/rest/api/3/myself", server.url());
+        let r = send(&reqwest::Client::new(), "jira-myself", "GET", &url, "tok").await.unwrap();
+        assert_eq!(r.status, 401);
+        assert!(!r.ok);
+        assert!(r.body.contains("scope does not match"));
+        assert!(r.body.contains('\n'), "body is pretty-printed");
+        assert!(r.error.is_some());
+    }
+}

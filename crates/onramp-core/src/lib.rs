@@ -1,0 +1,92 @@
+//! Onramp's engine. Everything that is a rule lives here, free of Tauri, so it can be unit-tested:
+//!
+//! - [`catalog`]: providers, scopes and test calls, read from the data files in `catalog/`;
+//! - [`oauth`]: authorize URL, pending flows (state), callback parsing, code exchange, refresh;
+//! - [`loopback`]: the one-shot `127.0.0.1:<port>/callback` listener;
+//! - [`vault`]: secrets in the OS keychain, nowhere else;
+//! - [`settings`]: non-secret settings, written atomically;
+//! - [`gateway`]: site discovery and test calls through the API gateway;
+//! - [`engine`]: the facade the shell calls, one method per user action;
+//! - [`model`] and [`error`]: the types and the one error shape the UI sees.
+
+pub mod catalog;
+pub mod engine;
+pub mod error;
+pub mod gateway;
+pub mod loopback;
+pub mod model;
+pub mod oauth;
+pub mod settings;
+pub mod vault;
+
+pub use engine::{Engine, EngineConfig};
+pub use error::OnrampError;
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod bindings {
+    //! The UI's TypeScript types are generated from `model`. This test regenerates them into a
+    //! temporary folder and fails when `ui/src/lib/bindings/` differs; run
+    //! `ONRAMP_WRITE_BINDINGS=1 cargo test -p onramp-core bindings` to update them.
+    use crate::model::*;
+    use std::path::{Path, PathBuf};
+    use ts_rs::{Config, TS};
+
+    fn export_all(dir: &Path) {
+        let cfg = Config::new().with_out_dir(dir);
+        Bootstrap::export_all(&cfg).unwrap();
+        IntegrationPatch::export_all(&cfg).unwrap();
+        AuthProgress::export_all(&cfg).unwrap();
+        TestCallResult::export_all(&cfg).unwrap();
+        AuthorizationStarted::export_all(&cfg).unwrap();
+    }
+
+    fn files(dir: &Path) -> Vec<(String, String)> {
+        let mut out: Vec<_> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
+                    .map(|e| {
+                        (
+                            e.file_name().to_string_lossy().into_owned(),
+                            std::fs::read_to_string(e.path()).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn ui_bindings_are_current() {
+        let target: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings");
+        let fresh = tempfile::tempdir().unwrap();
+        export_all(fresh.path());
+        let mut generated = files(fresh.path());
+        let names: Vec<String> = generated.iter().map(|(n, _)| n.trim_end_matches(".ts").to_string()).collect();
+        let index: String = names.iter().map(|n| format!("export type * from \"./{n}\";\n")).collect();
+        generated.push(("index.ts".into(), index));
+        generated.sort();
+        if std::env::var("ONRAMP_WRITE_BINDINGS").is_ok() {
+            let _ = std::fs::remove_dir_all(&target);
+            std::fs::create_dir_all(&target).unwrap();
+            for (name, text) in &generated {
+                std::fs::write(target.join(name), text).unwrap();
+            }
+        }
+        assert_eq!(
+            files(&target),
+            generated,
+            "ui/src/lib/bindings is stale: run ONRAMP_WRITE_BINDINGS=1 cargo test -p onramp-core bindings"
+        );
+    }
+}

@@ -1,0 +1,323 @@
+//! Types shared with the UI. Every type here is exported to TypeScript by ts-rs
+//! (`ui/src/lib/bindings/`), so the front end never keeps a hand-written copy.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductId {
+    Jira,
+    Confluence,
+}
+
+impl ProductId {
+    /// The gateway path segment: `/ex/{segment}/{cloudId}`.
+    pub fn gateway_segment(self) -> &'static str {
+        match self {
+            ProductId::Jira => "jira",
+            ProductId::Confluence => "confluence",
+        }
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ProductId::Jira => "Jira",
+            ProductId::Confluence => "Confluence",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Sandbox,
+    Commercial,
+    Government,
+    Custom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackKind {
+    /// `http://127.0.0.1:<port>/callback`, answered by a one-shot listener.
+    Loopback,
+    /// `onramp://callback`, delivered by the OS to the running app.
+    DeepLink,
+}
+
+/// Whether the reference establishes that a fact holds for the real provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    Confirmed,
+    Unconfirmed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    Classic,
+    Granular,
+    Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeAccess {
+    Read,
+    Write,
+    Delete,
+    Manage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackSupport {
+    pub kind: CallbackKind,
+    pub evidence: Evidence,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    pub label: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleStep {
+    pub id: String,
+    pub title: String,
+    pub detail: String,
+    #[serde(default)]
+    pub link: Option<Link>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleGuide {
+    pub console_url: String,
+    pub steps: Vec<ConsoleStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeInfo {
+    pub name: String,
+    /// "platform", "jira" or "confluence".
+    pub product: String,
+    pub kind: ScopeKind,
+    pub access: ScopeAccess,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub id: ProductId,
+    pub display_name: String,
+    /// e.g. `/ex/jira/{cloudId}`
+    pub gateway_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCallPreset {
+    pub id: String,
+    /// `None` for calls on the gateway itself (accessible-resources, /me).
+    pub product: Option<ProductId>,
+    pub label: String,
+    pub method: String,
+    /// Relative to the product's gateway path, or to the gateway for `product: None`.
+    pub path: String,
+    /// Alternative scope sets: the token must hold every scope of one set. Empty = no scope needed.
+    pub needs_scopes: Vec<Vec<String>>,
+    pub description: String,
+}
+
+/// A provider as the UI sees it, with run-time placeholders (the sandbox's address) filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Provider {
+    pub id: String,
+    pub display_name: String,
+    pub tagline: String,
+    pub environment: Environment,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub audience: Option<String>,
+    pub gateway_url: String,
+    pub products: Vec<Product>,
+    pub default_scopes: Vec<String>,
+    pub scopes: Vec<ScopeInfo>,
+    pub callbacks: Vec<CallbackSupport>,
+    pub console: ConsoleGuide,
+    pub test_calls: Vec<TestCallPreset>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackSettings {
+    pub kind: CallbackKind,
+    pub loopback_port: u16,
+}
+
+/// One entry of `GET /oauth/token/accessible-resources`: `id` is the cloudId.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Site {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connected,
+    NeedsReconnect,
+}
+
+/// What Onramp knows about a connection, without any token in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub state: ConnectionState,
+    /// Unix seconds.
+    #[ts(type = "number")]
+    pub connected_at: i64,
+    /// Unix seconds when the access token expires, if the provider said.
+    #[ts(type = "number | null")]
+    pub expires_at: Option<i64>,
+    pub granted_scopes: Vec<String>,
+    pub has_refresh_token: bool,
+    pub reason: Option<String>,
+}
+
+/// A saved integration as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView {
+    pub id: String,
+    pub name: String,
+    pub provider_id: String,
+    pub client_id: String,
+    pub callback: CallbackSettings,
+    /// The exact callback URL to register in the developer console.
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub console_done: Vec<String>,
+    pub site: Option<Site>,
+    pub connection: Option<Connection>,
+    pub has_client_secret: bool,
+}
+
+/// Fields the UI may change; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationPatch {
+    #[ts(optional)]
+    pub name: Option<String>,
+    #[ts(optional)]
+    pub client_id: Option<String>,
+    #[ts(optional)]
+    pub callback: Option<CallbackSettings>,
+    #[ts(optional)]
+    pub scopes: Option<Vec<String>>,
+    #[ts(optional)]
+    pub console_done: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct KeychainStatus {
+    pub available: bool,
+    pub message: Option<String>,
+}
+
+/// The sandbox's "developer console": what a user would copy from Atlassian's console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxConsole {
+    pub base_url: String,
+    pub app_name: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Bootstrap {
+    pub providers: Vec<Provider>,
+    pub integrations: Vec<IntegrationView>,
+    pub last_integration_id: Option<String>,
+    pub keychain: KeychainStatus,
+    pub sandbox: Option<SandboxConsole>,
+    pub default_provider_id: String,
+    /// Set when the settings file could not be read; it was left untouched.
+    pub settings_problem: Option<UiError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationStarted {
+    pub authorize_url: String,
+    pub redirect_uri: String,
+    /// Unix seconds after which the pending authorization is discarded.
+    #[ts(type = "number")]
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthStage {
+    Waiting,
+    Exchanging,
+    Connected,
+    Failed,
+    Cancelled,
+}
+
+/// The one error shape the UI receives: what happened, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UiError {
+    pub code: String,
+    pub title: String,
+    pub detail: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthProgress {
+    pub integration_id: String,
+    pub stage: AuthStage,
+    pub message: String,
+    pub error: Option<UiError>,
+    pub integration: Option<IntegrationView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCallResult {
+    pub preset_id: String,
+    pub method: String,
+    pub url: String,
+    pub status: u16,
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
+    pub ok: bool,
+    pub content_type: Option<String>,
+    /// Pretty-printed when the body is JSON.
+    pub body: String,
+    pub error: Option<UiError>,
+}

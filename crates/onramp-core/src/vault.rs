@@ -1,0 +1,150 @@
+//! Secrets (client secret, access token, refresh token) live only in the OS keychain.
+//!
+//! On Linux that is the Secret Service over D-Bus (GNOME Keyring, KWallet). There is no plaintext
+//! fallback: without a keychain, saving a secret fails with a clear error. Entries are stored under
+//! service [`SERVICE`] and user `<integration id>/<kind>`, so `secret-tool lookup service onramp
+//! username <id>/refresh_token` finds them. Calls block on D-Bus: call them from a blocking task.
+
+use crate::error::OnrampError;
+use crate::model::KeychainStatus;
+
+pub const SERVICE: &str = "onramp";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    ClientSecret,
+    AccessToken,
+    RefreshToken,
+}
+
+impl SecretKind {
+    pub const ALL: [SecretKind; 3] = [
+        SecretKind::ClientSecret,
+        SecretKind::AccessToken,
+        SecretKind::RefreshToken,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SecretKind::ClientSecret => "client_secret",
+            SecretKind::AccessToken => "access_token",
+            SecretKind::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// Installs the OS keychain as the process-wide store. Call once at start-up; the error is kept and
+/// shown to the user, and every later vault call fails with it.
+pub fn use_os_keychain() -> Result<(), OnrampError> {
+    #[cfg(target_os = "linux")]
+    {
+        let store = zbus_secret_service_keyring_store::Store::new()
+            .map_err(|e| OnrampError::KeychainUnavailable(e.to_string()))?;
+        keyring_core::set_default_store(store);
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(OnrampError::KeychainUnavailable(
+            "this build of Onramp only knows the Linux Secret Service".into(),
+        ))
+    }
+}
+
+/// An in-memory store for unit tests only (keyring-core's mock, shared by the whole process).
+#[cfg(any(test, feature = "test-support"))]
+pub fn use_mock_keychain() {
+    keyring_core::set_default_store(keyring_core::mock::Store::new().expect("mock store"));
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Vault;
+
+impl Vault {
+    fn entry(&self, integration_id: &str, kind: SecretKind) -> Result<keyring_core::Entry, OnrampError> {
+        if keyring_core::get_default_store().is_none() {
+            return Err(OnrampError::KeychainUnavailable(
+                "no keychain store is configured".into(),
+            ));
+        }
+        keyring_core::Entry::new(SERVICE, &format!("{integration_id}/{}", kind.as_str()))
+            .map_err(map_err)
+    }
+
+    pub fn set(&self, integration_id: &str, kind: SecretKind, value: &str) -> Result<(), OnrampError> {
+        self.entry(integration_id, kind)?.set_password(value).map_err(map_err)
+    }
+
+    pub fn get(&self, integration_id: &str, kind: SecretKind) -> Result<Option<String>, OnrampError> {
+        match self.entry(integration_id, kind)?.get_password() {
+            Ok(v) => Ok(Some(v)),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    pub fn delete(&self, integration_id: &str, kind: SecretKind) -> Result<(), OnrampError> {
+        match self.entry(integration_id, kind)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    pub fn delete_all(&self, integration_id: &str) -> Result<(), OnrampError> {
+        for kind in SecretKind::ALL {
+            self.delete(integration_id, kind)?;
+        }
+        Ok(())
+    }
+
+    /// Writes, reads back and deletes a probe entry: the only reliable way to know that the keychain
+    /// exists, is unlocked and keeps what it is given.
+    pub fn probe(&self) -> KeychainStatus {
+        let result = (|| {
+            let value = "probe";
+            self.set("probe", SecretKind::AccessToken, value)?;
+            let read = self.get("probe", SecretKind::AccessToken)?;
+            self.delete("probe", SecretKind::AccessToken)?;
+            if read.as_deref() != Some(value) {
+                return Err(OnrampError::Keychain(
+                    "the keychain did not return what was stored".into(),
+                ));
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => KeychainStatus { available: true, message: None },
+            Err(e) => KeychainStatus {
+                available: false,
+                message: Some(e.to_ui().detail),
+            },
+        }
+    }
+}
+
+fn map_err(e: keyring_core::Error) -> OnrampError {
+    match e {
+        keyring_core::Error::PlatformFailure(_) => OnrampError::KeychainUnavailable(e.to_string()),
+        keyring_core::Error::NoStorageAccess(_) => OnrampError::Keychain(format!(
+            "{e} (the keychain may be locked)"
+        )),
+        other => OnrampError::Keychain(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_delete_with_the_mock_store() {
+        use_mock_keychain();
+        let v = Vault;
+        v.set("int-v", SecretKind::RefreshToken, "rt").unwrap();
+        assert_eq!(v.get("int-v", SecretKind::RefreshToken).unwrap().as_deref(), Some("rt"));
+        assert_eq!(v.get("int-v", SecretKind::AccessToken).unwrap(), None);
+        v.delete_all("int-v").unwrap();
+        assert_eq!(v.get("int-v", SecretKind::RefreshToken).unwrap(), None);
+        assert!(v.probe().available);
+    }
+}
