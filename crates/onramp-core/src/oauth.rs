@@ -238,9 +238,7 @@ pub async fn exchange_code(
     if let Some(v) = pkce_verifier {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_string()));
     }
-    let response = request
-        .request_async(&|req| send(http, req, status.clone()))
-        .await;
+    let response = request.request_async(&http_client(http, &status)).await;
     into_token_set(response, &status)
 }
 
@@ -254,7 +252,7 @@ pub async fn refresh(
     let token = RefreshToken::new(refresh_token.to_string());
     let response = client
         .exchange_refresh_token(&token)
-        .request_async(&|req| send(http, req, status.clone()))
+        .request_async(&http_client(http, &status))
         .await;
     into_token_set(response, &status)
 }
@@ -296,6 +294,22 @@ impl StatusCell {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct HttpError(String);
+
+/// The HTTP function `oauth2` calls. Its futures own their client handle (reqwest clients are
+/// cheap `Arc` clones), which keeps them `Send` for any caller.
+fn http_client(
+    http: &reqwest::Client,
+    status: &StatusCell,
+) -> impl Fn(HttpRequest) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>> + Send>>
+{
+    let http = http.clone();
+    let status = status.clone();
+    move |req| {
+        let http = http.clone();
+        let status = status.clone();
+        Box::pin(async move { send(&http, req, status).await })
+    }
+}
 
 async fn send(
     http: &reqwest::Client,

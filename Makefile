@@ -1,0 +1,39 @@
+# Onramp's build entry point. `make run` opens the wizard; `make test` runs every test.
+# Both install what they need first (Debian packages, npm packages, tauri-driver) and are safe to repeat.
+# The cargo target dir lives outside the clone so repeated runs (and CI on the same machine) reuse it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/onramp-target
+CARGO ?= cargo
+
+.PHONY: deps ui ui-check build run test unit lint e2e bench bindings
+
+deps:
+	bash scripts/install-deps.sh
+
+ui:
+	cd ui && npm run build
+
+ui-check:
+	cd ui && npm run check
+
+build: deps ui
+	$(CARGO) build -p onramp -p onramp-e2e --bins
+
+run: build
+	$(CARGO_TARGET_DIR)/debug/onramp
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test -p onramp-core -p onramp-sandbox -p onramp
+
+e2e:
+	bash tests/e2e.sh
+
+test: build ui-check lint unit e2e
+	@echo "All tests passed."
+
+# Regenerates ui/src/lib/bindings from the Rust types (the unit tests fail while they are stale).
+bindings:
+	ONRAMP_WRITE_BINDINGS=1 $(CARGO) test -p onramp-core bindings

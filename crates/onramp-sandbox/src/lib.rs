@@ -1,0 +1,300 @@
+//! A local, in-process, Atlassian-compatible OAuth 2.0 (3LO) + REST server.
+//!
+//! Onramp starts it on a loopback port as the default provider on first run (so the whole wizard
+//! works without an Atlassian account) and end-to-end tests drive it instead of the real service.
+//! Wherever the project's Atlassian reference (`shared/reference/atlassian-oauth.md`) says how
+//! Atlassian behaves — endpoints, status codes, error bodies, rotating refresh tokens — the sandbox
+//! does the same. Where the reference is silent, the wording is the sandbox's own and is marked as
+//! such in the code.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use onramp_sandbox::{Sandbox, SandboxConfig};
+//! let config = SandboxConfig {
+//!     registered_callback_url: Some("http://127.0.0.1:8765/callback".into()),
+//!     ..SandboxConfig::default()
+//! };
+//! let sandbox = Sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("authorize at {}/authorize", sandbox.base_url());
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod control;
+mod data;
+mod oauth;
+mod pages;
+mod state;
+mod util;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use data::{ACME_CLOUD_ID, GLOBEX_CLOUD_ID};
+
+use state::Shared;
+
+/// Client ID of the one app the sandbox knows.
+pub const DEFAULT_CLIENT_ID: &str = "onramp-sandbox-client";
+/// Client secret of the sandbox app. Sandbox only: it protects nothing and is printed freely.
+pub const DEFAULT_CLIENT_SECRET: &str = "sbx_secret_7f3c9a2e51d84b06";
+/// The `audience` the sandbox expects at `/authorize` (Atlassian's is `api.atlassian.com`).
+pub const DEFAULT_AUDIENCE: &str = "onramp-sandbox";
+
+/// Scopes the sandbox app has "added in the developer console" by default: every scope the
+/// sandbox's test calls accept, classic and granular (reference §6.2, §8.4).
+const DEFAULT_ALLOWED_SCOPES: &[&str] = &[
+    "offline_access",
+    "read:me",
+    "read:jira-user",
+    "read:jira-work",
+    "write:jira-work",
+    "read:space:confluence",
+    "read:page:confluence",
+    "read:confluence-content.all",
+    "read:confluence-space.summary",
+    "read:confluence-user",
+    "search:confluence",
+    // Jira granular: GET /rest/api/3/myself
+    "read:application-role:jira",
+    "read:group:jira",
+    "read:user:jira",
+    "read:avatar:jira",
+    // Jira granular: GET /rest/api/3/project/search (plus some of the above)
+    "read:issue-type:jira",
+    "read:project:jira",
+    "read:project.property:jira",
+    "read:issue-type-hierarchy:jira",
+    "read:project-category:jira",
+    "read:project-version:jira",
+    "read:project.component:jira",
+    // Jira granular: GET /rest/api/3/search/jql (plus read:avatar:jira)
+    "read:issue-details:jira",
+    "read:audit-log:jira",
+    "read:field-configuration:jira",
+    "read:issue-meta:jira",
+];
+
+/// How the sandbox app is "configured in the developer console", plus sandbox-only knobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Shown on the consent page.
+    pub app_name: String,
+    pub audience: String,
+    /// Like Atlassian: one callback URL per app, matched byte-for-byte. `None` = nothing
+    /// registered, so every `/authorize` fails with `unauthorized_client`.
+    pub registered_callback_url: Option<String>,
+    /// Scopes "added to the app in the console"; requesting any other scope fails at
+    /// `/authorize`. `offline_access` is always allowed: Atlassian treats it as an Auth0-level
+    /// scope that is never added under Permissions (reference §1.1).
+    pub allowed_scopes: Vec<String>,
+    /// Granted scopes = requested minus these, to exercise requested-vs-granted handling.
+    pub withheld_scopes: Vec<String>,
+    pub access_token_ttl: Duration,
+    /// Atlassian's reuse interval for rotated refresh tokens (10 minutes, reference §3).
+    pub refresh_reuse_leeway: Duration,
+    /// Atlassian ignores PKCE (reference §4.1). `true` turns the sandbox into a strict standards
+    /// server that requires S256 at `/authorize` and checks `code_verifier` at the token endpoint.
+    pub enforce_pkce: bool,
+    pub user: SandboxUser,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_string(),
+            app_name: "My Onramp sandbox app".to_string(),
+            audience: DEFAULT_AUDIENCE.to_string(),
+            registered_callback_url: None,
+            allowed_scopes: DEFAULT_ALLOWED_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            withheld_scopes: Vec::new(),
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_reuse_leeway: Duration::from_secs(600),
+            enforce_pkce: false,
+            user: SandboxUser::default(),
+        }
+    }
+}
+
+/// The one Atlassian account that "signs in" to the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxUser {
+    pub account_id: String,
+    pub name: String,
+    pub email: String,
+    pub nickname: String,
+}
+
+impl Default for SandboxUser {
+    fn default() -> Self {
+        SandboxUser {
+            account_id: "557058:sandbox-0001".to_string(),
+            name: "Sandra Boxley".to_string(),
+            email: "sandra@sandbox.example".to_string(),
+            nickname: "sboxley".to_string(),
+        }
+    }
+}
+
+/// Failures to inject, for testing retry and reconnect handling. Counters are consumed one per
+/// request; `POST /__sandbox/faults` replaces the whole set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// The next N API calls answer 429 with `Retry-After`.
+    pub rate_limit_next: u32,
+    /// `Retry-After` seconds for those 429s (2 when 0).
+    pub retry_after_secs: u64,
+    /// The next N API calls answer 500.
+    pub server_error_next: u32,
+    /// Delay every API and token response by this many milliseconds.
+    pub slow_ms: u64,
+    /// The next `refresh_token` grant fails with 403 `invalid_grant`.
+    pub invalid_grant_next_refresh: bool,
+}
+
+/// A running sandbox. Dropping it stops the server too (without waiting).
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Binds `addr` (`127.0.0.1:0` picks a free port) and serves on a tokio task.
+    pub async fn start(config: SandboxConfig, addr: SocketAddr) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let mut local = listener.local_addr()?;
+        // A wildcard bind is still reached through loopback by the app on this machine.
+        if local.ip().is_unspecified() {
+            local.set_ip(match local.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            });
+        }
+        let shared = Arc::new(Shared::new(config, format!("http://{local}")));
+        let app = router(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+            if let Err(err) = served {
+                tracing::warn!(%err, "sandbox server stopped with an error");
+            }
+        });
+        tracing::info!(base_url = %shared.base_url, "sandbox started");
+        Ok(Sandbox {
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// A snapshot of the current configuration (setters included).
+    pub fn config(&self) -> SandboxConfig {
+        self.shared.lock().config.clone()
+    }
+
+    pub fn set_registered_callback(&self, url: Option<String>) {
+        self.shared.lock().config.registered_callback_url = url;
+    }
+
+    /// Applies to access tokens issued from now on.
+    pub fn set_access_token_ttl(&self, ttl: Duration) {
+        self.shared.lock().config.access_token_ttl = ttl;
+    }
+
+    /// Applies to consents accepted from now on.
+    pub fn set_withheld_scopes(&self, scopes: Vec<String>) {
+        self.shared.lock().config.withheld_scopes = scopes;
+    }
+
+    pub fn set_enforce_pkce(&self, on: bool) {
+        self.shared.lock().config.enforce_pkce = on;
+    }
+
+    /// Replaces the injected faults.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.lock().faults = faults;
+    }
+
+    /// The user revoked the app: every access and refresh token becomes invalid.
+    pub fn revoke_all(&self) {
+        self.shared.lock().revoke_all();
+    }
+
+    /// How many `refresh_token` grants reached grant processing (client authenticated).
+    pub fn refresh_count(&self) -> u64 {
+        self.shared.lock().refresh_count
+    }
+
+    /// Stops accepting connections and waits (up to 5 s) for open ones to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        tracing::info!(base_url = %self.shared.base_url, "sandbox stopped");
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+// The app keeps the handle in Tauri-managed state, which must be Send + Sync.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Sandbox>();
+};
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.shared.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(oauth::routes())
+        .merge(api::routes(shared.clone()))
+        .merge(control::routes())
+        .with_state(shared)
+}

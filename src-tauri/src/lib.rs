@@ -1,0 +1,52 @@
+//! Onramp's shell: wires the engine (`onramp-core`) and the sandbox into a Tauri window.
+//! Rules live in the engine; this crate only translates between Tauri and the engine.
+
+mod callback;
+mod commands;
+mod logging;
+mod state;
+
+use tauri::Manager;
+
+pub use state::AppState;
+
+/// The builder, generic over the runtime so tests can use Tauri's MockRuntime.
+pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
+    tauri::Builder::<R>::new()
+        // Must be the first plugin: a second launch (e.g. the OS opening an onramp:// link) hands its
+        // arguments to this instance and exits; the deep-link feature turns them into an open-url event.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            callback::focus_main_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::bootstrap,
+            commands::create_integration,
+            commands::update_integration,
+            commands::save_client_secret,
+            commands::start_authorization,
+            commands::cancel_authorization,
+            commands::list_sites,
+            commands::select_site,
+            commands::run_test_call,
+            commands::delete_integration,
+            commands::open_url,
+        ])
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let state = tauri::async_runtime::block_on(AppState::start(&handle))?;
+            app.manage(state);
+            callback::install_deep_link_handler(&handle);
+            Ok(())
+        })
+}
+
+pub fn run() {
+    builder::<tauri::Wry>()
+        .run(tauri::generate_context!())
+        .unwrap_or_else(|e| {
+            eprintln!("Onramp could not start: {e}");
+            std::process::exit(1);
+        });
+}

@@ -1,0 +1,65 @@
+//! What the shell keeps for the life of the app: the engine and the in-process sandbox.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use onramp_core::model::{IntegrationView, SandboxConsole};
+use onramp_core::{Engine, EngineConfig};
+use onramp_sandbox::{Sandbox, SandboxConfig};
+use tauri::{AppHandle, Manager, Runtime};
+
+pub struct AppState {
+    pub engine: Engine,
+    pub sandbox: Option<Sandbox>,
+}
+
+impl AppState {
+    pub async fn start<R: Runtime>(app: &AppHandle<R>) -> Result<AppState, Box<dyn std::error::Error>> {
+        let config_dir = env_path("ONRAMP_CONFIG_DIR").map_or_else(|| app.path().app_config_dir(), Ok)?;
+        let log_dir = env_path("ONRAMP_LOG_DIR").map_or_else(|| app.path().app_log_dir(), Ok)?;
+        let log_path = crate::logging::init(&log_dir)?;
+        tracing::info!("Onramp {} starting; settings in {}, log in {}", env!("CARGO_PKG_VERSION"), config_dir.display(), log_path.display());
+
+        if let Err(e) = onramp_core::vault::use_os_keychain() {
+            // Shown to the user by bootstrap's keychain probe; nothing falls back to plain text.
+            tracing::warn!("keychain: {e}");
+        }
+
+        // The sandbox is the default provider: it starts with the app, on a loopback port.
+        let port: u16 = std::env::var("ONRAMP_SANDBOX_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let sandbox = match Sandbox::start(SandboxConfig::default(), SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await {
+            Ok(s) => {
+                tracing::info!("sandbox listening on {}", s.base_url());
+                Some(s)
+            }
+            Err(e) => {
+                tracing::warn!("sandbox did not start: {e}");
+                None
+            }
+        };
+        let console = sandbox.as_ref().map(|s| {
+            let c = s.config();
+            SandboxConsole { base_url: s.base_url(), app_name: c.app_name, client_id: c.client_id, client_secret: c.client_secret }
+        });
+        let default_loopback_port = std::env::var("ONRAMP_LOOPBACK_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(onramp_core::loopback::DEFAULT_PORT);
+        let engine = Engine::new(EngineConfig { config_dir, sandbox: console, default_loopback_port })?;
+        Ok(AppState { engine, sandbox })
+    }
+
+    /// The sandbox plays the developer console too: the callback URL the user picks is "registered"
+    /// there, like pasting it into Atlassian's console. Real providers are not touched.
+    pub fn register_sandbox_callback(&self, view: &IntegrationView) {
+        if view.provider_id == "sandbox" {
+            if let Some(s) = &self.sandbox {
+                s.set_registered_callback(Some(view.redirect_uri.clone()));
+            }
+        }
+    }
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}

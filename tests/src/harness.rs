@@ -1,0 +1,193 @@
+//! One end-to-end scenario = one fresh "first run" of Onramp: its own HOME and XDG directories, its
+//! own tauri-driver (which starts the app), the session's D-Bus and unlocked keyring shared.
+//! Screenshots go to `<repo>/target/e2e-screenshots/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::webdriver::Session;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+pub fn screenshot_dir() -> PathBuf {
+    repo_root().join("target").join("e2e-screenshots")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+pub struct Paths {
+    pub app: PathBuf,
+    pub fake_browser: PathBuf,
+    pub tauri_driver: PathBuf,
+}
+
+impl Paths {
+    /// The app and the fake browser are built into the same target dir as this test.
+    pub fn discover(fake_browser: &str) -> Paths {
+        let fake_browser = PathBuf::from(fake_browser);
+        let app = fake_browser.with_file_name("onramp");
+        assert!(app.exists(), "build the app first (cargo build -p onramp): {} is missing", app.display());
+        let tauri_driver = std::env::var_os("TAURI_DRIVER").map(PathBuf::from).unwrap_or_else(|| "tauri-driver".into());
+        Paths { app, fake_browser, tauri_driver }
+    }
+}
+
+pub struct Scenario {
+    pub name: String,
+    pub home: PathBuf,
+    pub sandbox_port: u16,
+    pub loopback_port: u16,
+    pub browser_log: PathBuf,
+    driver: Child,
+    session: Option<Session>,
+    shots: u32,
+}
+
+impl Scenario {
+    pub async fn start(paths: &Paths, name: &str, extra_env: &[(&str, &str)]) -> Scenario {
+        let home = repo_root().join("target").join("e2e").join(name);
+        let _ = std::fs::remove_dir_all(&home);
+        let config = home.join(".config");
+        let data = home.join(".local/share");
+        std::fs::create_dir_all(data.join("applications")).unwrap();
+        std::fs::create_dir_all(&config).unwrap();
+        // The fake browser handles http(s) links, as a real default browser would.
+        std::fs::write(
+            data.join("applications/onramp-test-browser.desktop"),
+            format!(
+                "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\nNoDisplay=true\n",
+                paths.fake_browser.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            config.join("mimeapps.list"),
+            "[Default Applications]\nx-scheme-handler/http=onramp-test-browser.desktop\nx-scheme-handler/https=onramp-test-browser.desktop\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(screenshot_dir()).unwrap();
+        let browser_log = home.join("fake-browser.log");
+        let sandbox_port = free_port();
+        let loopback_port = free_port();
+        let port = free_port();
+        let native_port = free_port();
+        let mut cmd = Command::new(&paths.tauri_driver);
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("XDG_DATA_HOME", &data)
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("XDG_CURRENT_DESKTOP", "X-Generic")
+            .env("BROWSER", &paths.fake_browser)
+            .env("ONRAMP_FAKE_BROWSER_LOG", &browser_log)
+            .env("ONRAMP_SANDBOX_PORT", sandbox_port.to_string())
+            .env("ONRAMP_LOOPBACK_PORT", loopback_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(home.join("tauri-driver.log")).unwrap()));
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let driver = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", paths.tauri_driver.display()));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for_status(&url).await;
+        let session = Session::start(&url, &paths.app.to_string_lossy())
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver session: {e}"));
+        Scenario {
+            name: name.to_string(),
+            home,
+            sandbox_port,
+            loopback_port,
+            browser_log,
+            driver,
+            session: Some(session),
+            shots: 0,
+        }
+    }
+
+    pub fn s(&self) -> &Session {
+        self.session.as_ref().expect("session")
+    }
+
+    /// The app's settings directory (Tauri's app_config_dir for the identifier).
+    pub fn config_dir(&self) -> PathBuf {
+        self.home.join(".config/dev.onramp.app")
+    }
+
+    /// The app's log directory (Tauri's app_log_dir on Linux).
+    pub fn log_dir(&self) -> PathBuf {
+        self.home.join(".local/share/dev.onramp.app/logs")
+    }
+
+    pub async fn shot(&mut self, label: &str) {
+        self.shots += 1;
+        let path = screenshot_dir().join(format!("{}-{:02}-{label}.png", self.name, self.shots));
+        match self.s().screenshot(&path).await {
+            Ok(()) => println!("screenshot: {}", path.display()),
+            Err(e) => println!("screenshot {label} failed: {e}"),
+        }
+    }
+
+    pub fn browser_log(&self) -> String {
+        std::fs::read_to_string(&self.browser_log).unwrap_or_default()
+    }
+
+    pub async fn finish(mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = s.close().await;
+        }
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn wait_for_status(url: &str) {
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = http.get(format!("{url}/status")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "tauri-driver did not answer on {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every file under `dir`, as (path, bytes), to check that no secret is stored in plain text.
+pub fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p, bytes));
+        }
+    }
+    out
+}
+
+/// `secret-tool lookup service onramp username <user>` in the test's D-Bus session.
+pub fn keychain_lookup(user: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "onramp", "username", user])
+        .output()
+        .ok()?;
+    let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !value.is_empty()).then_some(value)
+}

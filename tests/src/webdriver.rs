@@ -1,0 +1,230 @@
+//! A small W3C WebDriver client over reqwest: just the commands Onramp's end-to-end tests use.
+//! (A full client crate would bring a second HTTP stack into the workspace for ~10 endpoints.)
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+pub type Result<T> = std::result::Result<T, String>;
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4a5cb5b1a2b4";
+
+pub struct Session {
+    http: reqwest::Client,
+    base: String,
+    id: String,
+}
+
+#[derive(Clone)]
+pub struct Element {
+    id: String,
+    css: String,
+}
+
+impl Session {
+    /// Starts the app through tauri-driver (`tauri:options.application`).
+    pub async fn start(driver_url: &str, application: &str) -> Result<Session> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let body = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": application, "args": []}
+        }}});
+        let response: Value = http
+            .post(format!("{driver_url}/session"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("POST /session: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("POST /session body: {e}"))?;
+        let id = response["value"]["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("no session: {response}"))?
+            .to_string();
+        Ok(Session { http, base: format!("{driver_url}/session/{id}"), id })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let response = req.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{method} {path}: HTTP {status}: {}", value["value"]));
+        }
+        Ok(value["value"].clone())
+    }
+
+    pub async fn find(&self, css: &str) -> Result<Element> {
+        let v = self
+            .call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .await?;
+        let id = v[ELEMENT_KEY].as_str().ok_or_else(|| format!("no element for {css}: {v}"))?;
+        Ok(Element { id: id.to_string(), css: css.to_string() })
+    }
+
+    pub async fn find_all(&self, css: &str) -> Result<Vec<Element>> {
+        let v = self
+            .call(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
+            .await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT_KEY].as_str())
+                    .map(|id| Element { id: id.to_string(), css: css.to_string() })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Waits until `css` matches a displayed element.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Result<Element> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            match self.find(css).await {
+                Ok(e) if self.is_displayed(&e).await.unwrap_or(false) => return Ok(e),
+                Ok(_) => last = "not displayed".into(),
+                Err(e) => last = e,
+            }
+            if Instant::now() > deadline {
+                return Err(format!("timed out waiting for {css}: {last}"));
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Waits until the text of `css` contains `needle`; returns the whole text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            if let Ok(e) = self.find(css).await {
+                if let Ok(t) = self.text(&e).await {
+                    if t.contains(needle) {
+                        return Ok(t);
+                    }
+                    last = t;
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!("timed out waiting for {needle:?} in {css}; last text: {last:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    pub async fn is_displayed(&self, e: &Element) -> Result<bool> {
+        Ok(self
+            .call(reqwest::Method::GET, &format!("/element/{}/displayed", e.id), None)
+            .await?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    pub async fn click(&self, e: &Element) -> Result<()> {
+        self.call(reqwest::Method::POST, &format!("/element/{}/click", e.id), Some(json!({})))
+            .await
+            .map(|_| ())
+            .map_err(|err| format!("click {}: {err}", e.css))
+    }
+
+    pub async fn click_css(&self, css: &str) -> Result<()> {
+        let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        self.click(&e).await
+    }
+
+    pub async fn clear(&self, e: &Element) -> Result<()> {
+        self.call(reqwest::Method::POST, &format!("/element/{}/clear", e.id), Some(json!({})))
+            .await
+            .map(|_| ())
+    }
+
+    /// Types like a user (W3C `text`, plus the legacy `value` array some drivers still read).
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        self.clear(&e).await?;
+        let chars: Vec<String> = text.chars().map(|c| c.to_string()).collect();
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", e.id),
+            Some(json!({"text": text, "value": chars})),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("type into {css}: {err}"))
+    }
+
+    pub async fn text(&self, e: &Element) -> Result<String> {
+        Ok(self
+            .call(reqwest::Method::GET, &format!("/element/{}/text", e.id), None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    pub async fn text_of(&self, css: &str) -> Result<String> {
+        let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        self.text(&e).await
+    }
+
+    pub async fn property(&self, e: &Element, name: &str) -> Result<Value> {
+        self.call(reqwest::Method::GET, &format!("/element/{}/property/{name}", e.id), None).await
+    }
+
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args})))
+            .await
+    }
+
+    /// Sends keys to whatever has focus (for keyboard-only checks).
+    pub async fn press_keys(&self, keys: &str) -> Result<()> {
+        let mut actions = Vec::new();
+        for c in keys.chars() {
+            actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn screenshot(&self, path: &std::path::Path) -> Result<()> {
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await?;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .map_err(|e| e.to_string())?;
+        std::fs::write(path, data).map_err(|e| e.to_string())
+    }
+
+    pub async fn close(self) -> Result<()> {
+        self.http
+            .delete(&self.base)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// WebDriver "Enter" key.
+pub const ENTER: &str = "\u{E007}";
+/// WebDriver "Tab" key.
+pub const TAB: &str = "\u{E004}";
