@@ -94,6 +94,9 @@ impl Scenario {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
+        // Own process group: tauri-driver → WebKitWebDriver → app are all stopped together, so no
+        // app outlives its scenario and holds the single-instance name on the session bus.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let driver = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", paths.tauri_driver.display()));
         let url = format!("http://127.0.0.1:{port}");
         wait_for_status(&url).await;
@@ -148,7 +151,10 @@ impl Scenario {
 
 impl Drop for Scenario {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }

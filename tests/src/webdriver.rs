@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 pub type Result<T> = std::result::Result<T, String>;
 
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4a5cb5b1a2b4";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Session {
     http: reqwest::Client,
@@ -92,7 +92,7 @@ impl Session {
     /// Waits until `css` matches a displayed element.
     pub async fn wait_for(&self, css: &str, timeout: Duration) -> Result<Element> {
         let deadline = Instant::now() + timeout;
-        let mut last = String::new();
+        let mut last: String;
         loop {
             match self.find(css).await {
                 Ok(e) if self.is_displayed(&e).await.unwrap_or(false) => return Ok(e),
@@ -134,7 +134,12 @@ impl Session {
             .unwrap_or(false))
     }
 
+    /// Scrolls the element to the middle of the view (not under the wizard's fixed footer), then clicks.
     pub async fn click(&self, e: &Element) -> Result<()> {
+        let element = json!({ELEMENT_KEY: e.id});
+        let _ = self
+            .execute("arguments[0].scrollIntoView({block: 'center'});", vec![element])
+            .await;
         self.call(reqwest::Method::POST, &format!("/element/{}/click", e.id), Some(json!({})))
             .await
             .map(|_| ())

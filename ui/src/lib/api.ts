@@ -1,0 +1,86 @@
+// Typed wrappers around the Tauri commands in docs/ipc-contract.md.
+import { invoke as tauriInvoke } from "@tauri-apps/api/core";
+import { listen as tauriListen } from "@tauri-apps/api/event";
+import type {
+  AuthProgress,
+  AuthorizationStarted,
+  Bootstrap,
+  IntegrationPatch,
+  IntegrationView,
+  Site,
+  TestCallResult,
+} from "./bindings";
+import { toUiError } from "./errors";
+
+export { toUiError } from "./errors";
+
+export type Unlisten = () => void;
+
+/** The two things the UI needs from Tauri; swapped for an in-memory mock in `vite dev` outside Tauri. */
+export interface Transport {
+  invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  listen<T>(event: string, cb: (payload: T) => void): Promise<Unlisten>;
+}
+
+const tauriTransport: Transport = {
+  invoke: (cmd, args) => tauriInvoke(cmd, args),
+  listen: (event, cb) => tauriListen(event, (e) => cb(e.payload as never)),
+};
+
+let transport: Promise<Transport> | null = null;
+
+function getTransport(): Promise<Transport> {
+  if (!transport) {
+    // `import.meta.env.DEV` is the literal `false` in a production build, so this branch
+    // and the mock module are dropped from ui/dist.
+    if (import.meta.env.DEV && !("__TAURI_INTERNALS__" in window)) {
+      transport = import("./mock").then((m) => m.mockTransport);
+    } else {
+      transport = Promise.resolve(tauriTransport);
+    }
+  }
+  return transport;
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  const t = await getTransport();
+  try {
+    return await t.invoke<T>(cmd, args);
+  } catch (e) {
+    throw toUiError(e);
+  }
+}
+
+export const bootstrap = () => call<Bootstrap>("bootstrap");
+
+export const createIntegration = (providerId: string) =>
+  call<IntegrationView>("create_integration", { providerId });
+
+export const updateIntegration = (id: string, patch: IntegrationPatch) =>
+  call<IntegrationView>("update_integration", { id, patch });
+
+export const saveClientSecret = (id: string, secret: string) =>
+  call<IntegrationView>("save_client_secret", { id, secret });
+
+export const startAuthorization = (id: string) =>
+  call<AuthorizationStarted>("start_authorization", { id });
+
+export const cancelAuthorization = (id: string) => call<null>("cancel_authorization", { id });
+
+export const listSites = (id: string) => call<Site[]>("list_sites", { id });
+
+export const selectSite = (id: string, cloudId: string) =>
+  call<IntegrationView>("select_site", { id, cloudId });
+
+export const runTestCall = (id: string, presetId: string) =>
+  call<TestCallResult>("run_test_call", { id, presetId });
+
+export const deleteIntegration = (id: string) => call<null>("delete_integration", { id });
+
+export const openUrl = (url: string) => call<null>("open_url", { url });
+
+/** Subscribe to `auth-progress`; resolves to the unsubscribe function. */
+export async function onAuthProgress(cb: (p: AuthProgress) => void): Promise<Unlisten> {
+  const t = await getTransport();
+  return t.listen<AuthProgress>("auth-progress", cb);
+}

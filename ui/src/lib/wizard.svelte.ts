@@ -1,0 +1,289 @@
+// Global wizard state: bootstrap data, the current integration, the current step and the
+// authorization flow (kept here so it survives moving between steps).
+import * as api from "./api";
+import type {
+  AuthProgress,
+  AuthStage,
+  AuthorizationStarted,
+  Bootstrap,
+  IntegrationPatch,
+  IntegrationView,
+  Provider,
+  TestCallResult,
+  UiError,
+} from "./bindings";
+
+export const STEPS = [
+  { key: "provider", title: "Provider" },
+  { key: "console", title: "Developer console" },
+  { key: "scopes", title: "Scopes" },
+  { key: "authorize", title: "Authorize" },
+  { key: "site", title: "Site" },
+  { key: "test", title: "Test call" },
+] as const;
+
+export const LAST_STEP = STEPS.length - 1;
+
+/** Authorization flow as the UI sees it: the back end's stages plus "starting" and "expired". */
+export type AuthPhase = "starting" | AuthStage | "expired";
+
+export interface AuthFlow {
+  integrationId: string;
+  phase: AuthPhase;
+  started: AuthorizationStarted | null;
+  message: string;
+  error: UiError | null;
+}
+
+class Wizard {
+  boot = $state<Bootstrap | null>(null);
+  bootError = $state<UiError | null>(null);
+  booting = $state(false);
+
+  integration = $state<IntegrationView | null>(null);
+  step = $state(0);
+  /** Provider chosen on step 1 (may differ from the integration's until Next). */
+  selectedProviderId = $state("");
+
+  /** Next button: running and its last error. */
+  advancing = $state(false);
+  nextError = $state<UiError | null>(null);
+
+  /** Number of update_integration calls in flight. */
+  saving = $state(0);
+
+  auth = $state<AuthFlow | null>(null);
+  /** Set when subscribing to `auth-progress` failed: the authorize step cannot follow a flow. */
+  listenError = $state<UiError | null>(null);
+  lastTest = $state<TestCallResult | null>(null);
+
+  /** Integrations whose scope step was already shown once this session (prefill only on the first visit). */
+  readonly scopesVisited = new Set<string>();
+
+  providers = $derived.by<Provider[]>(() => {
+    const list = this.boot?.providers ?? [];
+    return [...list.filter((p) => p.id === "sandbox"), ...list.filter((p) => p.id !== "sandbox")];
+  });
+
+  /** Provider of the current integration (or the chosen one before an integration exists). */
+  provider = $derived.by<Provider | null>(() => {
+    const id = this.integration?.providerId ?? this.selectedProviderId;
+    return this.providers.find((p) => p.id === id) ?? null;
+  });
+
+  #confirmed: IntegrationView | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #seq = 0;
+  #unlisten: api.Unlisten | null = null;
+
+  async init(): Promise<void> {
+    this.booting = true;
+    this.bootError = null;
+    try {
+      if (!this.#unlisten) {
+        try {
+          this.#unlisten = await api.onAuthProgress((p) => this.#onProgress(p));
+          this.listenError = null;
+        } catch (e) {
+          this.listenError = api.toUiError(e, "Listening for authorization progress");
+        }
+      }
+      const boot = await api.bootstrap();
+      this.boot = boot;
+      const last = boot.integrations.find((i) => i.id === boot.lastIntegrationId) ?? null;
+      if (last && this.providers.some((p) => p.id === last.providerId)) {
+        this.#setIntegration(last);
+        this.selectedProviderId = last.providerId;
+        this.step = this.resumeStep();
+      } else {
+        const def = this.providers.find((p) => p.id === boot.defaultProviderId) ?? this.providers[0];
+        this.selectedProviderId = def?.id ?? "";
+        this.step = 0;
+      }
+    } catch (e) {
+      this.bootError = api.toUiError(e, "Starting Onramp");
+    } finally {
+      this.booting = false;
+    }
+  }
+
+  /** Furthest step whose predecessors are all done. */
+  resumeStep(): number {
+    for (let i = 1; i < LAST_STEP; i++) if (!this.isDone(i)) return i;
+    return LAST_STEP;
+  }
+
+  /** Why Next is not possible on step `i`, or null if it is. */
+  blocker(i: number): string | null {
+    const it = this.integration;
+    switch (i) {
+      case 0:
+        return this.selectedProviderId ? null : "Pick a provider";
+      case 1:
+        if (!it?.clientId) return "Save the client ID and secret first";
+        return it.hasClientSecret ? null : "Save the client secret first";
+      case 2:
+        return it && it.scopes.length > 0 ? null : "Choose at least one scope";
+      case 3:
+        if (it?.connection?.state === "connected") return null;
+        return it?.connection ? "Reconnect first" : "Authorize first";
+      case 4:
+        return it?.site ? null : "Pick a site";
+      default:
+        return "This is the last step";
+    }
+  }
+
+  isDone(i: number): boolean {
+    if (i === 0) return this.integration !== null;
+    return this.integration !== null && this.blocker(i) === null;
+  }
+
+  canVisit(i: number): boolean {
+    if (i <= this.step || i === 0) return true;
+    for (let k = 0; k < i; k++) if (!this.isDone(k)) return false;
+    return true;
+  }
+
+  goto(i: number): void {
+    if (i >= 0 && i <= LAST_STEP && this.canVisit(i)) {
+      this.nextError = null;
+      this.step = i;
+    }
+  }
+
+  back(): void {
+    this.goto(this.step - 1);
+  }
+
+  async next(): Promise<void> {
+    if (this.advancing || this.step >= LAST_STEP || this.blocker(this.step)) return;
+    this.advancing = true;
+    this.nextError = null;
+    try {
+      if (this.step === 0) {
+        const pid = this.selectedProviderId;
+        if (!this.integration || this.integration.providerId !== pid) {
+          const created = await api.createIntegration(pid);
+          this.#setIntegration(created);
+          this.auth = null;
+          this.lastTest = null;
+        }
+      } else {
+        // Let pending saves land so the next step works on what the back end holds.
+        await this.settled();
+      }
+      if (this.blocker(this.step) === null) this.step += 1;
+    } catch (e) {
+      this.nextError = api.toUiError(e);
+    } finally {
+      this.advancing = false;
+    }
+  }
+
+  /** Resolves once every queued update_integration has finished (successfully or not). */
+  settled(): Promise<void> {
+    return this.#queue.then(() => undefined);
+  }
+
+  /**
+   * Save a patch. The change shows at once (optimistic); calls run one after another so
+   * answers cannot arrive out of order; on failure the last confirmed state comes back.
+   */
+  patch(p: IntegrationPatch): Promise<IntegrationView> {
+    const cur = this.integration;
+    if (!cur) return Promise.reject(api.toUiError("No integration is open", "Saving"));
+    const id = cur.id;
+    const seq = ++this.#seq;
+    this.integration = { ...cur, ...p };
+    this.saving += 1;
+    const run = this.#queue.then(() => api.updateIntegration(id, p));
+    this.#queue = run.catch(() => undefined);
+    return run
+      .then(
+        (view) => {
+          if (this.integration?.id === id) {
+            this.#confirmed = view;
+            if (seq === this.#seq) this.integration = view;
+          }
+          return view;
+        },
+        (e: unknown) => {
+          if (this.integration?.id === id && seq === this.#seq && this.#confirmed) {
+            this.integration = this.#confirmed;
+          }
+          throw api.toUiError(e);
+        },
+      )
+      .finally(() => {
+        this.saving -= 1;
+      });
+  }
+
+  /** Take a fresh IntegrationView from the back end (secret saved, site selected, connected…). */
+  accept(view: IntegrationView): void {
+    if (this.integration && this.integration.id !== view.id) return;
+    this.#setIntegration(view);
+  }
+
+  #setIntegration(view: IntegrationView): void {
+    this.integration = view;
+    this.#confirmed = view;
+  }
+
+  // ---- authorization -------------------------------------------------------------------
+
+  async authorize(): Promise<void> {
+    const it = this.integration;
+    if (!it) return;
+    const id = it.id;
+    this.auth = { integrationId: id, phase: "starting", started: null, message: "", error: null };
+    try {
+      await this.settled();
+      const started = await api.startAuthorization(id);
+      const a = this.auth;
+      if (a && a.integrationId === id) {
+        a.started = started;
+        if (a.phase === "starting") a.phase = "waiting";
+      }
+    } catch (e) {
+      const a = this.auth;
+      if (a && a.integrationId === id) {
+        a.phase = "failed";
+        a.error = api.toUiError(e, "Starting the authorization");
+      }
+    }
+  }
+
+  async cancelAuth(): Promise<void> {
+    const a = this.auth;
+    if (!a) return;
+    await api.cancelAuthorization(a.integrationId);
+    if (this.auth === a && (a.phase === "waiting" || a.phase === "starting")) {
+      a.phase = "cancelled";
+      a.message = "";
+    }
+  }
+
+  markExpired(): void {
+    const a = this.auth;
+    if (a && (a.phase === "waiting" || a.phase === "starting")) a.phase = "expired";
+  }
+
+  #onProgress(p: AuthProgress): void {
+    if (!this.integration || p.integrationId !== this.integration.id) return;
+    let a = this.auth;
+    if (!a || a.integrationId !== p.integrationId) {
+      this.auth = { integrationId: p.integrationId, phase: p.stage, started: null, message: "", error: null };
+      a = this.auth;
+    }
+    // After a local timeout, late "waiting" noise must not revive the flow.
+    if (a.phase === "expired" && p.stage === "waiting") return;
+    a.phase = p.stage;
+    a.message = p.message;
+    a.error = p.error;
+    if (p.stage === "connected" && p.integration) this.accept(p.integration);
+  }
+}
+
+export const wizard = new Wizard();
