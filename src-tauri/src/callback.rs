@@ -59,25 +59,71 @@ pub async fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: &str) {
                 return;
             };
             // A stray callback (wrong state) does not end the authorization that is still waiting.
-            let stage = if matches!(refused.error, OnrampError::StateMismatch) { AuthStage::Waiting } else { AuthStage::Failed };
-            emit(app, &id, stage, "The callback was refused.", Some(&refused.error), None);
+            let stage = if matches!(refused.error, OnrampError::StateMismatch) {
+                AuthStage::Waiting
+            } else {
+                AuthStage::Failed
+            };
+            emit(
+                app,
+                &id,
+                stage,
+                "The callback was refused.",
+                Some(&refused.error),
+                None,
+            );
             return;
         }
     };
     let id = accepted.integration_id.clone();
-    emit(app, &id, AuthStage::Exchanging, "Exchanging the code for tokens…", None, None);
+    emit(
+        app,
+        &id,
+        AuthStage::Exchanging,
+        "Exchanging the code for tokens…",
+        None,
+        None,
+    );
     match state.engine.finish_authorization(accepted).await {
-        Ok(view) => emit(app, &id, AuthStage::Connected, "Connected.", None, Some(view)),
-        Err(e) => emit(app, &id, AuthStage::Failed, "The code exchange failed.", Some(&e), None),
+        Ok(view) => emit(
+            app,
+            &id,
+            AuthStage::Connected,
+            "Connected.",
+            None,
+            Some(view),
+        ),
+        Err(e) => emit(
+            app,
+            &id,
+            AuthStage::Failed,
+            "The code exchange failed.",
+            Some(&e),
+            None,
+        ),
     }
 }
 
 pub fn report_waiting<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    emit(app, id, AuthStage::Waiting, "Waiting for you to approve in the browser…", None, None);
+    emit(
+        app,
+        id,
+        AuthStage::Waiting,
+        "Waiting for you to approve in the browser…",
+        None,
+        None,
+    );
 }
 
 pub fn report_cancelled<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    emit(app, id, AuthStage::Cancelled, "Authorization cancelled.", None, None);
+    emit(
+        app,
+        id,
+        AuthStage::Cancelled,
+        "Authorization cancelled.",
+        None,
+        None,
+    );
 }
 
 /// The system browser, never an embedded webview. If it cannot be opened, the UI still shows the
@@ -85,8 +131,17 @@ pub fn report_cancelled<R: Runtime>(app: &AppHandle<R>, id: &str) {
 pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>, id: &str, url: &str) {
     if let Err(e) = app.opener().open_url(url, None::<&str>) {
         tracing::warn!("could not open the system browser: {e}");
-        let error = OnrampError::Network(format!("The system browser could not be opened ({e}). Copy the authorize URL into a browser."));
-        emit(app, id, AuthStage::Waiting, "Open the authorize URL in your browser.", Some(&error), None);
+        let error = OnrampError::Network(format!(
+            "The system browser could not be opened ({e}). Copy the authorize URL into a browser."
+        ));
+        emit(
+            app,
+            id,
+            AuthStage::Waiting,
+            "Open the authorize URL in your browser.",
+            Some(&error),
+            None,
+        );
     }
 }
 
@@ -105,7 +160,12 @@ fn emit<R: Runtime>(
     error: Option<&OnrampError>,
     integration: Option<onramp_core::model::IntegrationView>,
 ) {
-    tracing::info!("authorization {id}: {stage:?}{}", error.map(|e| format!(" ({})", e.to_ui().code)).unwrap_or_default());
+    tracing::info!(
+        "authorization {id}: {stage:?}{}",
+        error
+            .map(|e| format!(" ({})", e.to_ui().code))
+            .unwrap_or_default()
+    );
     let payload = AuthProgress {
         integration_id: id.to_string(),
         stage,

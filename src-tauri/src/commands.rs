@@ -1,7 +1,8 @@
 //! Tauri commands: one-line calls into the engine. Every command is async and fails with `UiError`.
 
 use onramp_core::model::{
-    AuthorizationStarted, Bootstrap, IntegrationPatch, IntegrationView, Site, TestCallResult, UiError,
+    AuthorizationStarted, Bootstrap, IntegrationPatch, IntegrationView, Site, TestCallResult,
+    UiError,
 };
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
@@ -17,26 +18,41 @@ pub async fn bootstrap(state: State<'_, AppState>) -> Result<Bootstrap> {
 }
 
 #[tauri::command]
-pub async fn create_integration(state: State<'_, AppState>, provider_id: String) -> Result<IntegrationView> {
+pub async fn create_integration(
+    state: State<'_, AppState>,
+    provider_id: String,
+) -> Result<IntegrationView> {
     let view = state.engine.create_integration(&provider_id)?;
     state.register_sandbox_callback(&view);
     Ok(view)
 }
 
 #[tauri::command]
-pub async fn update_integration(state: State<'_, AppState>, id: String, patch: IntegrationPatch) -> Result<IntegrationView> {
+pub async fn update_integration(
+    state: State<'_, AppState>,
+    id: String,
+    patch: IntegrationPatch,
+) -> Result<IntegrationView> {
     let view = state.engine.update_integration(&id, patch)?;
     state.register_sandbox_callback(&view);
     Ok(view)
 }
 
 #[tauri::command]
-pub async fn save_client_secret(state: State<'_, AppState>, id: String, secret: String) -> Result<IntegrationView> {
+pub async fn save_client_secret(
+    state: State<'_, AppState>,
+    id: String,
+    secret: String,
+) -> Result<IntegrationView> {
     Ok(state.engine.save_client_secret(&id, secret).await?)
 }
 
 #[tauri::command]
-pub async fn start_authorization<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, id: String) -> Result<AuthorizationStarted> {
+pub async fn start_authorization<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<AuthorizationStarted> {
     state.register_sandbox_callback(&state.engine.integration(&id)?);
     let started = state.engine.start_authorization(&id).await?;
     callback::wait_for_loopback(&app, started.loopback);
@@ -46,7 +62,11 @@ pub async fn start_authorization<R: Runtime>(app: AppHandle<R>, state: State<'_,
 }
 
 #[tauri::command]
-pub async fn cancel_authorization<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, id: String) -> Result<()> {
+pub async fn cancel_authorization<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<()> {
     if state.engine.cancel_authorization(&id) {
         callback::report_cancelled(&app, &id);
     }
@@ -59,12 +79,20 @@ pub async fn list_sites(state: State<'_, AppState>, id: String) -> Result<Vec<Si
 }
 
 #[tauri::command]
-pub async fn select_site(state: State<'_, AppState>, id: String, cloud_id: String) -> Result<IntegrationView> {
+pub async fn select_site(
+    state: State<'_, AppState>,
+    id: String,
+    cloud_id: String,
+) -> Result<IntegrationView> {
     Ok(state.engine.select_site(&id, &cloud_id)?)
 }
 
 #[tauri::command]
-pub async fn run_test_call(state: State<'_, AppState>, id: String, preset_id: String) -> Result<TestCallResult> {
+pub async fn run_test_call(
+    state: State<'_, AppState>,
+    id: String,
+    preset_id: String,
+) -> Result<TestCallResult> {
     Ok(state.engine.run_test_call(&id, &preset_id).await?)
 }
 
@@ -76,11 +104,19 @@ pub async fn delete_integration(state: State<'_, AppState>, id: String) -> Resul
 /// Opens a documentation or console page in the system browser; only http(s) URLs.
 #[tauri::command]
 pub async fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<()> {
-    let parsed = url::Url::parse(&url).map_err(|e| onramp_core::OnrampError::invalid("link", e.to_string()))?;
+    let parsed = url::Url::parse(&url)
+        .map_err(|e| onramp_core::OnrampError::invalid("link", e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(onramp_core::OnrampError::invalid("link", "Only web links can be opened.").into());
+        return Err(
+            onramp_core::OnrampError::invalid("link", "Only web links can be opened.").into(),
+        );
     }
     app.opener()
         .open_url(parsed.as_str(), None::<&str>)
-        .map_err(|e| onramp_core::OnrampError::Network(format!("the system browser could not be opened: {e}")).into())
+        .map_err(|e| {
+            onramp_core::OnrampError::Network(format!(
+                "the system browser could not be opened: {e}"
+            ))
+            .into()
+        })
 }

@@ -11,8 +11,11 @@ pub fn init(log_dir: &Path) -> std::io::Result<std::path::PathBuf> {
     std::fs::create_dir_all(log_dir)?;
     let path = log_dir.join("onramp.log");
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hyper=warn,reqwest=warn,zbus=warn,tao=warn,wry=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONRAMP_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,hyper=warn,reqwest=warn,zbus=warn,tao=warn,wry=warn",
+        )
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)

@@ -14,11 +14,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn start<R: Runtime>(app: &AppHandle<R>) -> Result<AppState, Box<dyn std::error::Error>> {
-        let config_dir = env_path("ONRAMP_CONFIG_DIR").map_or_else(|| app.path().app_config_dir(), Ok)?;
+    pub async fn start<R: Runtime>(
+        app: &AppHandle<R>,
+    ) -> Result<AppState, Box<dyn std::error::Error>> {
+        let config_dir =
+            env_path("ONRAMP_CONFIG_DIR").map_or_else(|| app.path().app_config_dir(), Ok)?;
         let log_dir = env_path("ONRAMP_LOG_DIR").map_or_else(|| app.path().app_log_dir(), Ok)?;
         let log_path = crate::logging::init(&log_dir)?;
-        tracing::info!("Onramp {} starting; settings in {}, log in {}", env!("CARGO_PKG_VERSION"), config_dir.display(), log_path.display());
+        tracing::info!(
+            "Onramp {} starting; settings in {}, log in {}",
+            env!("CARGO_PKG_VERSION"),
+            config_dir.display(),
+            log_path.display()
+        );
 
         if let Err(e) = onramp_core::vault::use_os_keychain() {
             // Shown to the user by bootstrap's keychain probe; nothing falls back to plain text.
@@ -26,8 +34,16 @@ impl AppState {
         }
 
         // The sandbox is the default provider: it starts with the app, on a loopback port.
-        let port: u16 = std::env::var("ONRAMP_SANDBOX_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let sandbox = match Sandbox::start(SandboxConfig::default(), SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await {
+        let port: u16 = std::env::var("ONRAMP_SANDBOX_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let sandbox = match Sandbox::start(
+            SandboxConfig::default(),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        )
+        .await
+        {
             Ok(s) => {
                 tracing::info!("sandbox listening on {}", s.base_url());
                 Some(s)
@@ -39,13 +55,22 @@ impl AppState {
         };
         let console = sandbox.as_ref().map(|s| {
             let c = s.config();
-            SandboxConsole { base_url: s.base_url(), app_name: c.app_name, client_id: c.client_id, client_secret: c.client_secret }
+            SandboxConsole {
+                base_url: s.base_url(),
+                app_name: c.app_name,
+                client_id: c.client_id,
+                client_secret: c.client_secret,
+            }
         });
         let default_loopback_port = std::env::var("ONRAMP_LOOPBACK_PORT")
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(onramp_core::loopback::DEFAULT_PORT);
-        let engine = Engine::new(EngineConfig { config_dir, sandbox: console, default_loopback_port })?;
+        let engine = Engine::new(EngineConfig {
+            config_dir,
+            sandbox: console,
+            default_loopback_port,
+        })?;
         Ok(AppState { engine, sandbox })
     }
 
@@ -61,5 +86,7 @@ impl AppState {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use crate::webdriver::Session;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 pub fn screenshot_dir() -> PathBuf {
@@ -18,7 +21,10 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 pub struct Paths {
@@ -32,9 +38,19 @@ impl Paths {
     pub fn discover(fake_browser: &str) -> Paths {
         let fake_browser = PathBuf::from(fake_browser);
         let app = fake_browser.with_file_name("onramp");
-        assert!(app.exists(), "build the app first (cargo build -p onramp): {} is missing", app.display());
-        let tauri_driver = std::env::var_os("TAURI_DRIVER").map(PathBuf::from).unwrap_or_else(|| "tauri-driver".into());
-        Paths { app, fake_browser, tauri_driver }
+        assert!(
+            app.exists(),
+            "build the app first (cargo build -p onramp): {} is missing",
+            app.display()
+        );
+        let tauri_driver = std::env::var_os("TAURI_DRIVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "tauri-driver".into());
+        Paths {
+            app,
+            fake_browser,
+            tauri_driver,
+        }
     }
 }
 
@@ -78,26 +94,35 @@ impl Scenario {
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new(&paths.tauri_driver);
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", &config)
-            .env("XDG_DATA_HOME", &data)
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("XDG_CURRENT_DESKTOP", "X-Generic")
-            .env("BROWSER", &paths.fake_browser)
-            .env("ONRAMP_FAKE_BROWSER_LOG", &browser_log)
-            .env("ONRAMP_SANDBOX_PORT", sandbox_port.to_string())
-            .env("ONRAMP_LOOPBACK_PORT", loopback_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(home.join("tauri-driver.log")).unwrap()));
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", &config)
+        .env("XDG_DATA_HOME", &data)
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("XDG_CURRENT_DESKTOP", "X-Generic")
+        .env("BROWSER", &paths.fake_browser)
+        .env("ONRAMP_FAKE_BROWSER_LOG", &browser_log)
+        .env("ONRAMP_SANDBOX_PORT", sandbox_port.to_string())
+        .env("ONRAMP_LOOPBACK_PORT", loopback_port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(home.join("tauri-driver.log")).unwrap(),
+        ));
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
         // Own process group: tauri-driver → WebKitWebDriver → app are all stopped together, so no
         // app outlives its scenario and holds the single-instance name on the session bus.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let driver = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", paths.tauri_driver.display()));
+        let driver = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", paths.tauri_driver.display()));
         let url = format!("http://127.0.0.1:{port}");
         wait_for_status(&url).await;
         let session = Session::start(&url, &paths.app.to_string_lossy())
@@ -168,7 +193,10 @@ async fn wait_for_status(url: &str) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "tauri-driver did not answer on {url}");
+        assert!(
+            Instant::now() < deadline,
+            "tauri-driver did not answer on {url}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -176,7 +204,9 @@ async fn wait_for_status(url: &str) {
 /// Every file under `dir`, as (path, bytes), to check that no secret is stored in plain text.
 pub fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {

@@ -46,44 +46,80 @@ impl Session {
             .as_str()
             .ok_or_else(|| format!("no session: {response}"))?
             .to_string();
-        Ok(Session { http, base: format!("{driver_url}/session/{id}"), id })
+        Ok(Session {
+            http,
+            base: format!("{driver_url}/session/{id}"),
+            id,
+        })
     }
 
     pub fn id(&self) -> &str {
         &self.id
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
-        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let response = req.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let response = req
+            .send()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
         let status = response.status();
-        let value: Value = response.json().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let value: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
         if !status.is_success() {
-            return Err(format!("{method} {path}: HTTP {status}: {}", value["value"]));
+            return Err(format!(
+                "{method} {path}: HTTP {status}: {}",
+                value["value"]
+            ));
         }
         Ok(value["value"].clone())
     }
 
     pub async fn find(&self, css: &str) -> Result<Element> {
         let v = self
-            .call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await?;
-        let id = v[ELEMENT_KEY].as_str().ok_or_else(|| format!("no element for {css}: {v}"))?;
-        Ok(Element { id: id.to_string(), css: css.to_string() })
+        let id = v[ELEMENT_KEY]
+            .as_str()
+            .ok_or_else(|| format!("no element for {css}: {v}"))?;
+        Ok(Element {
+            id: id.to_string(),
+            css: css.to_string(),
+        })
     }
 
     pub async fn find_all(&self, css: &str) -> Result<Vec<Element>> {
         let v = self
-            .call(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await?;
         Ok(v.as_array()
             .map(|a| {
                 a.iter()
                     .filter_map(|e| e[ELEMENT_KEY].as_str())
-                    .map(|id| Element { id: id.to_string(), css: css.to_string() })
+                    .map(|id| Element {
+                        id: id.to_string(),
+                        css: css.to_string(),
+                    })
                     .collect()
             })
             .unwrap_or_default())
@@ -107,7 +143,12 @@ impl Session {
     }
 
     /// Waits until the text of `css` contains `needle`; returns the whole text.
-    pub async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> Result<String> {
+    pub async fn wait_for_text(
+        &self,
+        css: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<String> {
         let deadline = Instant::now() + timeout;
         let mut last = String::new();
         loop {
@@ -120,7 +161,9 @@ impl Session {
                 }
             }
             if Instant::now() > deadline {
-                return Err(format!("timed out waiting for {needle:?} in {css}; last text: {last:?}"));
+                return Err(format!(
+                    "timed out waiting for {needle:?} in {css}; last text: {last:?}"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
@@ -128,7 +171,11 @@ impl Session {
 
     pub async fn is_displayed(&self, e: &Element) -> Result<bool> {
         Ok(self
-            .call(reqwest::Method::GET, &format!("/element/{}/displayed", e.id), None)
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{}/displayed", e.id),
+                None,
+            )
             .await?
             .as_bool()
             .unwrap_or(false))
@@ -138,12 +185,19 @@ impl Session {
     pub async fn click(&self, e: &Element) -> Result<()> {
         let element = json!({ELEMENT_KEY: e.id});
         let _ = self
-            .execute("arguments[0].scrollIntoView({block: 'center'});", vec![element])
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![element],
+            )
             .await;
-        self.call(reqwest::Method::POST, &format!("/element/{}/click", e.id), Some(json!({})))
-            .await
-            .map(|_| ())
-            .map_err(|err| format!("click {}: {err}", e.css))
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/click", e.id),
+            Some(json!({})),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|err| format!("click {}: {err}", e.css))
     }
 
     pub async fn click_css(&self, css: &str) -> Result<()> {
@@ -152,9 +206,13 @@ impl Session {
     }
 
     pub async fn clear(&self, e: &Element) -> Result<()> {
-        self.call(reqwest::Method::POST, &format!("/element/{}/clear", e.id), Some(json!({})))
-            .await
-            .map(|_| ())
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/clear", e.id),
+            Some(json!({})),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Types like a user (W3C `text`, plus the legacy `value` array some drivers still read).
@@ -174,7 +232,11 @@ impl Session {
 
     pub async fn text(&self, e: &Element) -> Result<String> {
         Ok(self
-            .call(reqwest::Method::GET, &format!("/element/{}/text", e.id), None)
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{}/text", e.id),
+                None,
+            )
             .await?
             .as_str()
             .unwrap_or_default()
@@ -187,12 +249,21 @@ impl Session {
     }
 
     pub async fn property(&self, e: &Element, name: &str) -> Result<Value> {
-        self.call(reqwest::Method::GET, &format!("/element/{}/property/{name}", e.id), None).await
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/property/{name}", e.id),
+            None,
+        )
+        .await
     }
 
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value> {
-        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args})))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
     }
 
     /// Sends keys to whatever has focus (for keyboard-only checks).

@@ -118,8 +118,8 @@ impl Catalog {
     pub fn load() -> Result<Catalog, OnrampError> {
         let mut providers = Vec::new();
         for (file, text) in PROVIDER_FILES {
-            let spec: ProviderSpec = toml::from_str(text)
-                .map_err(|e| OnrampError::Catalog(format!("{file}: {e}")))?;
+            let spec: ProviderSpec =
+                toml::from_str(text).map_err(|e| OnrampError::Catalog(format!("{file}: {e}")))?;
             providers.push(spec);
         }
         let scopes: ScopesFile = toml::from_str(SCOPES_FILE)
@@ -270,7 +270,11 @@ mod tests {
         let mut seen = HashSet::new();
         for s in &c.scopes {
             assert!(seen.insert(&s.name), "scope {} listed twice", s.name);
-            assert!(!s.description.trim().is_empty(), "{} lacks a description", s.name);
+            assert!(
+                !s.description.trim().is_empty(),
+                "{} lacks a description",
+                s.name
+            );
             assert!(
                 ["platform", "jira", "confluence"].contains(&s.product.as_str()),
                 "{} has unknown product {}",
@@ -289,7 +293,11 @@ mod tests {
             // alternative is the one Onramp preselects and must be offered.
             if let Some(first) = call.needs.first() {
                 for scope in first {
-                    assert!(names.contains(scope.as_str()), "{} needs unknown scope {scope}", call.id);
+                    assert!(
+                        names.contains(scope.as_str()),
+                        "{} needs unknown scope {scope}",
+                        call.id
+                    );
                 }
             }
         }
@@ -310,9 +318,15 @@ mod tests {
                 "{} must send prompt=consent",
                 spec.id
             );
-            assert!(!spec.console.steps.is_empty(), "{} has no console steps", spec.id);
             assert!(
-                spec.callbacks.iter().any(|c| c.kind == CallbackKind::Loopback),
+                !spec.console.steps.is_empty(),
+                "{} has no console steps",
+                spec.id
+            );
+            assert!(
+                spec.callbacks
+                    .iter()
+                    .any(|c| c.kind == CallbackKind::Loopback),
                 "{} offers no loopback callback",
                 spec.id
             );
@@ -336,7 +350,10 @@ mod tests {
             gov.token_url,
             "https://auth.atlassian-us-gov-mod.com/oauth/token"
         );
-        assert_eq!(gov.audience.as_deref(), Some("api.atlassian-us-gov-mod.com"));
+        assert_eq!(
+            gov.audience.as_deref(),
+            Some("api.atlassian-us-gov-mod.com")
+        );
         assert_eq!(gov.gateway_url, "https://api.atlassian-us-gov-mod.com");
         // /me on the AGC gateway is not established, so it is not offered.
         assert!(gov.test_calls.iter().all(|t| t.id != "me"));
@@ -346,7 +363,12 @@ mod tests {
     #[test]
     fn deep_link_is_marked_unconfirmed_for_real_atlassian() {
         let c = catalog();
-        for id in ["atlassian", "jira", "confluence", "atlassian-government-cloud"] {
+        for id in [
+            "atlassian",
+            "jira",
+            "confluence",
+            "atlassian-government-cloud",
+        ] {
             let p = c.provider(id, None).unwrap();
             let deep = p
                 .callbacks
@@ -384,7 +406,9 @@ mod tests {
             Err(OnrampError::SandboxNotRunning)
         ));
         assert!(c.providers(None).iter().all(|p| p.id != "sandbox"));
-        let s = c.provider("sandbox", Some("http://127.0.0.1:4000/")).unwrap();
+        let s = c
+            .provider("sandbox", Some("http://127.0.0.1:4000/"))
+            .unwrap();
         assert_eq!(s.authorize_url, "http://127.0.0.1:4000/authorize");
         assert_eq!(s.token_url, "http://127.0.0.1:4000/oauth/token");
         assert_eq!(s.gateway_url, "http://127.0.0.1:4000");
@@ -395,8 +419,16 @@ mod tests {
         let c = catalog();
         for call in &c.test_calls {
             let path = call.path.split('?').next().unwrap();
-            assert_ne!(path, "/rest/api/3/search", "{} uses the removed endpoint", call.id);
-            assert_ne!(path, "/rest/api/2/search", "{} uses the removed endpoint", call.id);
+            assert_ne!(
+                path, "/rest/api/3/search",
+                "{} uses the removed endpoint",
+                call.id
+            );
+            assert_ne!(
+                path, "/rest/api/2/search",
+                "{} uses the removed endpoint",
+                call.id
+            );
         }
     }
 }

@@ -119,11 +119,7 @@ impl Engine {
                 message: Some(format!("the keychain check crashed: {e}")),
             });
         let settings = self.read_settings();
-        let integrations = settings
-            .integrations
-            .iter()
-            .map(|i| self.view(i))
-            .collect();
+        let integrations = settings.integrations.iter().map(|i| self.view(i)).collect();
         let default_provider_id = if self.config.sandbox.is_some() {
             DEFAULT_PROVIDER_ID.to_string()
         } else {
@@ -193,7 +189,10 @@ impl Engine {
             if !provider.callbacks.iter().any(|c| c.kind == callback.kind) {
                 return Err(OnrampError::invalid(
                     "callback",
-                    format!("{} does not offer this callback kind.", provider.display_name),
+                    format!(
+                        "{} does not offer this callback kind.",
+                        provider.display_name
+                    ),
                 ));
             }
             if callback.kind == CallbackKind::Loopback && callback.loopback_port < 1024 {
@@ -282,7 +281,10 @@ impl Engine {
             return Err(OnrampError::ClientSecretMissing);
         }
         if integration.scopes.is_empty() {
-            return Err(OnrampError::invalid("scopes", "Pick at least one scope in step 3."));
+            return Err(OnrampError::invalid(
+                "scopes",
+                "Pick at least one scope in step 3.",
+            ));
         }
         let redirect_uri = redirect_uri_for(&integration.callback);
         let spec = self.catalog.spec(&integration.provider_id)?;
@@ -317,7 +319,10 @@ impl Engine {
                 stop_listener: Some(stop_tx),
             },
         );
-        tracing::info!("authorization started for integration {id} ({:?})", integration.callback.kind);
+        tracing::info!(
+            "authorization started for integration {id} ({:?})",
+            integration.callback.kind
+        );
         Ok(StartedAuthorization {
             started: AuthorizationStarted {
                 authorize_url: request.url,
@@ -347,7 +352,8 @@ impl Engine {
             Err((integration_id, error)) => {
                 tracing::warn!("callback refused: {}", error.to_ui().code);
                 Err(RefusedCallback {
-                    integration_id: integration_id.or_else(|| self.flows.sole_pending_integration()),
+                    integration_id: integration_id
+                        .or_else(|| self.flows.sole_pending_integration()),
                     error,
                 })
             }
@@ -375,7 +381,10 @@ impl Engine {
             accepted.flow.pkce_verifier.as_deref(),
         )
         .await?;
-        let granted = tokens.scopes.clone().unwrap_or_else(|| integration.scopes.clone());
+        let granted = tokens
+            .scopes
+            .clone()
+            .unwrap_or_else(|| integration.scopes.clone());
         self.store_tokens(&id, &tokens, true).await?;
         let connection = Connection {
             state: ConnectionState::Connected,
@@ -476,10 +485,15 @@ impl Engine {
         let lock = self.refresh_lock(id);
         let _guard = lock.lock().await;
         let integration = self.read_settings().integration(id)?.clone();
-        let connection = integration.connection.clone().ok_or(OnrampError::NotConnected)?;
+        let connection = integration
+            .connection
+            .clone()
+            .ok_or(OnrampError::NotConnected)?;
         if connection.state == ConnectionState::NeedsReconnect {
             return Err(OnrampError::NeedsReconnect(
-                connection.reason.unwrap_or_else(|| "The connection was lost.".into()),
+                connection
+                    .reason
+                    .unwrap_or_else(|| "The connection was lost.".into()),
             ));
         }
         let fresh = connection
@@ -488,7 +502,9 @@ impl Engine {
         if fresh {
             let vault = self.vault.clone();
             let owned = id.to_string();
-            if let Some(token) = run_blocking(move || vault.get(&owned, SecretKind::AccessToken)).await? {
+            if let Some(token) =
+                run_blocking(move || vault.get(&owned, SecretKind::AccessToken)).await?
+            {
                 return Ok(token);
             }
         }
@@ -500,7 +516,8 @@ impl Engine {
         let id = integration.id.clone();
         let vault = self.vault.clone();
         let owned = id.clone();
-        let refresh_token = run_blocking(move || vault.get(&owned, SecretKind::RefreshToken)).await?;
+        let refresh_token =
+            run_blocking(move || vault.get(&owned, SecretKind::RefreshToken)).await?;
         let Some(refresh_token) = refresh_token else {
             let reason = "The access token expired and there is no refresh token (offline_access was not granted).";
             self.mark_needs_reconnect(&id, reason)?;
@@ -613,7 +630,10 @@ impl Engine {
     }
 
     fn read_settings(&self) -> Settings {
-        self.settings.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Applies a change to a copy, saves it, and only then makes it current: a failed save
@@ -643,7 +663,10 @@ pub fn redirect_uri_for(callback: &CallbackSettings) -> String {
 /// Client IDs and secrets are opaque strings without whitespace.
 pub fn validate_credential(field: &str, value: &str) -> Result<(), OnrampError> {
     if value.trim().is_empty() {
-        return Err(OnrampError::invalid(field, format!("The {field} is empty.")));
+        return Err(OnrampError::invalid(
+            field,
+            format!("The {field} is empty."),
+        ));
     }
     if value.chars().any(char::is_whitespace) {
         return Err(OnrampError::invalid(

@@ -22,10 +22,21 @@ pub fn test_call_url(
         None => Ok(format!("{base}{}", preset.path)),
         Some(product) => {
             let cloud_id = cloud_id.ok_or(OnrampError::NoSiteSelected)?;
-            if cloud_id.is_empty() || !cloud_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(OnrampError::invalid("cloudId", format!("\"{cloud_id}\" is not a cloudId")));
+            if cloud_id.is_empty()
+                || !cloud_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(OnrampError::invalid(
+                    "cloudId",
+                    format!("\"{cloud_id}\" is not a cloudId"),
+                ));
             }
-            Ok(format!("{base}/ex/{}/{cloud_id}{}", product.gateway_segment(), preset.path))
+            Ok(format!(
+                "{base}/ex/{}/{cloud_id}{}",
+                product.gateway_segment(),
+                preset.path
+            ))
         }
     }
 }
@@ -37,7 +48,10 @@ pub async fn accessible_resources(
     provider: &Provider,
     access_token: &str,
 ) -> Result<Vec<Site>, OnrampError> {
-    let url = format!("{}{ACCESSIBLE_RESOURCES_PATH}", provider.gateway_url.trim_end_matches('/'));
+    let url = format!(
+        "{}{ACCESSIBLE_RESOURCES_PATH}",
+        provider.gateway_url.trim_end_matches('/')
+    );
     let response = http
         .get(&url)
         .bearer_auth(access_token)
@@ -53,10 +67,11 @@ pub async fn accessible_resources(
     if status != 200 {
         return Err(OnrampError::UnexpectedResponse { status, body });
     }
-    let raw: Vec<Site> = serde_json::from_str(&body).map_err(|e| OnrampError::UnexpectedResponse {
-        status,
-        body: format!("accessible-resources is not the expected list of sites ({e}): {body}"),
-    })?;
+    let raw: Vec<Site> =
+        serde_json::from_str(&body).map_err(|e| OnrampError::UnexpectedResponse {
+            status,
+            body: format!("accessible-resources is not the expected list of sites ({e}): {body}"),
+        })?;
     Ok(merge_sites(raw))
 }
 
@@ -113,7 +128,13 @@ pub async fn send(
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or(text);
     let ok = (200..300).contains(&status);
-    let error = (!ok).then(|| OnrampError::UnexpectedResponse { status, body: body.clone() }.to_ui());
+    let error = (!ok).then(|| {
+        OnrampError::UnexpectedResponse {
+            status,
+            body: body.clone(),
+        }
+        .to_ui()
+    });
     Ok(TestCallResult {
         preset_id: preset_id.to_string(),
         method: method.to_string(),
@@ -164,7 +185,10 @@ mod tests {
         let c = Catalog::load().unwrap();
         let a = c.provider("atlassian", None).unwrap();
         let p = preset(&a, "jira-myself");
-        assert!(matches!(test_call_url(&a, &p, None), Err(OnrampError::NoSiteSelected)));
+        assert!(matches!(
+            test_call_url(&a, &p, None),
+            Err(OnrampError::NoSiteSelected)
+        ));
         assert!(test_call_url(&a, &p, Some("../admin")).is_err());
     }
 
@@ -183,7 +207,10 @@ mod tests {
             site("a", &["read:space:confluence", "read:jira-work"]),
         ]);
         assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].scopes, vec!["read:jira-work", "read:space:confluence"]);
+        assert_eq!(
+            merged[0].scopes,
+            vec!["read:jira-work", "read:space:confluence"]
+        );
     }
 
     #[tokio::test]
@@ -196,9 +223,14 @@ mod tests {
             .with_body(r#"[{"id":"1324a887","name":"Site name","url":"https://your-domain.atlassian.net","scopes":["write:jira-work"],"avatarUrl":"https://x/flag.png"}]"#)
             .create_async()
             .await;
-        let mut p = Catalog::load().unwrap().provider("atlassian", None).unwrap();
+        let mut p = Catalog::load()
+            .unwrap()
+            .provider("atlassian", None)
+            .unwrap();
         p.gateway_url = server.url();
-        let sites = accessible_resources(&reqwest::Client::new(), &p, "tok").await.unwrap();
+        let sites = accessible_resources(&reqwest::Client::new(), &p, "tok")
+            .await
+            .unwrap();
         mock.assert_async().await;
         assert_eq!(sites.len(), 1);
         assert_eq!(sites[0].id, "1324a887");
@@ -216,7 +248,9 @@ mod tests {
             .create_async()
             .await;
         let url = format!("{}/ex/jira/c1/rest/api/3/myself", server.url());
-        let r = send(&reqwest::Client::new(), "jira-myself", "GET", &url, "tok").await.unwrap();
+        let r = send(&reqwest::Client::new(), "jira-myself", "GET", &url, "tok")
+            .await
+            .unwrap();
         assert_eq!(r.status, 401);
         assert!(!r.ok);
         assert!(r.body.contains("scope does not match"));

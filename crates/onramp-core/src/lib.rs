@@ -68,12 +68,19 @@ mod bindings {
 
     #[test]
     fn ui_bindings_are_current() {
-        let target: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings");
+        let target: PathBuf =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings");
         let fresh = tempfile::tempdir().unwrap();
         export_all(fresh.path());
         let mut generated = files(fresh.path());
-        let names: Vec<String> = generated.iter().map(|(n, _)| n.trim_end_matches(".ts").to_string()).collect();
-        let index: String = names.iter().map(|n| format!("export type * from \"./{n}\";\n")).collect();
+        let names: Vec<String> = generated
+            .iter()
+            .map(|(n, _)| n.trim_end_matches(".ts").to_string())
+            .collect();
+        let index: String = names
+            .iter()
+            .map(|n| format!("export type * from \"./{n}\";\n"))
+            .collect();
         generated.push(("index.ts".into(), index));
         generated.sort();
         if std::env::var("ONRAMP_WRITE_BINDINGS").is_ok() {

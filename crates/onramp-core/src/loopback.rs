@@ -7,8 +7,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::extract::State;
-use axum::http::Uri;
 use axum::http::StatusCode;
+use axum::http::Uri;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::Router;
@@ -32,7 +32,10 @@ pub struct LoopbackListener {
 impl LoopbackListener {
     /// Binds `127.0.0.1:port` and starts serving. The listener closes after one callback, or when
     /// `stop` fires or is dropped (the pending flow went away).
-    pub async fn bind(port: u16, stop: oneshot::Receiver<()>) -> Result<LoopbackListener, OnrampError> {
+    pub async fn bind(
+        port: u16,
+        stop: oneshot::Receiver<()>,
+    ) -> Result<LoopbackListener, OnrampError> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -44,7 +47,11 @@ impl LoopbackListener {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
         let (tx, received) = mpsc::channel::<String>(1);
         let (done_tx, done_rx) = oneshot::channel::<()>();
-        let state = CallbackState { tx, port, done: std::sync::Arc::new(std::sync::Mutex::new(Some(done_tx))) };
+        let state = CallbackState {
+            tx,
+            port,
+            done: std::sync::Arc::new(std::sync::Mutex::new(Some(done_tx))),
+        };
         let app = Router::new()
             .route(CALLBACK_PATH, get(receive))
             .fallback(|| async { StatusCode::NOT_FOUND })
@@ -59,7 +66,10 @@ impl LoopbackListener {
                     },
                 }
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::warn!("loopback listener on port {port} failed: {e}");
             }
             tracing::info!("loopback listener on port {port} closed");
@@ -87,12 +97,24 @@ struct CallbackState {
 async fn receive(State(state): State<CallbackState>, uri: Uri) -> impl IntoResponse {
     let first = state.done.lock().unwrap_or_else(|p| p.into_inner()).take();
     let Some(done) = first else {
-        return (StatusCode::GONE, Html(page("This callback was already received.", "Return to Onramp.")));
+        return (
+            StatusCode::GONE,
+            Html(page(
+                "This callback was already received.",
+                "Return to Onramp.",
+            )),
+        );
     };
     let url = format!("http://127.0.0.1:{}{}", state.port, uri);
     let _ = state.tx.send(url).await;
     let _ = done.send(());
-    (StatusCode::OK, Html(page("Onramp received the callback.", "You can close this tab and return to Onramp.")))
+    (
+        StatusCode::OK,
+        Html(page(
+            "Onramp received the callback.",
+            "You can close this tab and return to Onramp.",
+        )),
+    )
 }
 
 fn page(title: &str, text: &str) -> String {
@@ -113,20 +135,33 @@ mod tests {
         let listener = LoopbackListener::bind(0, stop).await.unwrap();
         let port = listener.port();
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let favicon = client.get(format!("http://127.0.0.1:{port}/favicon.ico")).send().await.unwrap();
+        let favicon = client
+            .get(format!("http://127.0.0.1:{port}/favicon.ico"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(favicon.status(), 404);
         let page = client
-            .get(format!("http://127.0.0.1:{port}/callback?code=abc&state=xyz"))
+            .get(format!(
+                "http://127.0.0.1:{port}/callback?code=abc&state=xyz"
+            ))
             .send()
             .await
             .unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("close this tab"));
         let url = listener.next_callback().await.unwrap();
-        assert_eq!(url, format!("http://127.0.0.1:{port}/callback?code=abc&state=xyz"));
+        assert_eq!(
+            url,
+            format!("http://127.0.0.1:{port}/callback?code=abc&state=xyz")
+        );
         // The port is released shortly after.
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-        assert!(client.get(format!("http://127.0.0.1:{port}/callback")).send().await.is_err());
+        assert!(client
+            .get(format!("http://127.0.0.1:{port}/callback"))
+            .send()
+            .await
+            .is_err());
     }
 
     #[tokio::test]

@@ -300,8 +300,11 @@ pub struct HttpError(String);
 fn http_client(
     http: &reqwest::Client,
     status: &StatusCell,
-) -> impl Fn(HttpRequest) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>> + Send>>
-{
+) -> impl Fn(
+    HttpRequest,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>> + Send>,
+> {
     let http = http.clone();
     let status = status.clone();
     move |req| {
@@ -374,7 +377,9 @@ fn into_token_set(
             // A 2xx body may hold tokens: never echo it.
             Some(s) if (200..300).contains(&s) => Err(OnrampError::UnexpectedResponse {
                 status: s,
-                body: "The token response is not the JSON Onramp expects (access_token, token_type).".into(),
+                body:
+                    "The token response is not the JSON Onramp expects (access_token, token_type)."
+                        .into(),
             }),
             s => Err(OnrampError::UnexpectedResponse {
                 status: s.unwrap_or(0),
@@ -416,7 +421,11 @@ mod tests {
     }
 
     fn query(url: &str) -> HashMap<String, String> {
-        Url::parse(url).unwrap().query_pairs().into_owned().collect()
+        Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
     }
 
     #[test]
@@ -432,7 +441,11 @@ mod tests {
         assert_eq!(q["scope"], "read:jira-work offline_access");
         assert_eq!(q["state"], req.state);
         // Space-separated scopes encoded as %20, as Atlassian documents.
-        assert!(req.url.contains("scope=read%3Ajira-work%20offline_access"), "{}", req.url);
+        assert!(
+            req.url.contains("scope=read%3Ajira-work%20offline_access"),
+            "{}",
+            req.url
+        );
         assert!(!q.contains_key("code_challenge"));
     }
 
@@ -517,7 +530,10 @@ mod tests {
         ] {
             let params = parse_callback(url).unwrap();
             assert!(
-                matches!(accept_callback(&flows, &params), Err((None, OnrampError::StateMismatch))),
+                matches!(
+                    accept_callback(&flows, &params),
+                    Err((None, OnrampError::StateMismatch))
+                ),
                 "{url}"
             );
         }

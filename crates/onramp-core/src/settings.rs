@@ -90,14 +90,19 @@ pub fn load(dir: &Path, now: i64) -> Loaded {
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Loaded { settings: Settings::default(), problem: None }
+            return Loaded {
+                settings: Settings::default(),
+                problem: None,
+            }
         }
         Err(e) => {
             return Loaded {
                 settings: Settings::default(),
                 problem: Some(OnrampError::Settings {
                     path: path.display().to_string(),
-                    problem: format!("cannot be read ({e}); Onramp runs without saving until it can"),
+                    problem: format!(
+                        "cannot be read ({e}); Onramp runs without saving until it can"
+                    ),
                 }),
             }
         }
@@ -112,7 +117,10 @@ pub fn load(dir: &Path, now: i64) -> Loaded {
             }
         });
     match parsed {
-        Ok(settings) => Loaded { settings, problem: None },
+        Ok(settings) => Loaded {
+            settings,
+            problem: None,
+        },
         Err(why) => {
             let aside = dir.join(format!("{SETTINGS_FILE}.unreadable-{now}"));
             let moved = fs::rename(&path, &aside);
@@ -122,7 +130,10 @@ pub fn load(dir: &Path, now: i64) -> Loaded {
             };
             Loaded {
                 settings: Settings::default(),
-                problem: Some(OnrampError::Settings { path: path.display().to_string(), problem }),
+                problem: Some(OnrampError::Settings {
+                    path: path.display().to_string(),
+                    problem,
+                }),
             }
         }
     }
@@ -170,7 +181,10 @@ mod tests {
                 name: "Mine".into(),
                 provider_id: "sandbox".into(),
                 client_id: "cid".into(),
-                callback: CallbackSettings { kind: CallbackKind::Loopback, loopback_port: 47823 },
+                callback: CallbackSettings {
+                    kind: CallbackKind::Loopback,
+                    loopback_port: 47823,
+                },
                 scopes: vec!["read:me".into()],
                 console_done: vec![],
                 site: None,
@@ -191,7 +205,10 @@ mod tests {
         assert!(loaded.problem.is_none());
         assert_eq!(loaded.settings, sample());
         // No temp file left behind.
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(SETTINGS_FILE)]);
     }
 
@@ -220,9 +237,18 @@ mod tests {
     #[test]
     fn newer_version_is_not_overwritten_silently() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(path_in(dir.path()), r#"{"version": 99, "integrations": []}"#).unwrap();
+        fs::write(
+            path_in(dir.path()),
+            r#"{"version": 99, "integrations": []}"#,
+        )
+        .unwrap();
         let loaded = load(dir.path(), 7);
-        assert!(loaded.problem.unwrap().to_ui().detail.contains("newer Onramp"));
+        assert!(loaded
+            .problem
+            .unwrap()
+            .to_ui()
+            .detail
+            .contains("newer Onramp"));
         assert!(dir.path().join("settings.json.unreadable-7").exists());
     }
 }

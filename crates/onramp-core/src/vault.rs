@@ -61,7 +61,11 @@ pub fn use_mock_keychain() {
 pub struct Vault;
 
 impl Vault {
-    fn entry(&self, integration_id: &str, kind: SecretKind) -> Result<keyring_core::Entry, OnrampError> {
+    fn entry(
+        &self,
+        integration_id: &str,
+        kind: SecretKind,
+    ) -> Result<keyring_core::Entry, OnrampError> {
         if keyring_core::get_default_store().is_none() {
             return Err(OnrampError::KeychainUnavailable(
                 "no keychain store is configured".into(),
@@ -71,11 +75,22 @@ impl Vault {
             .map_err(map_err)
     }
 
-    pub fn set(&self, integration_id: &str, kind: SecretKind, value: &str) -> Result<(), OnrampError> {
-        self.entry(integration_id, kind)?.set_password(value).map_err(map_err)
+    pub fn set(
+        &self,
+        integration_id: &str,
+        kind: SecretKind,
+        value: &str,
+    ) -> Result<(), OnrampError> {
+        self.entry(integration_id, kind)?
+            .set_password(value)
+            .map_err(map_err)
     }
 
-    pub fn get(&self, integration_id: &str, kind: SecretKind) -> Result<Option<String>, OnrampError> {
+    pub fn get(
+        &self,
+        integration_id: &str,
+        kind: SecretKind,
+    ) -> Result<Option<String>, OnrampError> {
         match self.entry(integration_id, kind)?.get_password() {
             Ok(v) => Ok(Some(v)),
             Err(keyring_core::Error::NoEntry) => Ok(None),
@@ -113,7 +128,10 @@ impl Vault {
             Ok(())
         })();
         match result {
-            Ok(()) => KeychainStatus { available: true, message: None },
+            Ok(()) => KeychainStatus {
+                available: true,
+                message: None,
+            },
             Err(e) => KeychainStatus {
                 available: false,
                 message: Some(e.to_ui().detail),
@@ -125,9 +143,9 @@ impl Vault {
 fn map_err(e: keyring_core::Error) -> OnrampError {
     match e {
         keyring_core::Error::PlatformFailure(_) => OnrampError::KeychainUnavailable(e.to_string()),
-        keyring_core::Error::NoStorageAccess(_) => OnrampError::Keychain(format!(
-            "{e} (the keychain may be locked)"
-        )),
+        keyring_core::Error::NoStorageAccess(_) => {
+            OnrampError::Keychain(format!("{e} (the keychain may be locked)"))
+        }
         other => OnrampError::Keychain(other.to_string()),
     }
 }
@@ -141,7 +159,10 @@ mod tests {
         use_mock_keychain();
         let v = Vault;
         v.set("int-v", SecretKind::RefreshToken, "rt").unwrap();
-        assert_eq!(v.get("int-v", SecretKind::RefreshToken).unwrap().as_deref(), Some("rt"));
+        assert_eq!(
+            v.get("int-v", SecretKind::RefreshToken).unwrap().as_deref(),
+            Some("rt")
+        );
         assert_eq!(v.get("int-v", SecretKind::AccessToken).unwrap(), None);
         v.delete_all("int-v").unwrap();
         assert_eq!(v.get("int-v", SecretKind::RefreshToken).unwrap(), None);

@@ -10,7 +10,11 @@ use std::io::Write;
 fn log(line: &str) {
     eprintln!("fake-browser: {line}");
     if let Some(path) = std::env::var_os("ONRAMP_FAKE_BROWSER_LOG") {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = writeln!(f, "{line}");
         }
     }
@@ -34,7 +38,10 @@ async fn main() {
         log("no URL given");
         std::process::exit(2);
     };
-    log(&format!("open {}", url.split('?').next().unwrap_or_default()));
+    log(&format!(
+        "open {}",
+        url.split('?').next().unwrap_or_default()
+    ));
     if let Err(e) = run(&url).await {
         log(&format!("error: {e}"));
         std::process::exit(1);
@@ -53,15 +60,21 @@ async fn run(url: &str) -> Result<(), String> {
     if !status.is_success() || !html.contains("id=\"consent\"") {
         return Err(format!("no consent page (HTTP {status})"));
     }
-    let action = attribute(&html, "id=\"consent\"", "action").ok_or("consent form has no action")?;
-    let request = attribute(&html, "name=\"request\"", "value").ok_or("consent form has no request id")?;
-    let decision = std::env::var("ONRAMP_FAKE_BROWSER_DECISION").unwrap_or_else(|_| "accept".into());
+    let action =
+        attribute(&html, "id=\"consent\"", "action").ok_or("consent form has no action")?;
+    let request =
+        attribute(&html, "name=\"request\"", "value").ok_or("consent form has no request id")?;
+    let decision =
+        std::env::var("ONRAMP_FAKE_BROWSER_DECISION").unwrap_or_else(|_| "accept".into());
     let base = url::Url::parse(url).map_err(|e| e.to_string())?;
     let post_to = base.join(&action).map_err(|e| e.to_string())?;
     log(&format!("consent: {decision}"));
     let answer = http
         .post(post_to)
-        .form(&[("request", request.as_str()), ("decision", decision.as_str())])
+        .form(&[
+            ("request", request.as_str()),
+            ("decision", decision.as_str()),
+        ])
         .send()
         .await
         .map_err(|e| e.to_string())?;
@@ -69,13 +82,27 @@ async fn run(url: &str) -> Result<(), String> {
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| format!("consent answered HTTP {} without a redirect", answer.status()))?
+        .ok_or_else(|| {
+            format!(
+                "consent answered HTTP {} without a redirect",
+                answer.status()
+            )
+        })?
         .to_string();
     let target = url::Url::parse(&location).map_err(|e| format!("bad redirect: {e}"))?;
     match target.scheme() {
         "http" | "https" => {
-            log(&format!("follow {}://{}{}", target.scheme(), target.authority(), target.path()));
-            let r = http.get(location.as_str()).send().await.map_err(|e| e.to_string())?;
+            log(&format!(
+                "follow {}://{}{}",
+                target.scheme(),
+                target.authority(),
+                target.path()
+            ));
+            let r = http
+                .get(location.as_str())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
             log(&format!("callback page: HTTP {}", r.status()));
         }
         scheme => {
