@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::error::OnrampError;
 use crate::model::{
-    CallbackKind, CallbackSupport, ConsoleGuide, Environment, Product, ProductId, Provider,
-    ScopeAccess, ScopeInfo, ScopeKind, TestCallPreset,
+    CallbackKind, CallbackSupport, ClientAuth, ConsoleGuide, Environment, Product, ProductId,
+    Provider, ScopeAccess, ScopeInfo, ScopeKind, ScopePreset, TestCallPreset,
 };
 
 /// The id of the provider preselected on first run.
@@ -40,6 +40,7 @@ const PROVIDER_FILES: &[(&str, &str)] = &[
 ];
 const SCOPES_FILE: &str = include_str!("../catalog/scopes.toml");
 const TEST_CALLS_FILE: &str = include_str!("../catalog/test_calls.toml");
+const PRESETS_FILE: &str = include_str!("../catalog/scope_presets.toml");
 
 /// A provider as written in its data file.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +60,8 @@ pub struct ProviderSpec {
     /// stray `code_verifier` at the token endpoint is untested (reference §4.1).
     #[serde(default)]
     pub pkce: bool,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
     pub default_scopes: Vec<String>,
     #[serde(default)]
     pub notes: Vec<String>,
@@ -77,6 +80,22 @@ struct ScopeSpec {
     kind: ScopeKind,
     access: ScopeAccess,
     description: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetSpec {
+    id: String,
+    label: String,
+    description: String,
+    scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PresetsFile {
+    preset: Vec<PresetSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +129,7 @@ pub struct Catalog {
     providers: Vec<ProviderSpec>,
     scopes: Vec<ScopeSpec>,
     test_calls: Vec<TestCallSpec>,
+    presets: Vec<PresetSpec>,
 }
 
 impl Catalog {
@@ -126,10 +146,13 @@ impl Catalog {
             .map_err(|e| OnrampError::Catalog(format!("scopes.toml: {e}")))?;
         let calls: TestCallsFile = toml::from_str(TEST_CALLS_FILE)
             .map_err(|e| OnrampError::Catalog(format!("test_calls.toml: {e}")))?;
+        let presets: PresetsFile = toml::from_str(PRESETS_FILE)
+            .map_err(|e| OnrampError::Catalog(format!("scope_presets.toml: {e}")))?;
         Ok(Catalog {
             providers,
             scopes: scopes.scope,
             test_calls: calls.call,
+            presets: presets.preset,
         })
     }
 
@@ -175,7 +198,7 @@ impl Catalog {
         let in_provider = |product: &str| {
             product == "platform" || spec.products.iter().any(|p| p.gateway_segment() == product)
         };
-        let scopes = self
+        let scopes: Vec<ScopeInfo> = self
             .scopes
             .iter()
             .filter(|s| in_provider(&s.product))
@@ -186,6 +209,26 @@ impl Catalog {
                 kind: s.kind,
                 access: s.access,
                 description: s.description.clone(),
+                note: s.note.clone(),
+            })
+            .collect();
+        let offered = |name: &str| scopes.iter().any(|s| s.name == name);
+        let product_scope = |name: &str| {
+            scopes
+                .iter()
+                .any(|s| s.name == name && s.kind != ScopeKind::Platform)
+        };
+        let scope_presets = self
+            .presets
+            .iter()
+            .filter_map(|p| {
+                let kept: Vec<String> = p.scopes.iter().filter(|s| offered(s)).cloned().collect();
+                kept.iter().any(|s| product_scope(s)).then(|| ScopePreset {
+                    id: p.id.clone(),
+                    label: p.label.clone(),
+                    description: p.description.clone(),
+                    scopes: kept,
+                })
             })
             .collect();
         let test_calls = self
@@ -223,10 +266,23 @@ impl Catalog {
                 .collect(),
             default_scopes: spec.default_scopes.clone(),
             scopes,
+            scope_presets,
             callbacks: spec.callbacks.clone(),
             console: spec.console.clone(),
             test_calls,
             notes: spec.notes.clone(),
+            client_auth: spec.client_auth,
+            pkce: spec.pkce,
+            has_sites: !spec.products.is_empty(),
+            custom: None,
+            authorize_params: spec
+                .authorize_params
+                .iter()
+                .map(|(key, value)| crate::model::KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
         })
     }
 
@@ -285,22 +341,159 @@ mod tests {
     }
 
     #[test]
-    fn test_calls_only_name_scopes_in_the_catalog() {
+    fn test_calls_and_presets_only_name_scopes_in_the_catalog() {
         let c = catalog();
         let names: HashSet<_> = c.scopes.iter().map(|s| s.name.as_str()).collect();
         for call in &c.test_calls {
-            // Granular alternatives may name scopes outside this (partial) catalog; the first
-            // alternative is the one Onramp preselects and must be offered.
-            if let Some(first) = call.needs.first() {
-                for scope in first {
-                    assert!(
-                        names.contains(scope.as_str()),
-                        "{} needs unknown scope {scope}",
-                        call.id
-                    );
-                }
+            for scope in call.needs.iter().flatten() {
+                assert!(
+                    names.contains(scope.as_str()),
+                    "{} needs unknown scope {scope}",
+                    call.id
+                );
             }
         }
+        for preset in &c.presets {
+            for scope in &preset.scopes {
+                assert!(
+                    names.contains(scope.as_str()),
+                    "preset {} names unknown scope {scope}",
+                    preset.id
+                );
+            }
+        }
+    }
+
+    /// `(scope, description)` rows of one table of the vendored reference extract.
+    fn reference_rows(text: &str, heading: &str) -> Vec<(String, String)> {
+        let section = text
+            .split(heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        let section = section
+            .split("\n## ")
+            .next()
+            .unwrap()
+            .split("\n### ")
+            .next()
+            .unwrap();
+        section
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("| `")?;
+                let (name, rest) = rest.split_once("` | ")?;
+                Some((
+                    name.to_string(),
+                    rest.trim_end().trim_end_matches('|').trim().to_string(),
+                ))
+            })
+            .collect()
+    }
+
+    const REFERENCE_EXTRACT: &str = include_str!("../catalog/reference/atlassian-scopes.md");
+
+    #[test]
+    fn catalog_agrees_with_the_reference_lists() {
+        let c = catalog();
+        let sections = [
+            ("### 8.2 Jira classic scopes", "jira", ScopeKind::Classic, 6),
+            ("## Appendix A", "jira", ScopeKind::Granular, 180),
+            ("## Appendix B", "confluence", ScopeKind::Classic, 16),
+            ("## Appendix C", "confluence", ScopeKind::Granular, 25),
+        ];
+        let mut from_reference = HashSet::new();
+        for (heading, product, kind, count) in sections {
+            let rows = reference_rows(REFERENCE_EXTRACT, heading);
+            assert_eq!(
+                rows.len(),
+                count,
+                "{heading}: the reference lists {count} scopes"
+            );
+            for (name, description) in rows {
+                let s = c
+                    .scopes
+                    .iter()
+                    .find(|s| s.name == name)
+                    .unwrap_or_else(|| panic!("{name} ({heading}) missing"));
+                assert_eq!(s.product, product, "{name}");
+                assert_eq!(s.kind, kind, "{name}");
+                assert_eq!(
+                    s.description, description,
+                    "{name}: description differs from the reference"
+                );
+                from_reference.insert(name);
+            }
+        }
+        // Everything else in the catalog is one of the few scopes the reference names outside the tables.
+        let others: Vec<_> = c
+            .scopes
+            .iter()
+            .filter(|s| !from_reference.contains(&s.name))
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            others,
+            [
+                "offline_access",
+                "read:me",
+                "read:board-scope:jira-software",
+                "read:sprint:jira-software"
+            ]
+        );
+    }
+
+    #[test]
+    fn vendored_extract_matches_the_shared_reference() {
+        // The shared reference sits beside the repository (developer machines and CI); the vendored
+        // extract must be a faithful copy of its scope tables.
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/reference/atlassian-oauth.md");
+        let Ok(text) = std::fs::read_to_string(&shared) else {
+            eprintln!(
+                "{} not present; checked the vendored extract only",
+                shared.display()
+            );
+            return;
+        };
+        for heading in [
+            "### 8.2 Jira classic scopes",
+            "## Appendix A",
+            "## Appendix B",
+            "## Appendix C",
+        ] {
+            assert_eq!(
+                reference_rows(&text, heading),
+                reference_rows(REFERENCE_EXTRACT, heading),
+                "{heading}"
+            );
+        }
+    }
+
+    #[test]
+    fn access_follows_the_scope_verb() {
+        for s in &catalog().scopes {
+            let verb = s.name.split(':').next().unwrap();
+            let expected = match verb {
+                "write" | "send" => ScopeAccess::Write,
+                "delete" => ScopeAccess::Delete,
+                "manage" => ScopeAccess::Manage,
+                _ => ScopeAccess::Read,
+            };
+            assert_eq!(s.access, expected, "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn presets_are_filtered_per_provider() {
+        let c = catalog();
+        let jira = c.provider("jira", None).unwrap();
+        let ids: Vec<_> = jira.scope_presets.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["read-only-smoke", "jira-read-write"]);
+        let smoke = &jira.scope_presets[0];
+        assert!(smoke.scopes.iter().all(|s| !s.contains("confluence")));
+        let conf = c.provider("confluence", None).unwrap();
+        assert!(conf.scope_presets.iter().any(|p| p.id == "confluence-read"));
+        assert!(conf.scope_presets.iter().all(|p| p.id != "jira-read-write"));
     }
 
     #[test]

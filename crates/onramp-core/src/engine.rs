@@ -7,16 +7,18 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use crate::catalog::{Catalog, DEFAULT_PROVIDER_ID};
+use crate::custom;
 use crate::error::OnrampError;
 use crate::gateway;
 use crate::loopback::{self, LoopbackListener};
 use crate::model::{
     AuthorizationStarted, Bootstrap, CallbackKind, CallbackSettings, Connection, ConnectionState,
-    IntegrationPatch, IntegrationView, KeychainStatus, Provider, SandboxConsole, Site,
-    TestCallResult,
+    CustomProviderInput, IntegrationPatch, IntegrationView, KeychainStatus, Provider,
+    SandboxConsole, ScopeAdvice, ScopeReport, Site, TestCallResult,
 };
 use crate::now_unix;
 use crate::oauth::{self, ClientCredentials, FlowRegistry, PendingFlow, TokenSet};
+use crate::scopes;
 use crate::settings::{self, Integration, Settings};
 use crate::vault::{SecretKind, Vault};
 
@@ -106,7 +108,137 @@ impl Engine {
     }
 
     pub fn provider(&self, provider_id: &str) -> Result<Provider, OnrampError> {
+        if provider_id.starts_with(custom::ID_PREFIX) {
+            let settings = self.read_settings();
+            let found = settings
+                .custom_providers
+                .iter()
+                .find(|c| c.id == provider_id);
+            return found
+                .map(custom::to_provider)
+                .ok_or_else(|| OnrampError::UnknownProvider(provider_id.to_string()));
+        }
         self.catalog.provider(provider_id, self.sandbox_base())
+    }
+
+    /// Built-in providers, then the user's custom ones.
+    pub fn providers(&self) -> Vec<Provider> {
+        let mut all = self.catalog.providers(self.sandbox_base());
+        all.extend(
+            self.read_settings()
+                .custom_providers
+                .iter()
+                .map(custom::to_provider),
+        );
+        all
+    }
+
+    /// Saves a custom provider (new when `id` is `None`). Integrations using it keep working.
+    pub fn save_custom_provider(
+        &self,
+        id: Option<String>,
+        input: CustomProviderInput,
+    ) -> Result<Provider, OnrampError> {
+        custom::validate(&input)?;
+        let id = match id {
+            Some(id) => {
+                self.provider(&id)?;
+                id
+            }
+            None => format!("{}{}", custom::ID_PREFIX, new_id()),
+        };
+        let saved = custom::CustomProvider {
+            id: id.clone(),
+            input,
+        };
+        self.write_settings(|s| {
+            s.custom_providers.retain(|c| c.id != id);
+            s.custom_providers.push(saved.clone());
+            Ok(())
+        })?;
+        tracing::info!("custom provider {id} saved");
+        self.provider(&id)
+    }
+
+    /// Removes a custom provider that no integration uses (saved integrations are never broken).
+    pub fn delete_custom_provider(&self, id: &str) -> Result<(), OnrampError> {
+        self.write_settings(|s| {
+            if let Some(i) = s.integrations.iter().find(|i| i.provider_id == id) {
+                return Err(OnrampError::invalid(
+                    "provider",
+                    format!(
+                        "The integration \"{}\" uses this provider; delete it first.",
+                        i.name
+                    ),
+                ));
+            }
+            s.custom_providers.retain(|c| c.id != id);
+            Ok(())
+        })
+    }
+
+    pub async fn discover_provider(
+        &self,
+        issuer: &str,
+    ) -> Result<CustomProviderInput, OnrampError> {
+        custom::discover(&self.http, issuer).await
+    }
+
+    /// The guards of step 3 for a set of scopes.
+    pub fn advise_scopes(
+        &self,
+        provider_id: &str,
+        scopes: &[String],
+    ) -> Result<ScopeAdvice, OnrampError> {
+        Ok(scopes::advise(&self.provider(provider_id)?, scopes))
+    }
+
+    /// Requested vs granted, from the token's scopes and the chosen site (or, before a choice, the
+    /// sites listed so far).
+    pub fn scope_report(&self, id: &str) -> Result<ScopeReport, OnrampError> {
+        let integration = self.read_settings().integration(id)?.clone();
+        let provider = self.provider(&integration.provider_id)?;
+        let connection = integration
+            .connection
+            .as_ref()
+            .ok_or(OnrampError::NotConnected)?;
+        let (sites, source) = match &integration.site {
+            Some(site) => (vec![site.clone()], Some(format!("site {}", site.name))),
+            None => {
+                let listed = self
+                    .listed_sites
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_default();
+                let source =
+                    (!listed.is_empty()).then(|| format!("the {} listed site(s)", listed.len()));
+                (listed, source)
+            }
+        };
+        Ok(scopes::report(
+            &provider,
+            &integration.scopes,
+            &connection.granted_scopes,
+            &sites,
+            source,
+        ))
+    }
+
+    /// The listed sites whose host matches a subdomain exactly (Nango's rule); all of them for "".
+    pub fn filter_sites(&self, id: &str, subdomain: &str) -> Result<Vec<Site>, OnrampError> {
+        let listed = self
+            .listed_sites
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        Ok(listed
+            .into_iter()
+            .filter(|s| gateway::site_matches_subdomain(&s.url, subdomain))
+            .collect())
     }
 
     /// Everything the UI needs to start. Probes the keychain (a blocking D-Bus round trip).
@@ -126,7 +258,7 @@ impl Engine {
             "atlassian".to_string()
         };
         Bootstrap {
-            providers: self.catalog.providers(self.sandbox_base()),
+            providers: self.providers(),
             integrations,
             last_integration_id: settings.last_integration_id.clone(),
             keychain,
@@ -287,19 +419,11 @@ impl Engine {
             ));
         }
         let redirect_uri = redirect_uri_for(&integration.callback);
-        let spec = self.catalog.spec(&integration.provider_id)?;
-        let extra: Vec<(String, String)> = spec
-            .authorize_params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         let request = oauth::build_authorize_url(&oauth::AuthorizeParams {
             provider: &provider,
             client_id: &integration.client_id,
             redirect_uri: &redirect_uri,
             scopes: &integration.scopes,
-            extra_params: &extra,
-            pkce: spec.pkce,
         })?;
         let (stop_tx, stop_rx) = oneshot::channel();
         let loopback = match integration.callback.kind {
@@ -375,6 +499,7 @@ impl Engine {
                 token_url: &provider.token_url,
                 client_id: &integration.client_id,
                 client_secret: &secret,
+                auth: provider.client_auth,
             },
             &accepted.code,
             &accepted.flow.redirect_uri,
@@ -531,6 +656,7 @@ impl Engine {
                 token_url: &provider.token_url,
                 client_id: &integration.client_id,
                 client_secret: &secret,
+                auth: provider.client_auth,
             },
             &refresh_token,
         )

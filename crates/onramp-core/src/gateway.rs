@@ -19,6 +19,10 @@ pub fn test_call_url(
 ) -> Result<String, OnrampError> {
     let base = provider.gateway_url.trim_end_matches('/');
     match preset.product {
+        // Custom providers name a full URL.
+        None if preset.path.starts_with("https://") || preset.path.starts_with("http://") => {
+            Ok(preset.path.clone())
+        }
         None => Ok(format!("{base}{}", preset.path)),
         Some(product) => {
             let cloud_id = cloud_id.ok_or(OnrampError::NoSiteSelected)?;
@@ -73,6 +77,29 @@ pub async fn accessible_resources(
             body: format!("accessible-resources is not the expected list of sites ({e}): {body}"),
         })?;
     Ok(merge_sites(raw))
+}
+
+/// Nango's rule (reference nango-atlassian.md §0.6, fixed in Nango #4883): the site's host must
+/// start with exactly that label, case-insensitively, so `acme` matches `acme.atlassian.net` but not
+/// `acme-1.atlassian.net`. Accepts `acme`, `acme.atlassian.net` or `https://acme.atlassian.net/`.
+pub fn site_matches_subdomain(site_url: &str, subdomain: &str) -> bool {
+    let wanted = subdomain.trim();
+    if wanted.is_empty() {
+        return true;
+    }
+    let wanted = wanted
+        .split("://")
+        .last()
+        .unwrap_or(wanted)
+        .split(['/', '.'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let host = url::Url::parse(site_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    host.split('.').next() == Some(wanted.as_str())
 }
 
 pub fn merge_sites(raw: Vec<Site>) -> Vec<Site> {
@@ -190,6 +217,28 @@ mod tests {
             Err(OnrampError::NoSiteSelected)
         ));
         assert!(test_call_url(&a, &p, Some("../admin")).is_err());
+    }
+
+    #[test]
+    fn subdomain_filter_matches_the_host_label_exactly() {
+        let url = "https://acme.atlassian.net";
+        for ok in [
+            "acme",
+            "ACME",
+            "acme.atlassian.net",
+            "https://acme.atlassian.net/",
+            " acme ",
+            "",
+        ] {
+            assert!(site_matches_subdomain(url, ok), "{ok:?}");
+        }
+        for no in ["acm", "acme-1", "atlassian", "globex"] {
+            assert!(!site_matches_subdomain(url, no), "{no:?}");
+        }
+        assert!(!site_matches_subdomain(
+            "https://acme-1.atlassian.net",
+            "acme"
+        ));
     }
 
     #[test]

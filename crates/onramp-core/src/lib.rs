@@ -10,12 +10,14 @@
 //! - [`model`] and [`error`]: the types and the one error shape the UI sees.
 
 pub mod catalog;
+pub mod custom;
 pub mod engine;
 pub mod error;
 pub mod gateway;
 pub mod loopback;
 pub mod model;
 pub mod oauth;
+pub mod scopes;
 pub mod settings;
 pub mod vault;
 
@@ -46,6 +48,9 @@ mod bindings {
         AuthProgress::export_all(&cfg).unwrap();
         TestCallResult::export_all(&cfg).unwrap();
         AuthorizationStarted::export_all(&cfg).unwrap();
+        ScopeAdvice::export_all(&cfg).unwrap();
+        ScopeReport::export_all(&cfg).unwrap();
+        CustomProviderInput::export_all(&cfg).unwrap();
     }
 
     fn files(dir: &Path) -> Vec<(String, String)> {

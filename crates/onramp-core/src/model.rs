@@ -60,6 +60,8 @@ pub enum ScopeKind {
     Classic,
     Granular,
     Platform,
+    /// A scope of a custom OAuth 2.0 server: Onramp knows only its name.
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -69,6 +71,8 @@ pub enum ScopeAccess {
     Write,
     Delete,
     Manage,
+    /// Not known (custom providers).
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -112,6 +116,73 @@ pub struct ScopeInfo {
     pub kind: ScopeKind,
     pub access: ScopeAccess,
     pub description: String,
+    /// What the reference does not establish about this scope, if anything.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopePreset {
+    pub id: String,
+    pub label: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+}
+
+/// A remark about the chosen scopes, computed by the engine (`scopes::advise`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeWarning {
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    /// The scopes the remark is about.
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeAdvice {
+    pub count: u32,
+    /// Atlassian's advice: fewer than this many scopes per app.
+    pub recommended_max: u32,
+    pub warnings: Vec<ScopeWarning>,
+    /// Chosen scopes that write, delete or manage.
+    pub risky: Vec<String>,
+    /// Test calls that will work with these scopes (ids).
+    pub enabled_test_calls: Vec<String>,
+}
+
+/// One line of "requested vs granted".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeGrant {
+    pub scope: String,
+    pub requested: bool,
+    /// In the token response's `scope`.
+    pub in_token: bool,
+    /// In the chosen (or, before a choice, any listed) site's `scopes`; `None` for scopes that are not
+    /// tied to a site (offline_access, read:me) or when no site is known yet.
+    pub on_site: Option<bool>,
+    /// Labels of the test calls this scope's absence disables.
+    pub disables: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeReport {
+    pub rows: Vec<ScopeGrant>,
+    /// Requested but not granted (by the token or by the site).
+    pub missing: Vec<String>,
+    /// Where the site column comes from, in words.
+    pub site_source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -153,10 +224,53 @@ pub struct Provider {
     pub products: Vec<Product>,
     pub default_scopes: Vec<String>,
     pub scopes: Vec<ScopeInfo>,
+    pub scope_presets: Vec<ScopePreset>,
     pub callbacks: Vec<CallbackSupport>,
     pub console: ConsoleGuide,
     pub test_calls: Vec<TestCallPreset>,
     pub notes: Vec<String>,
+    /// How the client authenticates at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Whether a PKCE (S256) challenge is sent.
+    pub pkce: bool,
+    /// Whether the provider lists sites (`accessible-resources`); without sites, step 5 is skipped.
+    pub has_sites: bool,
+    /// For custom providers: what the user entered, to edit it.
+    pub custom: Option<CustomProviderInput>,
+    /// Extra authorize parameters, e.g. `prompt=consent` for Atlassian.
+    pub authorize_params: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body (what Atlassian documents).
+    #[default]
+    RequestBody,
+    /// HTTP Basic `Authorization` header (RFC 6749 §2.3.1).
+    Basic,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+/// A "Custom OAuth 2.0" provider, as the user describes it (or as discovery fills it in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomProviderInput {
+    pub name: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+    pub extra_params: Vec<KeyValue>,
+    pub client_auth: ClientAuth,
+    pub pkce: bool,
+    pub test_call_url: Option<String>,
+    pub issuer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use url::Url;
 
 use crate::error::OnrampError;
-use crate::model::Provider;
+use crate::model::{ClientAuth, Provider};
 use crate::now_unix;
 
 /// How long a started authorization waits for its callback.
@@ -30,9 +30,6 @@ pub struct AuthorizeParams<'a> {
     pub client_id: &'a str,
     pub redirect_uri: &'a str,
     pub scopes: &'a [String],
-    /// Extra parameters from the provider's data file (e.g. `prompt=consent`).
-    pub extra_params: &'a [(String, String)],
-    pub pkce: bool,
 }
 
 /// The authorize URL plus the secrets that must stay behind in Onramp.
@@ -58,11 +55,11 @@ pub fn build_authorize_url(p: &AuthorizeParams<'_>) -> Result<AuthorizeRequest, 
     if let Some(audience) = &p.provider.audience {
         request = request.add_extra_param("audience", audience.clone());
     }
-    for (name, value) in p.extra_params {
-        request = request.add_extra_param(name.clone(), value.clone());
+    for kv in &p.provider.authorize_params {
+        request = request.add_extra_param(kv.key.clone(), kv.value.clone());
     }
     let mut verifier = None;
-    if p.pkce {
+    if p.provider.pkce {
         let (challenge, v) = PkceCodeChallenge::new_random_sha256();
         request = request.set_pkce_challenge(challenge);
         verifier = Some(v.secret().clone());
@@ -220,6 +217,7 @@ pub struct ClientCredentials<'a> {
     pub token_url: &'a str,
     pub client_id: &'a str,
     pub client_secret: &'a str,
+    pub auth: ClientAuth,
 }
 
 pub async fn exchange_code(
@@ -273,8 +271,12 @@ type TokenClient = oauth2::Client<
 fn token_client(creds: &ClientCredentials<'_>) -> Result<TokenClient, OnrampError> {
     Ok(BasicClient::new(ClientId::new(creds.client_id.to_string()))
         .set_client_secret(ClientSecret::new(creds.client_secret.to_string()))
-        // Atlassian documents client_id/client_secret in the request body; HTTP Basic is unconfirmed.
-        .set_auth_type(AuthType::RequestBody)
+        // Atlassian documents client_id/client_secret in the request body (HTTP Basic is unconfirmed
+        // there); custom servers may ask for Basic.
+        .set_auth_type(match creds.auth {
+            ClientAuth::RequestBody => AuthType::RequestBody,
+            ClientAuth::Basic => AuthType::BasicAuth,
+        })
         .set_token_uri(
             TokenUrl::new(creds.token_url.to_string())
                 .map_err(|e| OnrampError::invalid("token URL", e.to_string()))?,
@@ -408,14 +410,11 @@ mod tests {
 
     fn authorize(provider: &Provider, redirect: &str) -> AuthorizeRequest {
         let scopes = vec!["read:jira-work".to_string(), "offline_access".to_string()];
-        let extra = vec![("prompt".to_string(), "consent".to_string())];
         build_authorize_url(&AuthorizeParams {
             provider,
             client_id: "client-123",
             redirect_uri: redirect,
             scopes: &scopes,
-            extra_params: &extra,
-            pkce: false,
         })
         .unwrap()
     }
@@ -481,15 +480,14 @@ mod tests {
 
     #[test]
     fn pkce_adds_an_s256_challenge() {
-        let p = provider("sandbox");
+        let mut p = provider("sandbox");
+        p.pkce = true;
         let scopes = vec!["read:me".to_string()];
         let req = build_authorize_url(&AuthorizeParams {
             provider: &p,
             client_id: "c",
             redirect_uri: "onramp://callback",
             scopes: &scopes,
-            extra_params: &[],
-            pkce: true,
         })
         .unwrap();
         let q = query(&req.url);
@@ -628,6 +626,7 @@ mod tests {
                 token_url: &token_url,
                 client_id: id,
                 client_secret: secret,
+                auth: ClientAuth::RequestBody,
             },
             "the-code",
             "http://127.0.0.1:47823/callback",
@@ -662,6 +661,7 @@ mod tests {
                 token_url: &token_url,
                 client_id: id,
                 client_secret: secret,
+                auth: ClientAuth::RequestBody,
             },
             "c",
             "onramp://callback",
@@ -736,6 +736,7 @@ mod tests {
                 token_url: &token_url,
                 client_id: id,
                 client_secret: secret,
+                auth: ClientAuth::RequestBody,
             },
             "rt-old",
         )
@@ -755,6 +756,7 @@ mod tests {
                 token_url: "http://127.0.0.1:9/oauth/token",
                 client_id: "c",
                 client_secret: "s",
+                auth: ClientAuth::RequestBody,
             },
             "c",
             "onramp://callback",

@@ -47,6 +47,8 @@ pub struct Settings {
     pub integrations: Vec<Integration>,
     #[serde(default)]
     pub last_integration_id: Option<String>,
+    #[serde(default)]
+    pub custom_providers: Vec<crate::custom::CustomProvider>,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             version: CURRENT_VERSION,
             integrations: Vec::new(),
             last_integration_id: None,
+            custom_providers: Vec::new(),
         }
     }
 }
@@ -194,6 +197,7 @@ mod tests {
                 updated_at: 2,
             }],
             last_integration_id: Some("a1".into()),
+            custom_providers: Vec::new(),
         }
     }
 
