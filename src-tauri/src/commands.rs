@@ -1,8 +1,8 @@
 //! Tauri commands: one-line calls into the engine. Every command is async and fails with `UiError`.
 
 use onramp_core::model::{
-    AuthorizationStarted, Bootstrap, IntegrationPatch, IntegrationView, Site, TestCallResult,
-    UiError,
+    AuthorizationStarted, Bootstrap, CustomProviderInput, IntegrationPatch, IntegrationView,
+    Provider, ScopeAdvice, ScopeReport, Site, TestCallResult, UiError,
 };
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
@@ -119,4 +119,49 @@ pub async fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<()> 
             ))
             .into()
         })
+}
+
+#[tauri::command]
+pub async fn advise_scopes(
+    state: State<'_, AppState>,
+    provider_id: String,
+    scopes: Vec<String>,
+) -> Result<ScopeAdvice> {
+    Ok(state.engine.advise_scopes(&provider_id, &scopes)?)
+}
+
+#[tauri::command]
+pub async fn scope_report(state: State<'_, AppState>, id: String) -> Result<ScopeReport> {
+    Ok(state.engine.scope_report(&id)?)
+}
+
+#[tauri::command]
+pub async fn filter_sites(
+    state: State<'_, AppState>,
+    id: String,
+    subdomain: String,
+) -> Result<Vec<Site>> {
+    Ok(state.engine.filter_sites(&id, &subdomain)?)
+}
+
+#[tauri::command]
+pub async fn discover_provider(
+    state: State<'_, AppState>,
+    issuer: String,
+) -> Result<CustomProviderInput> {
+    Ok(state.engine.discover_provider(&issuer).await?)
+}
+
+#[tauri::command]
+pub async fn save_custom_provider(
+    state: State<'_, AppState>,
+    id: Option<String>,
+    input: CustomProviderInput,
+) -> Result<Provider> {
+    Ok(state.engine.save_custom_provider(id, input)?)
+}
+
+#[tauri::command]
+pub async fn delete_custom_provider(state: State<'_, AppState>, id: String) -> Result<()> {
+    Ok(state.engine.delete_custom_provider(&id)?)
 }

@@ -32,6 +32,12 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::run_test_call,
             commands::delete_integration,
             commands::open_url,
+            commands::advise_scopes,
+            commands::scope_report,
+            commands::filter_sites,
+            commands::discover_provider,
+            commands::save_custom_provider,
+            commands::delete_custom_provider,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
