@@ -51,10 +51,14 @@ pub fn use_os_keychain() -> Result<(), OnrampError> {
     }
 }
 
-/// An in-memory store for unit tests only (keyring-core's mock, shared by the whole process).
+/// An in-memory store for tests only (keyring-core's mock, shared by the whole process). Installed
+/// once: tests run in parallel, and replacing the store would drop another test's secrets.
 #[cfg(any(test, feature = "test-support"))]
 pub fn use_mock_keychain() {
-    keyring_core::set_default_store(keyring_core::mock::Store::new().expect("mock store"));
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        keyring_core::set_default_store(keyring_core::mock::Store::new().expect("mock store"));
+    });
 }
 
 #[derive(Debug, Clone, Default)]

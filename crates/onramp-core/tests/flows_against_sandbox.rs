@@ -1,0 +1,234 @@
+//! The engine against the real sandbox over loopback HTTP: the whole flow, with no UI and no mocks
+//! except the in-memory keychain. The sandbox plays Atlassian, and (with PKCE enforced and HTTP Basic
+//! client authentication) a strict standards-compliant server for the custom provider.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use onramp_core::engine::StartedAuthorization;
+use onramp_core::model::{
+    CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
+    IntegrationPatch, KeyValue, SandboxConsole,
+};
+use onramp_core::{Engine, EngineConfig};
+use onramp_sandbox::{Sandbox, SandboxConfig};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn start_sandbox(config: SandboxConfig) -> Sandbox {
+    Sandbox::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap()
+}
+
+fn engine(dir: &std::path::Path, sandbox: Option<&Sandbox>) -> Engine {
+    onramp_core::vault::use_mock_keychain();
+    let console = sandbox.map(|s| {
+        let c = s.config();
+        SandboxConsole {
+            base_url: s.base_url(),
+            app_name: c.app_name,
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+        }
+    });
+    Engine::new(EngineConfig {
+        config_dir: dir.to_path_buf(),
+        sandbox: console,
+        default_loopback_port: free_port(),
+    })
+    .unwrap()
+}
+
+/// Plays the user in the browser: loads the consent page and answers it; returns the redirect.
+async fn consent(authorize_url: &str, decision: &str) -> String {
+    let client = http();
+    let page = client.get(authorize_url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "consent page");
+    let html = page.text().await.unwrap();
+    let marker = "name=\"request\" value=\"";
+    let start = html.find(marker).expect("request id") + marker.len();
+    let request = &html[start..start + html[start..].find('"').unwrap()];
+    let base = url::Url::parse(authorize_url).unwrap();
+    let answer = client
+        .post(base.join("/authorize/decision").unwrap())
+        .form(&[("request", request), ("decision", decision)])
+        .send()
+        .await
+        .unwrap();
+    answer.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
+    let sandbox = start_sandbox(SandboxConfig {
+        enforce_pkce: true,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let base = sandbox.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), None);
+    let provider = engine
+        .save_custom_provider(
+            None,
+            CustomProviderInput {
+                name: "Strict server".into(),
+                authorize_url: format!("{base}/authorize"),
+                token_url: format!("{base}/oauth/token"),
+                scopes: vec!["offline_access".into(), "read:me".into()],
+                extra_params: vec![KeyValue {
+                    key: "audience".into(),
+                    value: "onramp-sandbox".into(),
+                }],
+                client_auth: ClientAuth::Basic,
+                pkce: true,
+                test_call_url: Some(format!("{base}/me")),
+                issuer: None,
+            },
+        )
+        .unwrap();
+    let view = engine.create_integration(&provider.id).unwrap();
+    let port = free_port();
+    let view = engine
+        .update_integration(
+            &view.id,
+            IntegrationPatch {
+                client_id: Some(sandbox.config().client_id),
+                scopes: Some(vec!["offline_access".into(), "read:me".into()]),
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::Loopback,
+                    loopback_port: port,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    engine
+        .save_client_secret(&view.id, sandbox.config().client_secret)
+        .await
+        .unwrap();
+    sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
+    // Tokens that expire within the engine's refresh margin: every use refreshes.
+    sandbox.set_access_token_ttl(Duration::from_secs(30));
+
+    let StartedAuthorization { started, loopback } =
+        engine.start_authorization(&view.id).await.unwrap();
+    assert!(started.authorize_url.contains("code_challenge_method=S256"));
+    let location = consent(&started.authorize_url, "accept").await;
+    assert!(location.starts_with(&view.redirect_uri), "{location}");
+    let page = http().get(&location).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let callback = loopback.unwrap().next_callback().await.unwrap();
+    let accepted = engine
+        .accept_callback(&callback)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    let connected = engine.finish_authorization(accepted).await.unwrap();
+    let connection = connected.connection.unwrap();
+    assert_eq!(connection.state, ConnectionState::Connected);
+    assert!(connection.has_refresh_token);
+
+    for round in 1..=2u64 {
+        let result = engine.run_test_call(&view.id, "custom-test").await.unwrap();
+        assert_eq!(result.status, 200, "{}", result.body);
+        assert!(result.body.contains("Sandra Boxley"));
+        // Each call refreshed once, and the rotated token was the one used next time.
+        assert_eq!(sandbox.refresh_count(), round);
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
+    let sandbox = start_sandbox(SandboxConfig::default()).await;
+    sandbox.set_withheld_scopes(vec!["read:space:confluence".into()]);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), Some(&sandbox));
+    let view = engine.create_integration("sandbox").unwrap();
+    let requested = vec![
+        "offline_access".to_string(),
+        "read:jira-user".into(),
+        "read:space:confluence".into(),
+    ];
+    let view = engine
+        .update_integration(
+            &view.id,
+            IntegrationPatch {
+                client_id: Some(sandbox.config().client_id),
+                scopes: Some(requested),
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::DeepLink,
+                    loopback_port: 47823,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    engine
+        .save_client_secret(&view.id, sandbox.config().client_secret)
+        .await
+        .unwrap();
+    sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
+
+    // Cancel first: the callback carries access_denied for this integration.
+    let started = engine.start_authorization(&view.id).await.unwrap().started;
+    let denied = consent(&started.authorize_url, "cancel").await;
+    let refused = engine.accept_callback(&denied).err().expect("refused");
+    assert_eq!(refused.integration_id.as_deref(), Some(view.id.as_str()));
+    assert_eq!(refused.error.to_ui().code, "access_denied");
+
+    // Then accept: the deep-link URL comes back with a code.
+    let started = engine.start_authorization(&view.id).await.unwrap().started;
+    let callback = consent(&started.authorize_url, "accept").await;
+    assert!(callback.starts_with("onramp://callback?"));
+    let accepted = engine
+        .accept_callback(&callback)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    engine.finish_authorization(accepted).await.unwrap();
+    // A replayed callback is refused.
+    assert!(engine.accept_callback(&callback).is_err());
+
+    let sites = engine.list_sites(&view.id).await.unwrap();
+    assert_eq!(sites.len(), 2);
+    let report = engine.scope_report(&view.id).unwrap();
+    assert_eq!(report.missing, vec!["read:space:confluence".to_string()]);
+    let row = report
+        .rows
+        .iter()
+        .find(|r| r.scope == "read:space:confluence")
+        .unwrap();
+    assert!(row.requested && !row.in_token);
+    assert!(row.disables.iter().any(|d| d.contains("Confluence v2")));
+
+    // The site filter matches the host label exactly.
+    let acme = engine.filter_sites(&view.id, "acme").unwrap();
+    assert_eq!(acme.len(), 1);
+    assert!(acme[0].url.contains("acme"));
+    engine.select_site(&view.id, &acme[0].id).unwrap();
+    let result = engine.run_test_call(&view.id, "jira-myself").await.unwrap();
+    assert_eq!(result.status, 200);
+    let spaces = engine
+        .run_test_call(&view.id, "confluence-spaces")
+        .await
+        .unwrap();
+    assert_eq!(
+        spaces.status, 401,
+        "the withheld scope makes v2 refuse: {}",
+        spaces.body
+    );
+    sandbox.shutdown().await;
+}
