@@ -8,13 +8,15 @@ use tokio::sync::oneshot;
 
 use crate::catalog::{Catalog, DEFAULT_PROVIDER_ID};
 use crate::custom;
+use crate::diagnosis;
 use crate::error::OnrampError;
 use crate::gateway;
 use crate::loopback::{self, LoopbackListener};
 use crate::model::{
-    AuthorizationStarted, Bootstrap, CallbackKind, CallbackSettings, Connection, ConnectionState,
-    CustomProviderInput, IntegrationPatch, IntegrationView, KeychainStatus, Provider,
-    SandboxConsole, ScopeAdvice, ScopeReport, Site, TestCallResult,
+    ApiRequest, AuthorizationStarted, Bootstrap, CallbackKind, CallbackSettings, Connection,
+    ConnectionState, CustomProviderInput, HistoryEntry, IntegrationPatch, IntegrationView,
+    KeychainStatus, Provider, RetryNotice, SandboxConsole, ScopeAdvice, ScopeReport, Site,
+    TestCallPreset, TestCallResult,
 };
 use crate::now_unix;
 use crate::oauth::{self, ClientCredentials, FlowRegistry, PendingFlow, TokenSet};
@@ -24,8 +26,39 @@ use crate::vault::{SecretKind, Vault};
 
 /// The deep-link callback URL. The scheme is registered with the OS by the shell.
 pub const DEEP_LINK_CALLBACK: &str = "onramp://callback";
-/// Refresh this long before the access token's stated expiry.
-const EXPIRY_MARGIN_SECS: i64 = 60;
+/// Most history entries kept per integration.
+pub const HISTORY_LIMIT: usize = 50;
+
+/// On use, a token this close to expiry is refreshed first: 1/20 of its lifetime, 1–60 s
+/// (Atlassian's 3600 s tokens: 60 s).
+pub fn use_margin_secs(lifetime: Option<i64>) -> i64 {
+    lifetime.map_or(60, |l| (l / 20).clamp(1, 60))
+}
+
+/// In the background, a token is refreshed when this close to expiry: 1/5 of its lifetime, up to
+/// 15 minutes (Nango refreshes 15 minutes early).
+pub fn proactive_margin_secs(lifetime: Option<i64>) -> i64 {
+    lifetime.map_or(900, |l| (l / 5).clamp(2, 900))
+}
+
+/// Why a refresh token stopped working, as far as Onramp can tell (reference §3: 90 days unused,
+/// 365 days after first consent, rotation reuse, revocation, password change).
+pub fn reconnect_reason(connection: &Connection, now: i64) -> String {
+    const DAY: i64 = 86_400;
+    let base = "Atlassian refused the refresh token (invalid_grant).";
+    if now - connection.connected_at >= 365 * DAY {
+        return format!("{base} Refresh tokens end 365 days after the first consent, however often they are used: consent again.");
+    }
+    let last_use = connection
+        .last_refresh_at
+        .unwrap_or(connection.connected_at);
+    if now - last_use >= 90 * DAY {
+        return format!(
+            "{base} It was not used for 90 days, and unused refresh tokens expire after 90 days."
+        );
+    }
+    format!("{base} The user may have revoked the app's access, changed their password, or an old refresh token was reused after rotation (which revokes the whole family).")
+}
 
 pub struct EngineConfig {
     pub config_dir: PathBuf,
@@ -50,6 +83,15 @@ pub struct AcceptedCallback {
 pub struct RefusedCallback {
     pub integration_id: Option<String>,
     pub error: OnrampError,
+}
+
+/// A console request resolved to what is sent.
+struct ResolvedRequest {
+    label: String,
+    method: String,
+    url: String,
+    body: Option<String>,
+    preset: Option<TestCallPreset>,
 }
 
 pub struct Engine {
@@ -289,6 +331,7 @@ impl Engine {
             site: None,
             connection: None,
             has_client_secret: false,
+            history: Vec::new(),
             created_at: now,
             updated_at: now,
         };
@@ -518,6 +561,8 @@ impl Engine {
             granted_scopes: granted,
             has_refresh_token: tokens.refresh_token.is_some(),
             reason: None,
+            token_lifetime: tokens.lifetime,
+            last_refresh_at: None,
         };
         self.write_settings(|s| {
             let i = s.integration_mut(&id)?;
@@ -566,41 +611,284 @@ impl Engine {
         id: &str,
         preset_id: &str,
     ) -> Result<TestCallResult, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
-        let preset = provider
-            .test_calls
-            .iter()
-            .find(|t| t.id == preset_id)
-            .ok_or_else(|| OnrampError::UnknownTestCall(preset_id.to_string()))?;
-        let url = gateway::test_call_url(
-            &provider,
-            preset,
-            integration.site.as_ref().map(|s| s.id.as_str()),
-        )?;
-        let token = self.access_token(id).await?;
-        let result = gateway::send(&self.http, preset_id, &preset.method, &url, &token).await?;
-        tracing::info!(
-            "test call {preset_id} for integration {id}: HTTP {} in {} ms",
-            result.status,
-            result.elapsed_ms
-        );
-        Ok(result)
+        let request = ApiRequest {
+            preset_id: Some(preset_id.to_string()),
+            method: String::new(),
+            product: None,
+            path: String::new(),
+            query: None,
+            body: None,
+        };
+        self.run_request(id, &request, &|_| {}).await
     }
 
-    pub async fn delete_integration(&self, id: &str) -> Result<(), OnrampError> {
-        self.read_settings().integration(id)?;
-        self.flows.cancel(id);
-        let vault = self.vault.clone();
-        let owned = id.to_string();
-        run_blocking(move || vault.delete_all(&owned)).await?;
-        self.write_settings(|s| {
-            s.integrations.retain(|i| i.id != id);
-            if s.last_integration_id.as_deref() == Some(id) {
-                s.last_integration_id = None;
+    /// Resolves a console request to (label id, method, URL, path for the history, body, preset).
+    fn resolve_request(
+        &self,
+        integration: &Integration,
+        provider: &Provider,
+        request: &ApiRequest,
+    ) -> Result<ResolvedRequest, OnrampError> {
+        let cloud_id = integration.site.as_ref().map(|s| s.id.as_str());
+        if let Some(preset_id) = &request.preset_id {
+            let preset = provider
+                .test_calls
+                .iter()
+                .find(|t| &t.id == preset_id)
+                .ok_or_else(|| OnrampError::UnknownTestCall(preset_id.clone()))?;
+            let url = gateway::test_call_url(provider, preset, cloud_id)?;
+            return Ok(ResolvedRequest {
+                label: preset.id.clone(),
+                method: preset.method.clone(),
+                url,
+                body: None,
+                preset: Some(preset.clone()),
+            });
+        }
+        let method = request.method.trim().to_ascii_uppercase();
+        if !gateway::METHODS.contains(&method.as_str()) {
+            return Err(OnrampError::invalid(
+                "method",
+                format!("Use one of {}.", gateway::METHODS.join(", ")),
+            ));
+        }
+        let path = request.path.trim();
+        if !path.starts_with('/') || path.contains("://") || path.contains("..") {
+            return Err(OnrampError::invalid("path", "Give a path that starts with /, relative to the product's gateway path (e.g. /rest/api/3/myself)."));
+        }
+        if path.contains(char::is_whitespace) {
+            return Err(OnrampError::invalid(
+                "path",
+                "The path contains spaces: encode them as %20.",
+            ));
+        }
+        let body = request
+            .body
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty());
+        if let Some(b) = body {
+            if method == "GET" {
+                return Err(OnrampError::invalid(
+                    "body",
+                    "A GET request has no body; clear it or pick another method.",
+                ));
             }
-            Ok(())
+            serde_json::from_str::<serde_json::Value>(b).map_err(|e| {
+                OnrampError::invalid("body", format!("The body is not valid JSON: {e}."))
+            })?;
+        }
+        let base = provider.gateway_url.trim_end_matches('/');
+        let prefix = match request.product {
+            Some(product) => {
+                if !provider.products.iter().any(|p| p.id == product) {
+                    return Err(OnrampError::invalid(
+                        "product",
+                        format!(
+                            "{} has no {} API.",
+                            provider.display_name,
+                            product.display_name()
+                        ),
+                    ));
+                }
+                let cloud_id = cloud_id.ok_or(OnrampError::NoSiteSelected)?;
+                format!("/ex/{}/{cloud_id}", product.gateway_segment())
+            }
+            None => String::new(),
+        };
+        let path = cloud_id.map_or(path.to_string(), |c| path.replace("{cloudId}", c));
+        let query = request
+            .query
+            .as_deref()
+            .map(|q| q.trim().trim_start_matches('?'))
+            .filter(|q| !q.is_empty());
+        let url = format!(
+            "{base}{prefix}{path}{}",
+            query.map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        Ok(ResolvedRequest {
+            label: "custom".into(),
+            method,
+            url,
+            body: body.map(str::to_string),
+            preset: None,
         })
+    }
+
+    /// Runs a console request: refreshes the token first when it is about to expire, refreshes once
+    /// and retries when the gateway rejects the token, and waits and retries (bounded) on 429, 503 and
+    /// other 5xx answers, telling `on_retry` about each wait. Records the call in the history.
+    pub async fn run_request(
+        &self,
+        id: &str,
+        request: &ApiRequest,
+        on_retry: &(dyn Fn(RetryNotice) + Send + Sync),
+    ) -> Result<TestCallResult, OnrampError> {
+        let integration = self.read_settings().integration(id)?.clone();
+        let provider = self.provider(&integration.provider_id)?;
+        let resolved = self.resolve_request(&integration, &provider, request)?;
+        let mut token = self.access_token(id).await?;
+        let mut refreshed = false;
+        let (mut attempts, mut rate_retries, mut server_retries) = (0u32, 0u32, 0u32);
+        let raw = loop {
+            attempts += 1;
+            let raw = gateway::send_once(
+                &self.http,
+                &resolved.method,
+                &resolved.url,
+                &token,
+                resolved.body.as_deref(),
+            )
+            .await?;
+            let scope_mismatch = raw.status == 401
+                && String::from_utf8_lossy(&raw.body).contains("scope does not match");
+            let token_rejected = (raw.status == 401 && !scope_mismatch)
+                || (matches!(raw.status, 403 | 404) && self.token_possibly_expired(id));
+            if token_rejected && !refreshed {
+                tracing::info!(
+                    "integration {id}: gateway answered {}; refreshing once and retrying",
+                    raw.status
+                );
+                token = self.refresh_after_rejection(id, &token).await?;
+                refreshed = true;
+                continue;
+            }
+            let is_rate_limit = matches!(raw.status, 429 | 503);
+            let retries = if is_rate_limit {
+                rate_retries
+            } else {
+                server_retries
+            };
+            let now_ms = now_unix() * 1000;
+            match gateway::retry_delay(raw.status, &raw.headers, retries, now_ms) {
+                Some(wait) => {
+                    if is_rate_limit {
+                        rate_retries += 1
+                    } else {
+                        server_retries += 1
+                    }
+                    let notice = RetryNotice {
+                        integration_id: id.to_string(),
+                        attempt: attempts + 1,
+                        status: raw.status,
+                        wait_ms: wait.as_millis() as u64,
+                        retry_at_ms: now_ms + wait.as_millis() as i64,
+                        reason: if is_rate_limit {
+                            format!("Rate limited (HTTP {}): waiting as the provider asked before retrying.", raw.status)
+                        } else {
+                            format!("HTTP {}: retrying after a short backoff.", raw.status)
+                        },
+                    };
+                    tracing::info!(
+                        "integration {id}: HTTP {}, retry {} in {} ms",
+                        raw.status,
+                        notice.attempt,
+                        notice.wait_ms
+                    );
+                    on_retry(notice);
+                    tokio::time::sleep(wait).await;
+                }
+                None => break raw,
+            }
+        };
+        let error = (!(200..300).contains(&raw.status)).then(|| {
+            let granted = self
+                .read_settings()
+                .integration(id)
+                .ok()
+                .and_then(|i| i.connection.clone())
+                .map(|c| c.granted_scopes)
+                .unwrap_or_default();
+            diagnosis::for_response(
+                &diagnosis::ResponseContext {
+                    provider: &provider,
+                    preset: resolved.preset.as_ref(),
+                    method: &resolved.method,
+                    url: &resolved.url,
+                    cloud_id: integration.site.as_ref().map(|s| s.id.as_str()),
+                    granted_scopes: &granted,
+                    refreshed,
+                },
+                raw.status,
+                &String::from_utf8_lossy(&raw.body),
+            )
+        });
+        let entry = HistoryEntry {
+            at: now_unix(),
+            method: resolved.method.clone(),
+            path: resolved
+                .url
+                .strip_prefix(provider.gateway_url.trim_end_matches('/'))
+                .unwrap_or(&resolved.url)
+                .to_string(),
+            status: raw.status,
+            elapsed_ms: raw.elapsed_ms,
+        };
+        self.write_settings(|s| {
+            let i = s.integration_mut(id)?;
+            i.history.insert(0, entry);
+            i.history.truncate(HISTORY_LIMIT);
+            Ok(())
+        })?;
+        tracing::info!(
+            "request {} for integration {id}: HTTP {} in {} ms after {attempts} attempt(s)",
+            resolved.label,
+            raw.status,
+            raw.elapsed_ms
+        );
+        Ok(gateway::to_result(
+            &resolved.label,
+            &resolved.method,
+            &resolved.url,
+            raw,
+            attempts,
+            refreshed,
+            error,
+        ))
+    }
+
+    /// `curl` for a console request; the real token only when `reveal` is true.
+    pub async fn curl_command(
+        &self,
+        id: &str,
+        request: &ApiRequest,
+        reveal: bool,
+    ) -> Result<String, OnrampError> {
+        let integration = self.read_settings().integration(id)?.clone();
+        let provider = self.provider(&integration.provider_id)?;
+        let resolved = self.resolve_request(&integration, &provider, request)?;
+        let token = if reveal {
+            Some(self.access_token(id).await?)
+        } else {
+            None
+        };
+        Ok(gateway::curl_command(
+            &resolved.method,
+            &resolved.url,
+            resolved.body.as_deref(),
+            token.as_deref(),
+        ))
+    }
+
+    /// Explains an error the user copied from the browser, with the callback URL Onramp sent.
+    pub fn diagnose_browser_error(&self, id: Option<&str>, text: &str) -> crate::model::UiError {
+        let sent = id
+            .and_then(|id| self.integration(id).ok())
+            .map(|v| v.redirect_uri);
+        diagnosis::for_browser_text(text, sent.as_deref())
+    }
+
+    /// Atlassian's gateway does not always say 401 for an expired token: a 403/404 is taken as
+    /// possibly expired when the token is in the second half of its life (or its age is unknown).
+    fn token_possibly_expired(&self, id: &str) -> bool {
+        let Ok(i) = self.read_settings().integration(id).cloned() else {
+            return false;
+        };
+        let Some(c) = i.connection else { return false };
+        match (c.expires_at, c.token_lifetime) {
+            (Some(exp), Some(life)) => now_unix() >= exp - life / 2,
+            _ => true,
+        }
     }
 
     /// A valid access token, refreshed first when it is about to expire. One refresh at a time per
@@ -610,6 +898,81 @@ impl Engine {
         let lock = self.refresh_lock(id);
         let _guard = lock.lock().await;
         let integration = self.read_settings().integration(id)?.clone();
+        let connection = self.usable_connection(&integration)?;
+        let fresh = connection
+            .expires_at
+            .is_none_or(|exp| exp - use_margin_secs(connection.token_lifetime) > now_unix());
+        if fresh {
+            if let Some(token) = self.stored(id, SecretKind::AccessToken).await? {
+                return Ok(token);
+            }
+        }
+        self.refresh_locked(&integration).await
+    }
+
+    /// The gateway rejected `used`: refresh, unless another caller already replaced it.
+    async fn refresh_after_rejection(&self, id: &str, used: &str) -> Result<String, OnrampError> {
+        let lock = self.refresh_lock(id);
+        let _guard = lock.lock().await;
+        let integration = self.read_settings().integration(id)?.clone();
+        self.usable_connection(&integration)?;
+        match self.stored(id, SecretKind::AccessToken).await? {
+            Some(current) if current != used => Ok(current),
+            _ => self.refresh_locked(&integration).await,
+        }
+    }
+
+    /// "Refresh now": refreshes whatever the expiry says.
+    pub async fn refresh_now(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        let lock = self.refresh_lock(id);
+        let _guard = lock.lock().await;
+        let integration = self.read_settings().integration(id)?.clone();
+        self.usable_connection(&integration)?;
+        self.refresh_locked(&integration).await?;
+        self.integration(id)
+    }
+
+    /// Connections whose token should be refreshed in the background now.
+    pub fn due_for_proactive_refresh(&self) -> Vec<String> {
+        let now = now_unix();
+        self.read_settings()
+            .integrations
+            .iter()
+            .filter(|i| {
+                i.connection.as_ref().is_some_and(|c| {
+                    c.state == ConnectionState::Connected
+                        && c.has_refresh_token
+                        && c.expires_at
+                            .is_some_and(|exp| exp - proactive_margin_secs(c.token_lifetime) <= now)
+                })
+            })
+            .map(|i| i.id.clone())
+            .collect()
+    }
+
+    /// Forgets the tokens (keychain entries deleted) but keeps the integration and its client secret.
+    /// Revoking the grant itself happens at Atlassian: no 3LO revocation endpoint is established.
+    pub async fn disconnect(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        self.read_settings().integration(id)?;
+        self.flows.cancel(id);
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        run_blocking(move || {
+            vault.delete(&owned, SecretKind::RefreshToken)?;
+            vault.delete(&owned, SecretKind::AccessToken)
+        })
+        .await?;
+        self.write_settings(|s| {
+            let i = s.integration_mut(id)?;
+            i.connection = None;
+            i.updated_at = now_unix();
+            Ok(())
+        })?;
+        tracing::info!("integration {id} disconnected");
+        self.integration(id)
+    }
+
+    fn usable_connection(&self, integration: &Integration) -> Result<Connection, OnrampError> {
         let connection = integration
             .connection
             .clone()
@@ -621,30 +984,20 @@ impl Engine {
                     .unwrap_or_else(|| "The connection was lost.".into()),
             ));
         }
-        let fresh = connection
-            .expires_at
-            .is_none_or(|exp| exp - EXPIRY_MARGIN_SECS > now_unix());
-        if fresh {
-            let vault = self.vault.clone();
-            let owned = id.to_string();
-            if let Some(token) =
-                run_blocking(move || vault.get(&owned, SecretKind::AccessToken)).await?
-            {
-                return Ok(token);
-            }
-        }
-        self.refresh_locked(&integration).await
+        Ok(connection)
+    }
+
+    async fn stored(&self, id: &str, kind: SecretKind) -> Result<Option<String>, OnrampError> {
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        run_blocking(move || vault.get(&owned, kind)).await
     }
 
     /// Refreshes with the stored refresh token. Caller holds the integration's refresh lock.
     async fn refresh_locked(&self, integration: &Integration) -> Result<String, OnrampError> {
         let id = integration.id.clone();
-        let vault = self.vault.clone();
-        let owned = id.clone();
-        let refresh_token =
-            run_blocking(move || vault.get(&owned, SecretKind::RefreshToken)).await?;
-        let Some(refresh_token) = refresh_token else {
-            let reason = "The access token expired and there is no refresh token (offline_access was not granted).";
+        let Some(refresh_token) = self.stored(&id, SecretKind::RefreshToken).await? else {
+            let reason = "The access token expired and there is no refresh token (offline_access was not granted). Authorize again, with offline_access.";
             self.mark_needs_reconnect(&id, reason)?;
             return Err(OnrampError::NeedsReconnect(reason.into()));
         };
@@ -664,8 +1017,13 @@ impl Engine {
         let tokens = match result {
             Ok(t) => t,
             Err(e) if e.needs_reconnect() => {
-                self.mark_needs_reconnect(&id, &e.to_ui().detail)?;
-                return Err(e);
+                let reason = integration
+                    .connection
+                    .as_ref()
+                    .map(|c| reconnect_reason(c, now_unix()))
+                    .unwrap_or_else(|| e.to_ui().detail);
+                self.mark_needs_reconnect(&id, &reason)?;
+                return Err(OnrampError::NeedsReconnect(reason));
             }
             Err(e) => return Err(e),
         };
@@ -674,6 +1032,8 @@ impl Engine {
             let i = s.integration_mut(&id)?;
             if let Some(c) = i.connection.as_mut() {
                 c.expires_at = tokens.expires_at;
+                c.token_lifetime = tokens.lifetime.or(c.token_lifetime);
+                c.last_refresh_at = Some(now_unix());
                 if let Some(scopes) = &tokens.scopes {
                     c.granted_scopes = scopes.clone();
                 }
@@ -752,6 +1112,7 @@ impl Engine {
             site: i.site.clone(),
             connection: i.connection.clone(),
             has_client_secret: i.has_client_secret,
+            history: i.history.clone(),
         }
     }
 
@@ -816,4 +1177,374 @@ async fn run_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| OnrampError::Keychain(format!("keychain task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    //! The token lifecycle against a mocked provider (mockito). State is seeded directly: a settings
+    //! file with a connected custom integration, and its tokens in the in-memory keychain.
+    use super::*;
+    use crate::model::{ClientAuth, CustomProviderInput};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Seeded {
+        engine: Arc<Engine>,
+        id: String,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A connected integration whose access token `at-1` expires in `remaining` seconds of a
+    /// `lifetime`-second life, with refresh token `rt-1`.
+    fn seeded(server: &str, remaining: i64, lifetime: i64) -> Seeded {
+        crate::vault::use_mock_keychain();
+        let dir = tempfile::tempdir().unwrap();
+        let id = new_id();
+        let now = now_unix();
+        let provider = custom::CustomProvider {
+            id: format!("custom-{id}"),
+            input: CustomProviderInput {
+                name: "Mock".into(),
+                authorize_url: format!("{server}/authorize"),
+                token_url: format!("{server}/oauth/token"),
+                scopes: vec!["offline_access".into()],
+                extra_params: vec![],
+                client_auth: ClientAuth::RequestBody,
+                pkce: false,
+                test_call_url: Some(format!("{server}/api")),
+                issuer: None,
+            },
+        };
+        let integration = Integration {
+            id: id.clone(),
+            name: "Seeded".into(),
+            provider_id: provider.id.clone(),
+            client_id: "client-1".into(),
+            callback: CallbackSettings {
+                kind: CallbackKind::DeepLink,
+                loopback_port: 47823,
+            },
+            scopes: vec!["offline_access".into()],
+            console_done: vec![],
+            site: None,
+            connection: Some(Connection {
+                state: ConnectionState::Connected,
+                connected_at: now - 100,
+                expires_at: Some(now + remaining),
+                granted_scopes: vec!["offline_access".into()],
+                has_refresh_token: true,
+                reason: None,
+                token_lifetime: Some(lifetime),
+                last_refresh_at: None,
+            }),
+            has_client_secret: true,
+            history: vec![],
+            created_at: now,
+            updated_at: now,
+        };
+        let settings = Settings {
+            version: 1,
+            integrations: vec![integration],
+            last_integration_id: None,
+            custom_providers: vec![provider],
+        };
+        settings::save(dir.path(), &settings).unwrap();
+        let vault = Vault;
+        vault
+            .set(&id, SecretKind::ClientSecret, "secret-1")
+            .unwrap();
+        vault.set(&id, SecretKind::AccessToken, "at-1").unwrap();
+        vault.set(&id, SecretKind::RefreshToken, "rt-1").unwrap();
+        let engine = Engine::new(EngineConfig {
+            config_dir: dir.path().into(),
+            sandbox: None,
+            default_loopback_port: 47823,
+        })
+        .unwrap();
+        Seeded {
+            engine: Arc::new(engine),
+            id,
+            _dir: dir,
+        }
+    }
+
+    async fn refresh_mock(server: &mut mockito::ServerGuard, hits: usize) -> mockito::Mock {
+        server
+            .mock("POST", "/oauth/token")
+            .match_body(mockito::Matcher::UrlEncoded("refresh_token".into(), "rt-1".into()))
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600,"token_type":"Bearer"}"#)
+            .expect(hits)
+            .create_async()
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_hundred_concurrent_callers_cause_one_refresh() {
+        let mut server = mockito::Server::new_async().await;
+        let refresh = refresh_mock(&mut server, 1).await;
+        let s = seeded(&server.url(), 0, 3600);
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let engine = s.engine.clone();
+            let id = s.id.clone();
+            tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), "at-2");
+        }
+        refresh.assert_async().await;
+        assert_eq!(
+            Vault
+                .get(&s.id, SecretKind::RefreshToken)
+                .unwrap()
+                .as_deref(),
+            Some("rt-2")
+        );
+    }
+
+    #[tokio::test]
+    async fn rotated_refresh_token_is_stored_before_the_new_access_token_is_used() {
+        let mut server = mockito::Server::new_async().await;
+        refresh_mock(&mut server, 1).await;
+        let s = seeded(&server.url(), 0, 3600);
+        let seen_in_keychain = Arc::new(Mutex::new(None::<Option<String>>));
+        let seen = seen_in_keychain.clone();
+        let id = s.id.clone();
+        server
+            .mock("GET", "/api")
+            .match_header("authorization", "Bearer at-2")
+            .with_status(200)
+            .with_body_from_request(move |_| {
+                // Runs when the new access token reaches the provider.
+                *seen.lock().unwrap() = Some(Vault.get(&id, SecretKind::RefreshToken).unwrap());
+                b"{}".to_vec()
+            })
+            .create_async()
+            .await;
+        let r = s
+            .engine
+            .run_test_call(&s.id, custom::TEST_CALL_ID)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            *seen_in_keychain.lock().unwrap(),
+            Some(Some("rt-2".to_string()))
+        );
+    }
+
+    #[tokio::test]
+    async fn refresh_answer_without_refresh_token_keeps_the_old_one() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-2","expires_in":3600,"token_type":"Bearer"}"#)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 0, 3600);
+        assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
+        assert_eq!(
+            Vault
+                .get(&s.id, SecretKind::RefreshToken)
+                .unwrap()
+                .as_deref(),
+            Some("rt-1")
+        );
+    }
+
+    async fn reactive(status: usize, remaining: i64, lifetime: i64) -> (TestCallResult, usize) {
+        let mut server = mockito::Server::new_async().await;
+        let refreshes = Arc::new(AtomicUsize::new(0));
+        let counter = refreshes.clone();
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body_from_request(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                br#"{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600,"token_type":"Bearer"}"#.to_vec()
+            })
+            .create_async()
+            .await;
+        server
+            .mock("GET", "/api")
+            .match_header("authorization", "Bearer at-1")
+            .with_status(status)
+            .with_body("{}")
+            .create_async()
+            .await;
+        server
+            .mock("GET", "/api")
+            .match_header("authorization", "Bearer at-2")
+            .with_status(200)
+            .with_body(r#"{"ok":true}"#)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), remaining, lifetime);
+        let r = s
+            .engine
+            .run_test_call(&s.id, custom::TEST_CALL_ID)
+            .await
+            .unwrap();
+        (r, refreshes.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn a_401_refreshes_once_and_retries() {
+        let (r, refreshes) = reactive(401, 3000, 3600).await;
+        assert_eq!(
+            (r.status, r.refreshed, r.attempts, refreshes),
+            (200, true, 2, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_403_or_404_refreshes_when_the_token_may_have_expired() {
+        // Issued 3500 s ago out of 3600: in the second half of its life.
+        for status in [403, 404] {
+            let (r, refreshes) = reactive(status, 100, 3600).await;
+            assert_eq!(
+                (r.status, r.refreshed, refreshes),
+                (200, true, 1),
+                "{status}"
+            );
+        }
+        // A fresh token's 403 is a real permission problem: no refresh, the answer is explained.
+        let (r, refreshes) = reactive(403, 3500, 3600).await;
+        assert_eq!((r.status, r.refreshed, refreshes), (403, false, 0));
+        assert_eq!(r.error.unwrap().code, "forbidden");
+    }
+
+    #[tokio::test]
+    async fn a_429_waits_for_retry_after_then_retries() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("GET", "/api")
+            .with_status(429)
+            .with_header("Retry-After", "1")
+            .with_body("{}")
+            .expect(1)
+            .create_async()
+            .await;
+        server
+            .mock("GET", "/api")
+            .with_status(200)
+            .with_body(r#"{"ok":true}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 3000, 3600);
+        let notices = Arc::new(Mutex::new(Vec::new()));
+        let sink = notices.clone();
+        let started = std::time::Instant::now();
+        let request = ApiRequest {
+            preset_id: Some(custom::TEST_CALL_ID.into()),
+            method: String::new(),
+            product: None,
+            path: String::new(),
+            query: None,
+            body: None,
+        };
+        let r = s
+            .engine
+            .run_request(&s.id, &request, &move |n| sink.lock().unwrap().push(n))
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.attempts), (200, 2));
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(950),
+            "waited as told"
+        );
+        let notices = notices.lock().unwrap();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(
+            (notices[0].status, notices[0].wait_ms, notices[0].attempt),
+            (429, 1000, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_grant_marks_needs_reconnect_with_a_reason_and_keeps_the_rest() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(403)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 0, 3600);
+        let e = s.engine.access_token(&s.id).await.unwrap_err();
+        assert!(matches!(&e, OnrampError::NeedsReconnect(r) if r.contains("revoked")));
+        let view = s.engine.integration(&s.id).unwrap();
+        let c = view.connection.unwrap();
+        assert_eq!(c.state, ConnectionState::NeedsReconnect);
+        assert!(c.reason.unwrap().contains("invalid_grant"));
+        assert_eq!(view.client_id, "client-1");
+        assert!(view.has_client_secret);
+        // Later calls fail fast without asking the provider again.
+        assert!(matches!(
+            s.engine.access_token(&s.id).await,
+            Err(OnrampError::NeedsReconnect(_))
+        ));
+    }
+
+    #[test]
+    fn reconnect_reasons_follow_the_documented_limits() {
+        let day = 86_400;
+        let c = |connected_ago: i64, refreshed_ago: Option<i64>| Connection {
+            state: ConnectionState::Connected,
+            connected_at: 1_000_000_000 - connected_ago,
+            expires_at: None,
+            granted_scopes: vec![],
+            has_refresh_token: true,
+            reason: None,
+            token_lifetime: None,
+            last_refresh_at: refreshed_ago.map(|a| 1_000_000_000 - a),
+        };
+        assert!(reconnect_reason(&c(366 * day, Some(day)), 1_000_000_000).contains("365 days"));
+        assert!(reconnect_reason(&c(100 * day, Some(91 * day)), 1_000_000_000).contains("90 days"));
+        assert!(reconnect_reason(&c(10 * day, Some(day)), 1_000_000_000).contains("revoked"));
+    }
+
+    #[test]
+    fn margins_scale_with_the_token_lifetime() {
+        assert_eq!(use_margin_secs(Some(3600)), 60);
+        assert_eq!(use_margin_secs(Some(10)), 1);
+        assert_eq!(proactive_margin_secs(Some(3600)), 720);
+        assert_eq!(proactive_margin_secs(Some(7200)), 900);
+        assert_eq!(proactive_margin_secs(Some(10)), 2);
+    }
+
+    #[tokio::test]
+    async fn history_keeps_method_path_status_but_no_token() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("GET", "/api")
+            .with_status(200)
+            .with_body("{}")
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 3000, 3600);
+        s.engine
+            .run_test_call(&s.id, custom::TEST_CALL_ID)
+            .await
+            .unwrap();
+        let h = s.engine.integration(&s.id).unwrap().history;
+        assert_eq!(h.len(), 1);
+        assert_eq!((h[0].method.as_str(), h[0].status), ("GET", 200));
+        let file = std::fs::read_to_string(settings::path_in(s._dir.path())).unwrap();
+        assert!(!file.contains("at-1") && !file.contains("rt-1") && !file.contains("secret-1"));
+    }
+
+    #[tokio::test]
+    async fn due_for_proactive_refresh_lists_expiring_connections() {
+        let s = seeded("http://127.0.0.1:9", 100, 3600);
+        assert_eq!(s.engine.due_for_proactive_refresh(), vec![s.id.clone()]);
+        let fresh = seeded("http://127.0.0.1:9", 3000, 3600);
+        assert!(fresh.engine.due_for_proactive_refresh().is_empty());
+    }
 }

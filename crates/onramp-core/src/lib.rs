@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod custom;
+pub mod diagnosis;
 pub mod engine;
 pub mod error;
 pub mod gateway;
@@ -51,6 +52,8 @@ mod bindings {
         ScopeAdvice::export_all(&cfg).unwrap();
         ScopeReport::export_all(&cfg).unwrap();
         CustomProviderInput::export_all(&cfg).unwrap();
+        ApiRequest::export_all(&cfg).unwrap();
+        RetryNotice::export_all(&cfg).unwrap();
     }
 
     fn files(dir: &Path) -> Vec<(String, String)> {

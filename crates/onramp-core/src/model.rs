@@ -314,6 +314,14 @@ pub struct Connection {
     pub granted_scopes: Vec<String>,
     pub has_refresh_token: bool,
     pub reason: Option<String>,
+    /// The access token's lifetime as the provider stated it (`expires_in`), seconds.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub token_lifetime: Option<i64>,
+    /// Unix seconds of the last successful refresh.
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub last_refresh_at: Option<i64>,
 }
 
 /// A saved integration as the UI sees it.
@@ -332,6 +340,8 @@ pub struct IntegrationView {
     pub site: Option<Site>,
     pub connection: Option<Connection>,
     pub has_client_secret: bool,
+    /// Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.
+    pub history: Vec<HistoryEntry>,
 }
 
 /// Fields the UI may change; absent fields stay as they are.
@@ -408,6 +418,9 @@ pub struct UiError {
     pub title: String,
     pub detail: String,
     pub hint: Option<String>,
+    /// Facts to show side by side (e.g. the callback URL sent vs the one refused), or named scopes.
+    #[serde(default)]
+    pub facts: Vec<KeyValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -423,6 +436,7 @@ pub struct AuthProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TestCallResult {
+    /// The preset's id, or "custom" for a custom request.
     pub preset_id: String,
     pub method: String,
     pub url: String,
@@ -433,5 +447,64 @@ pub struct TestCallResult {
     pub content_type: Option<String>,
     /// Pretty-printed when the body is JSON.
     pub body: String,
+    /// What went wrong and what to do, for a non-2xx answer.
     pub error: Option<UiError>,
+    #[ts(type = "number")]
+    pub size_bytes: u64,
+    pub headers: Vec<KeyValue>,
+    /// The rate-limit headers among `headers` (Retry-After, X-RateLimit-*, RateLimit-*, Beta-RateLimit-*).
+    pub rate_limit_headers: Vec<KeyValue>,
+    /// How to get the next page, when the answer has one (`nextPageToken`, `_links.next`, `Link`).
+    pub pagination: Option<String>,
+    /// Requests sent, retries included.
+    pub attempts: u32,
+    /// Whether the access token was refreshed during this call (reactively, after a 401/403/404).
+    pub refreshed: bool,
+}
+
+/// A request in the API console: a preset, or a custom request relative to a product's gateway path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiRequest {
+    /// A preset's id; when set, the other fields are ignored.
+    pub preset_id: Option<String>,
+    pub method: String,
+    /// `None` = relative to the gateway itself.
+    pub product: Option<ProductId>,
+    /// e.g. `/rest/api/3/issue/ABC-1`; `{cloudId}` is filled in.
+    pub path: String,
+    /// Without the leading `?`.
+    pub query: Option<String>,
+    /// JSON, for methods that carry a body.
+    pub body: Option<String>,
+}
+
+/// Shown while a call waits before retrying (429, 503, 5xx).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryNotice {
+    pub integration_id: String,
+    /// The attempt that will be sent after the wait.
+    pub attempt: u32,
+    pub status: u16,
+    #[ts(type = "number")]
+    pub wait_ms: u64,
+    /// Unix milliseconds when the retry is sent.
+    #[ts(type = "number")]
+    pub retry_at_ms: i64,
+    pub reason: String,
+}
+
+/// One line of an integration's request history. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub method: String,
+    /// The path as requested, relative to the gateway.
+    pub path: String,
+    pub status: u16,
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
 }

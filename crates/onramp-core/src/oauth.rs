@@ -209,6 +209,8 @@ pub struct TokenSet {
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub expires_at: Option<i64>,
+    /// `expires_in`, seconds.
+    pub lifetime: Option<i64>,
     /// Granted scopes; RFC 6749 §5.1: omitted means "as requested".
     pub scopes: Option<Vec<String>>,
 }
@@ -365,6 +367,7 @@ fn into_token_set(
             access_token: t.access_token().secret().clone(),
             refresh_token: t.refresh_token().map(|r| r.secret().clone()),
             expires_at: t.expires_in().map(|d| now_unix() + d.as_secs() as i64),
+            lifetime: t.expires_in().map(|d| d.as_secs() as i64),
             scopes: t
                 .scopes()
                 .map(|s| s.iter().map(|s| s.to_string()).collect()),

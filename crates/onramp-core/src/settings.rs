@@ -35,6 +35,9 @@ pub struct Integration {
     pub connection: Option<Connection>,
     #[serde(default)]
     pub has_client_secret: bool,
+    /// Newest first; method, path, status and time only.
+    #[serde(default)]
+    pub history: Vec<crate::model::HistoryEntry>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -193,6 +196,7 @@ mod tests {
                 site: None,
                 connection: None,
                 has_client_secret: true,
+                history: vec![],
                 created_at: 1,
                 updated_at: 2,
             }],

@@ -3,7 +3,6 @@
 //! client authentication) a strict standards-compliant server for the custom provider.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 use onramp_core::engine::StartedAuthorization;
 use onramp_core::model::{
@@ -123,8 +122,6 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         .await
         .unwrap();
     sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
-    // Tokens that expire within the engine's refresh margin: every use refreshes.
-    sandbox.set_access_token_ttl(Duration::from_secs(30));
 
     let StartedAuthorization { started, loopback } =
         engine.start_authorization(&view.id).await.unwrap();
@@ -142,13 +139,32 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
     assert_eq!(connection.state, ConnectionState::Connected);
     assert!(connection.has_refresh_token);
 
+    let first = engine.run_test_call(&view.id, "custom-test").await.unwrap();
+    assert_eq!((first.status, first.refreshed), (200, false));
     for round in 1..=2u64 {
+        // The token dies while Onramp still thinks it valid: the 401 triggers one refresh and a retry.
+        sandbox.expire_access_tokens();
         let result = engine.run_test_call(&view.id, "custom-test").await.unwrap();
         assert_eq!(result.status, 200, "{}", result.body);
         assert!(result.body.contains("Sandra Boxley"));
-        // Each call refreshed once, and the rotated token was the one used next time.
+        assert!(result.refreshed);
+        assert_eq!(result.attempts, 2);
+        // The rotated refresh token was stored and is the one used the next time.
         assert_eq!(sandbox.refresh_count(), round);
     }
+    // Revoked at the provider: the connection needs reconnecting, with a reason, and keeps the rest.
+    sandbox.revoke_all();
+    let e = engine
+        .run_test_call(&view.id, "custom-test")
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_ui().code, "needs_reconnect");
+    let after = engine.integration(&view.id).unwrap();
+    assert_eq!(
+        after.connection.unwrap().state,
+        ConnectionState::NeedsReconnect
+    );
+    assert_eq!(after.client_id, sandbox.config().client_id);
     sandbox.shutdown().await;
 }
 

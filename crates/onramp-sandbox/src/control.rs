@@ -23,6 +23,10 @@ pub(crate) fn routes() -> Router<Shr> {
     Router::new()
         .route("/__sandbox/faults", post(set_faults))
         .route("/__sandbox/revoke", post(revoke))
+        .route(
+            "/__sandbox/expire-access-tokens",
+            post(expire_access_tokens),
+        )
         .route("/__sandbox/access-token-ttl", post(set_ttl))
         .route("/__sandbox/withheld-scopes", post(set_withheld))
         .route("/__sandbox/stats", get(stats))
@@ -59,6 +63,11 @@ async fn revoke(State(shared): State<Shr>) -> StatusCode {
 #[derive(Deserialize)]
 struct Ttl {
     seconds: u64,
+}
+
+async fn expire_access_tokens(State(shared): State<Shr>) -> StatusCode {
+    shared.lock().expire_access_tokens();
+    StatusCode::NO_CONTENT
 }
 
 async fn set_ttl(State(shared): State<Shr>, Json(ttl): Json<Ttl>) -> StatusCode {

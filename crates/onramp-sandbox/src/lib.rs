@@ -247,6 +247,11 @@ impl Sandbox {
         self.shared.lock().revoke_all();
     }
 
+    /// Expires every access token now but keeps refresh tokens, as if the client slept past expiry.
+    pub fn expire_access_tokens(&self) {
+        self.shared.lock().expire_access_tokens();
+    }
+
     /// How many `refresh_token` grants reached grant processing (client authenticated).
     pub fn refresh_count(&self) -> u64 {
         self.shared.lock().refresh_count

@@ -234,6 +234,11 @@ impl State {
         self.access.clear();
         self.refresh.clear();
     }
+
+    /// Every access token expires now; refresh tokens stay valid (a client that slept past expiry).
+    pub fn expire_access_tokens(&mut self) {
+        self.access.clear();
+    }
 }
 
 #[cfg(test)]

@@ -678,6 +678,18 @@ async fn revoke_all_invalidates_access_and_refresh_tokens() {
 }
 
 #[tokio::test]
+async fn expiring_access_tokens_keeps_refresh_tokens() {
+    let fx = start().await;
+    let body = fx.tokens(JIRA).await;
+    let at = body["access_token"].as_str().unwrap();
+    let path = format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/serverInfo");
+    fx.sb.expire_access_tokens();
+    assert_eq!(fx.api(at, &path).await.status(), StatusCode::UNAUTHORIZED);
+    let resp = fx.refresh(body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn expired_access_token_is_401() {
     let fx = start().await;
     fx.sb.set_access_token_ttl(Duration::from_secs(1));

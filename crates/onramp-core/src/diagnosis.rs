@@ -1,0 +1,392 @@
+//! Plain-language diagnosis of failures, from the reference's error table (atlassian-oauth.md §9.1,
+//! nango-api-and-preflight.md §2): what happened, and what to do. Unknown failures keep their raw
+//! status and body; nothing here says only "something went wrong".
+
+use std::collections::BTreeSet;
+
+use crate::model::{KeyValue, Provider, TestCallPreset, UiError};
+
+fn ui(code: &str, title: &str, detail: String, hint: &str, facts: Vec<KeyValue>) -> UiError {
+    UiError {
+        code: code.into(),
+        title: title.into(),
+        detail,
+        hint: Some(hint.into()),
+        facts,
+    }
+}
+
+fn fact(key: &str, value: impl Into<String>) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+fn excerpt(body: &str) -> String {
+    const MAX: usize = 1500;
+    if body.len() <= MAX {
+        return body.trim().to_string();
+    }
+    let mut end = MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", body[..end].trim())
+}
+
+/// Jira endpoints removed by CHANGE-2046 and what replaces them (reference §6.3).
+pub fn removed_endpoint_replacement(path: &str) -> Option<&'static str> {
+    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    let rest = ["/rest/api/2/", "/rest/api/3/", "/rest/api/latest/"]
+        .iter()
+        .find_map(|prefix| path.find(prefix).map(|i| &path[i + prefix.len()..]))?;
+    match rest {
+        "search" | "search/id" => Some("/rest/api/3/search/jql"),
+        "expression/eval" => Some("/rest/api/3/expression/evaluate"),
+        _ => None,
+    }
+}
+
+/// What the token lacks for a preset: the alternative that needs the fewest extra scopes.
+pub fn missing_for(call: &TestCallPreset, granted: &[String]) -> Vec<String> {
+    let have: BTreeSet<&str> = granted.iter().map(String::as_str).collect();
+    call.needs_scopes
+        .iter()
+        .map(|alt| {
+            alt.iter()
+                .filter(|s| !have.contains(s.as_str()))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .min_by_key(Vec::len)
+        .unwrap_or_default()
+}
+
+/// Context of an API answer, to explain it.
+pub struct ResponseContext<'a> {
+    pub provider: &'a Provider,
+    /// The preset that was run, if any.
+    pub preset: Option<&'a TestCallPreset>,
+    pub method: &'a str,
+    pub url: &'a str,
+    pub cloud_id: Option<&'a str>,
+    pub granted_scopes: &'a [String],
+    /// Whether Onramp already refreshed the token and retried.
+    pub refreshed: bool,
+}
+
+/// Explains a non-2xx answer from the gateway.
+pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiError {
+    let mut facts = vec![
+        fact("Request", format!("{} {}", ctx.method, ctx.url)),
+        fact("Status", status.to_string()),
+    ];
+    match status {
+        401 if body.contains("scope does not match") => {
+            let missing = ctx.preset.map(|p| missing_for(p, ctx.granted_scopes)).unwrap_or_default();
+            let v2 = ctx.url.contains("/wiki/api/v2/");
+            let classic_confluence = ctx.granted_scopes.iter().any(|s| {
+                ctx.provider.scopes.iter().any(|i| i.name == *s && i.product == "confluence" && i.kind == crate::model::ScopeKind::Classic)
+            });
+            let mut detail = "The token does not hold the scopes this operation needs; Atlassian answered 401 \"scope does not match\".".to_string();
+            if !missing.is_empty() {
+                detail.push_str(&format!(" Missing: {}.", missing.join(", ")));
+                facts.push(fact("Missing scopes", missing.join(" ")));
+            }
+            if v2 && classic_confluence {
+                detail.push_str(" Confluence's v2 API rejects classic Confluence scopes: it needs granular ones such as read:space:confluence.");
+            }
+            ui("scope_mismatch", "The token lacks a scope for this call", detail,
+               "Add the missing scope to the app in the developer console (Permissions) and in step 3, then authorize again: scopes only change with a new consent.", facts)
+        }
+        401 => ui("unauthorized", "The gateway did not accept the token",
+            format!("HTTP 401{}. The access token expired or was revoked, or the request went to the wrong host: 3LO tokens only work on the API gateway, not on <site>.atlassian.net.{}",
+                if body.trim().is_empty() { String::new() } else { format!(": {}", excerpt(body)) },
+                if ctx.refreshed { " Onramp already refreshed the token once and retried." } else { "" }),
+            "Refresh the connection; if it still fails, authorize again in step 4.", facts),
+        403 => ui("forbidden", "Permission denied on the site",
+            format!("HTTP 403: {}. The user who authorized lacks a product permission, or an admin restriction (such as an app access rule) blocks the app. Authorizing again does not change this.", excerpt(body)),
+            "Ask a site admin for the permission this operation needs, or authorize as a user who has it.", facts),
+        404 => {
+            if let Some(c) = ctx.cloud_id {
+                facts.push(fact("cloudId", c));
+            }
+            ui("not_found", "Not found",
+                format!("HTTP 404: {}. The cloudId may be wrong, the site may not have this product (a Jira path on a Confluence-only site), or the path is mistyped. Jira also answers 404 when you lack permission to see an item.", excerpt(body)),
+                "Check the site picked in step 5 and the path; product paths are /ex/jira/{cloudId}/rest/api/3/… and /ex/confluence/{cloudId}/wiki/….", facts)
+        }
+        410 => {
+            let replacement = removed_endpoint_replacement(ctx.url);
+            if let Some(r) = replacement {
+                facts.push(fact("Use instead", r));
+            }
+            ui("endpoint_removed", "This endpoint was removed",
+                format!("HTTP 410 Gone: {}.{}", excerpt(body),
+                    replacement.map(|r| format!(" Atlassian replaced it with {r} (CHANGE-2046).")).unwrap_or_default()),
+                replacement.map_or("Find the endpoint's replacement in Atlassian's changelog.", |_| "Switch to the replacement endpoint; note that /search/jql pages with nextPageToken and returns only issue ids unless you ask for fields."),
+                facts)
+        }
+        429 => ui("rate_limited", "Rate limited",
+            format!("HTTP 429: Atlassian's rate limit was hit and Onramp's retries ran out. {}", excerpt(body)),
+            "Wait for the time in Retry-After / X-RateLimit-Reset and try again; retrying earlier gets the same or a longer wait.", facts),
+        500..=599 => ui("server_error", "The provider had a problem",
+            format!("HTTP {status}: {}. Onramp retried with backoff and gave up.", excerpt(body)),
+            "Try again later. If it persists, check Atlassian's status page.", facts),
+        _ => ui("http_error", &format!("Unexpected response (HTTP {status})"), excerpt(body), "Read the body above for the provider's own explanation.", facts),
+    }
+}
+
+/// Explains an error a user copies from the browser (Atlassian shows these on its own pages, where
+/// Onramp cannot see them). `sent_redirect_uri` is what Onramp sent.
+pub fn for_browser_text(text: &str, sent_redirect_uri: Option<&str>) -> UiError {
+    let decoded = url_decode(text);
+    let lower = decoded.to_ascii_lowercase();
+    let mut facts = Vec::new();
+    if let Some(sent) = sent_redirect_uri {
+        facts.push(fact("Onramp sent", sent));
+    }
+    if lower.contains("redirect_uri is not registered") || lower.contains("callback url is invalid")
+    {
+        if let Some(refused) = decoded
+            .split("client:")
+            .nth(1)
+            .map(|s| s.trim().trim_end_matches(['.', '"']).to_string())
+            .filter(|s| !s.is_empty())
+        {
+            facts.push(fact("Atlassian refused", refused));
+        }
+        return ui("redirect_uri_not_registered", "The callback URL is not registered for this app",
+            "Atlassian compared the callback URL Onramp sent with the one in the app's settings and they differ. They must match character for character: scheme, 127.0.0.1 vs localhost, port, path and trailing slash.".into(),
+            "In the developer console open Authorization → OAuth 2.0 (3LO), paste the URL Onramp sent exactly, save, wait a minute, and authorize again.", facts);
+    }
+    if lower.contains("unauthorized_client") {
+        return ui("unauthorized_client", "Atlassian does not recognise this client",
+            format!("The authorize request was refused as unauthorized_client: {}", excerpt(&decoded)),
+            "Check the client ID in step 2 against the console's Settings page, and the callback URL under Authorization.", facts);
+    }
+    if lower.contains("must authorize this app") {
+        return ui("admin_approval_required", "A site admin must allow this app",
+            "The organisation blocks apps installed by users; an admin has to authorize the app for the site first.".into(),
+            "Ask an admin to allow it in Atlassian Administration → Apps → Connected apps, then authorize again.", facts);
+    }
+    if lower.contains("requires access to a")
+        || (lower.contains("access denied") && lower.contains("site"))
+    {
+        return ui("product_access_missing", "The user lacks access to a product the scopes need",
+            "The requested scopes need a Jira or Confluence site that this user cannot access.".into(),
+            "Remove the other product's scopes in step 3, or sign in as a user with access to that product.", facts);
+    }
+    if lower.contains("not been added to the app")
+        || lower.contains("something went wrong")
+        || lower.contains("not requested any supported")
+    {
+        return ui("scopes_not_added", "A requested scope is not added to the app",
+            "Atlassian rejects an authorization that asks for scopes the app does not have under Permissions in the developer console (or a misspelled scope).".into(),
+            "In the console open Permissions → Configure → Edit Scopes and add every scope chosen in step 3 (offline_access excepted), or remove the extra ones in step 3.", facts);
+    }
+    if lower.contains("access_denied") {
+        return crate::error::OnrampError::AuthorizationRefused {
+            error: "access_denied".into(),
+            description: None,
+        }
+        .to_ui();
+    }
+    if lower.contains("invalid_grant") {
+        return crate::error::OnrampError::TokenEndpoint {
+            status: None,
+            error: "invalid_grant".into(),
+            description: Some("Unknown or invalid refresh token.".into()),
+        }
+        .to_ui();
+    }
+    ui("unknown", "Onramp does not recognise this error",
+        format!("The text was: {}", excerpt(&decoded)),
+        "Check the client ID, callback URL and scopes against the developer console; the reference lists no match for this message.", facts)
+}
+
+fn url_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(b) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn provider() -> Provider {
+        Catalog::load()
+            .unwrap()
+            .provider("atlassian", None)
+            .unwrap()
+    }
+
+    fn ctx<'a>(
+        p: &'a Provider,
+        preset: Option<&'a TestCallPreset>,
+        url: &'a str,
+        granted: &'a [String],
+    ) -> ResponseContext<'a> {
+        ResponseContext {
+            provider: p,
+            preset,
+            method: "GET",
+            url,
+            cloud_id: Some("c1"),
+            granted_scopes: granted,
+            refreshed: false,
+        }
+    }
+
+    #[test]
+    fn scope_mismatch_names_the_missing_scope() {
+        let p = provider();
+        let preset = p.test_calls.iter().find(|t| t.id == "jira-myself").unwrap();
+        let granted = vec!["read:jira-work".to_string()];
+        let e = for_response(
+            &ctx(
+                &p,
+                Some(preset),
+                "https://api.atlassian.com/ex/jira/c1/rest/api/3/myself",
+                &granted,
+            ),
+            401,
+            r#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
+        );
+        assert_eq!(e.code, "scope_mismatch");
+        assert!(e.detail.contains("Missing: read:jira-user"), "{}", e.detail);
+    }
+
+    #[test]
+    fn confluence_v2_with_classic_scopes_is_explained() {
+        let p = provider();
+        let preset = p
+            .test_calls
+            .iter()
+            .find(|t| t.id == "confluence-spaces")
+            .unwrap();
+        let granted = vec!["read:confluence-space.summary".to_string()];
+        let e = for_response(
+            &ctx(
+                &p,
+                Some(preset),
+                "https://api.atlassian.com/ex/confluence/c1/wiki/api/v2/spaces?limit=1",
+                &granted,
+            ),
+            401,
+            "Unauthorized; scope does not match",
+        );
+        assert!(
+            e.detail.contains("read:space:confluence") && e.detail.contains("classic"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn each_status_has_its_own_explanation() {
+        let p = provider();
+        let url = "https://api.atlassian.com/ex/jira/c1/rest/api/3/myself";
+        let cases = [
+            (401, "Unauthorized", "unauthorized"),
+            (403, "{\"errorMessages\":[\"nope\"]}", "forbidden"),
+            (404, "{}", "not_found"),
+            (429, "", "rate_limited"),
+            (503, "down", "server_error"),
+            (418, "teapot", "http_error"),
+        ];
+        for (status, body, code) in cases {
+            let e = for_response(&ctx(&p, None, url, &[]), status, body);
+            assert_eq!(e.code, code, "{status}");
+            assert!(e.hint.is_some());
+            assert!(e
+                .facts
+                .iter()
+                .any(|f| f.key == "Status" && f.value == status.to_string()));
+        }
+        let e = for_response(&ctx(&p, None, url, &[]), 418, "teapot");
+        assert!(
+            e.title.contains("418") && e.detail.contains("teapot"),
+            "unknown errors keep status and body"
+        );
+        let e = for_response(&ctx(&p, None, url, &[]), 404, "{}");
+        assert!(e
+            .facts
+            .iter()
+            .any(|f| f.key == "cloudId" && f.value == "c1"));
+    }
+
+    #[test]
+    fn removed_search_names_its_replacement() {
+        let p = provider();
+        let body = r#"{"errorMessages":["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."]}"#;
+        let e = for_response(
+            &ctx(
+                &p,
+                None,
+                "https://api.atlassian.com/ex/jira/c1/rest/api/3/search?jql=x",
+                &[],
+            ),
+            410,
+            body,
+        );
+        assert_eq!(e.code, "endpoint_removed");
+        assert!(e.facts.iter().any(|f| f.value == "/rest/api/3/search/jql"));
+        assert_eq!(
+            removed_endpoint_replacement("/ex/jira/c/rest/api/2/search"),
+            Some("/rest/api/3/search/jql")
+        );
+        assert_eq!(
+            removed_endpoint_replacement("/rest/api/3/expression/eval"),
+            Some("/rest/api/3/expression/evaluate")
+        );
+        assert_eq!(removed_endpoint_replacement("/rest/api/3/search/jql"), None);
+    }
+
+    #[test]
+    fn browser_errors_are_recognised() {
+        let text = "https://id.atlassian.com/error?error=unauthorized_client&error_description=redirect_uri%20is%20not%20registered%20for%20client:%20http://localhost:47823/callback";
+        let e = for_browser_text(text, Some("http://127.0.0.1:47823/callback"));
+        assert_eq!(e.code, "redirect_uri_not_registered");
+        assert_eq!(e.facts[0].value, "http://127.0.0.1:47823/callback");
+        assert_eq!(e.facts[1].value, "http://localhost:47823/callback");
+        let cases = [
+            ("The app's callback URL is invalid. Contact the app developer to fix the redirect URL in the app's settings.", "redirect_uri_not_registered"),
+            ("Your site admin must authorize this app for the site acme.atlassian.net before the app can access your account.", "admin_approval_required"),
+            ("Access denied. This app requires access to a Jira & Confluence site which you don't have", "product_access_missing"),
+            ("Something went wrong", "scopes_not_added"),
+            ("error=unauthorized_client", "unauthorized_client"),
+            ("error=access_denied&state=x", "access_denied"),
+            ("completely new error", "unknown"),
+        ];
+        for (text, code) in cases {
+            assert_eq!(for_browser_text(text, None).code, code, "{text}");
+        }
+        assert!(for_browser_text("completely new error", None)
+            .detail
+            .contains("completely new error"));
+    }
+
+    #[test]
+    fn url_decoding_is_forgiving() {
+        assert_eq!(url_decode("a%20b%2Fc%"), "a b/c%");
+        assert_eq!(url_decode("100%zz"), "100%zz");
+    }
+}
