@@ -11,6 +11,34 @@ use tauri_plugin_opener::OpenerExt;
 use crate::state::AppState;
 
 pub const PROGRESS_EVENT: &str = "auth-progress";
+/// A console request waits before a retry (payload: `RetryNotice`).
+pub const REQUEST_PROGRESS_EVENT: &str = "request-progress";
+/// A connection changed outside a command: refreshed in the background, or needs reconnect
+/// (payload: `IntegrationView`).
+pub const CONNECTION_EVENT: &str = "connection-changed";
+/// How often the background refresher looks for tokens close to expiry.
+const PROACTIVE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Refreshes tokens shortly before they expire (the engine decides which), so a connection left
+/// open stays alive; failures mark the connection "needs reconnect" and the UI is told.
+pub fn start_proactive_refresh<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(PROACTIVE_CHECK).await;
+            let state = app.state::<AppState>();
+            for id in state.engine.due_for_proactive_refresh() {
+                let result = state.engine.refresh_now(&id).await;
+                if let Err(e) = &result {
+                    tracing::warn!("background refresh of {id} failed: {}", e.to_ui().code);
+                }
+                if let Ok(view) = state.engine.integration(&id) {
+                    let _ = app.emit(CONNECTION_EVENT, view);
+                }
+            }
+        }
+    });
+}
 
 /// Registers the `onramp` scheme with the desktop (Linux: a `.desktop` handler with `%u`) and
 /// routes every URL the OS delivers to [`handle_callback`], including the one that started the app.

@@ -1,9 +1,10 @@
 //! Tauri commands: one-line calls into the engine. Every command is async and fails with `UiError`.
 
 use onramp_core::model::{
-    AuthorizationStarted, Bootstrap, CustomProviderInput, IntegrationPatch, IntegrationView,
-    Provider, ScopeAdvice, ScopeReport, Site, TestCallResult, UiError,
+    ApiRequest, AuthorizationStarted, Bootstrap, CustomProviderInput, IntegrationPatch,
+    IntegrationView, Provider, ScopeAdvice, ScopeReport, Site, TestCallResult, UiError,
 };
+use tauri::Emitter;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
@@ -164,4 +165,55 @@ pub async fn save_custom_provider(
 #[tauri::command]
 pub async fn delete_custom_provider(state: State<'_, AppState>, id: String) -> Result<()> {
     Ok(state.engine.delete_custom_provider(&id)?)
+}
+
+/// Runs a console request; each wait before a retry is announced as a `request-progress` event.
+#[tauri::command]
+pub async fn run_request<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: String,
+    request: ApiRequest,
+) -> Result<TestCallResult> {
+    let notify = move |notice| {
+        let _ = app.emit(callback::REQUEST_PROGRESS_EVENT, notice);
+    };
+    Ok(state.engine.run_request(&id, &request, &notify).await?)
+}
+
+#[tauri::command]
+pub async fn curl_command(
+    state: State<'_, AppState>,
+    id: String,
+    request: ApiRequest,
+    reveal_token: bool,
+) -> Result<String> {
+    Ok(state
+        .engine
+        .curl_command(&id, &request, reveal_token)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn refresh_now(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
+    Ok(state.engine.refresh_now(&id).await?)
+}
+
+#[tauri::command]
+pub async fn disconnect(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
+    Ok(state.engine.disconnect(&id).await?)
+}
+
+#[tauri::command]
+pub async fn diagnose_browser_error(
+    state: State<'_, AppState>,
+    id: Option<String>,
+    text: String,
+) -> Result<UiError> {
+    Ok(state.engine.diagnose_browser_error(id.as_deref(), &text))
+}
+
+#[tauri::command]
+pub async fn get_integration(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
+    Ok(state.engine.integration(&id)?)
 }

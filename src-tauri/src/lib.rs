@@ -38,12 +38,19 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::discover_provider,
             commands::save_custom_provider,
             commands::delete_custom_provider,
+            commands::run_request,
+            commands::curl_command,
+            commands::refresh_now,
+            commands::disconnect,
+            commands::diagnose_browser_error,
+            commands::get_integration,
         ])
         .setup(|app| {
             let handle = app.handle().clone();
             let state = tauri::async_runtime::block_on(AppState::start(&handle))?;
             app.manage(state);
             callback::install_deep_link_handler(&handle);
+            callback::start_proactive_refresh(&handle);
             Ok(())
         })
 }

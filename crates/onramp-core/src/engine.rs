@@ -950,6 +950,22 @@ impl Engine {
             .collect()
     }
 
+    /// Deletes an integration: its keychain entries first, then its settings.
+    pub async fn delete_integration(&self, id: &str) -> Result<(), OnrampError> {
+        self.read_settings().integration(id)?;
+        self.flows.cancel(id);
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        run_blocking(move || vault.delete_all(&owned)).await?;
+        self.write_settings(|s| {
+            s.integrations.retain(|i| i.id != id);
+            if s.last_integration_id.as_deref() == Some(id) {
+                s.last_integration_id = None;
+            }
+            Ok(())
+        })
+    }
+
     /// Forgets the tokens (keychain entries deleted) but keeps the integration and its client secret.
     /// Revoking the grant itself happens at Atlassian: no 3LO revocation endpoint is established.
     pub async fn disconnect(&self, id: &str) -> Result<IntegrationView, OnrampError> {
