@@ -5,8 +5,12 @@ import type {
   AuthProgress,
   AuthorizationStarted,
   Bootstrap,
+  CustomProviderInput,
   IntegrationPatch,
   IntegrationView,
+  Provider,
+  ScopeAdvice,
+  ScopeReport,
   Site,
   TestCallResult,
 } from "./bindings";
@@ -78,6 +82,28 @@ export const runTestCall = (id: string, presetId: string) =>
 export const deleteIntegration = (id: string) => call<null>("delete_integration", { id });
 
 export const openUrl = (url: string) => call<null>("open_url", { url });
+
+/** Guards for a set of scopes (step 3); every rule lives in the engine. */
+export const adviseScopes = (providerId: string, scopes: string[]) =>
+  call<ScopeAdvice>("advise_scopes", { providerId, scopes });
+
+/** Requested vs granted; rejects with code "not_connected" before consent. */
+export const scopeReport = (id: string) => call<ScopeReport>("scope_report", { id });
+
+/** The sites last listed by list_sites whose address matches a subdomain ("" = all). */
+export const filterSites = (id: string, subdomain: string) =>
+  call<Site[]>("filter_sites", { id, subdomain });
+
+/** RFC 8414 / OpenID discovery of a custom authorization server. */
+export const discoverProvider = (issuer: string) =>
+  call<CustomProviderInput>("discover_provider", { issuer });
+
+/** Saves a custom provider: a new one when `id` is null. */
+export const saveCustomProvider = (id: string | null, input: CustomProviderInput) =>
+  call<Provider>("save_custom_provider", { id, input });
+
+/** Refused while an integration uses the provider. */
+export const deleteCustomProvider = (id: string) => call<null>("delete_custom_provider", { id });
 
 /** Subscribe to `auth-progress`; resolves to the unsubscribe function. */
 export async function onAuthProgress(cb: (p: AuthProgress) => void): Promise<Unlisten> {

@@ -1,7 +1,14 @@
-import type { UiError } from "./bindings";
+import type { KeyValue, UiError } from "./bindings";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null;
+}
+
+function facts(v: unknown): KeyValue[] {
+  if (!Array.isArray(v)) return [];
+  return v
+    .filter((f): f is Record<string, unknown> => isRecord(f) && typeof f.key === "string")
+    .map((f) => ({ key: f.key as string, value: typeof f.value === "string" ? f.value : String(f.value ?? "") }));
 }
 
 function str(v: unknown): string | null {
@@ -20,6 +27,7 @@ export function toUiError(e: unknown, context?: string): UiError {
       title: e.title as string,
       detail: typeof e.detail === "string" ? e.detail : "",
       hint: str(e.hint),
+      facts: facts(e.facts),
     };
   }
   let detail: string;
@@ -38,5 +46,6 @@ export function toUiError(e: unknown, context?: string): UiError {
     title: context ? `${context} failed unexpectedly` : "Unexpected error",
     detail: detail || "No further detail was given.",
     hint: "This is probably a bug in Onramp. Try again; if it keeps happening, restart Onramp.",
+    facts: [],
   };
 }

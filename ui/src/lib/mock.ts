@@ -1,16 +1,24 @@
 // DEV ONLY: an in-memory stand-in for the Rust back end, used by `vite dev` in a plain browser
 // (no window.__TAURI_INTERNALS__). api.ts imports it behind `import.meta.env.DEV`, so it is not in ui/dist.
 // URL switches: ?nokeychain (keychain unavailable), ?resume (start with a connected integration),
-// ?noanswer (authorization never answered, expires after 12 s), client ID "fail" makes the authorization fail, scopes without jira/confluence give no sites.
+// ?noanswer (authorization never answered, expires after 12 s), client ID "fail" makes the authorization fail, scopes without jira/confluence give no sites,
+// ?slowadvice (advise_scopes takes 800 ms), a scope named "withheld:*" is requested but not granted; issuer
+// "https://fail.example" fails discovery.
 import type { Transport } from "./api";
 import type {
   AuthProgress,
   Bootstrap,
   CallbackSettings,
+  CustomProviderInput,
   IntegrationPatch,
   IntegrationView,
   Provider,
+  ScopeAdvice,
+  ScopeGrant,
   ScopeInfo,
+  ScopePreset,
+  ScopeReport,
+  ScopeWarning,
   Site,
   TestCallPreset,
   TestCallResult,
@@ -21,13 +29,31 @@ const SANDBOX = "http://127.0.0.1:48213";
 const params = new URLSearchParams(location.search);
 
 const scopes: ScopeInfo[] = [
-  { name: "offline_access", product: "platform", kind: "platform", access: "read", description: "Issue a refresh token. Without it the connection ends when the access token expires (about 1 hour)." },
-  { name: "read:me", product: "platform", kind: "platform", access: "read", description: "Read the signed-in user's profile through GET /me (User Identity API)." },
-  { name: "read:jira-user", product: "jira", kind: "classic", access: "read", description: "View user information in Jira that you have access to, including usernames, email addresses, and avatars." },
-  { name: "read:jira-work", product: "jira", kind: "classic", access: "read", description: "Read project and issue data. Search for issues and objects associated with issues." },
-  { name: "write:jira-work", product: "jira", kind: "classic", access: "write", description: "Create and edit issues in Jira, post comments, create worklogs, and delete issues." },
-  { name: "read:space:confluence", product: "confluence", kind: "granular", access: "read", description: "View space details (needed by Confluence v2 GET /wiki/api/v2/spaces)." },
-  { name: "read:page:confluence", product: "confluence", kind: "granular", access: "read", description: "View page content (needed by Confluence v2 GET /wiki/api/v2/pages)." },
+  { name: "offline_access", product: "platform", kind: "platform", access: "read", description: "Issue a refresh token. Without it the connection ends when the access token expires (about 1 hour).", note: null },
+  { name: "read:me", product: "platform", kind: "platform", access: "read", description: "Read the signed-in user's profile through GET /me (User Identity API).", note: null },
+  { name: "read:jira-user", product: "jira", kind: "classic", access: "read", description: "View user information in Jira that you have access to, including usernames, email addresses, and avatars.", note: null },
+  { name: "read:jira-work", product: "jira", kind: "classic", access: "read", description: "Read project and issue data. Search for issues and objects associated with issues.", note: null },
+  { name: "write:jira-work", product: "jira", kind: "classic", access: "write", description: "Create and edit issues in Jira, post comments, create worklogs, and delete issues.", note: null },
+  { name: "read:space:confluence", product: "confluence", kind: "granular", access: "read", description: "View space details (needed by Confluence v2 GET /wiki/api/v2/spaces).", note: null },
+  { name: "read:page:confluence", product: "confluence", kind: "granular", access: "read", description: "View page content (needed by Confluence v2 GET /wiki/api/v2/pages).", note: null },
+  { name: "manage:jira-project", product: "jira", kind: "classic", access: "manage", description: "Create and edit project settings and create new project-level objects (for example, versions and components).", note: null },
+  { name: "manage:jira-configuration", product: "jira", kind: "classic", access: "manage", description: "Take Jira administration actions (for example, create projects and custom fields, view workflows).", note: null },
+  { name: "read:issue:jira", product: "jira", kind: "granular", access: "read", description: "View issues.", note: null },
+  { name: "write:issue:jira", product: "jira", kind: "granular", access: "write", description: "Create and update issues.", note: null },
+  { name: "delete:issue:jira", product: "jira", kind: "granular", access: "delete", description: "Delete issues.", note: null },
+  { name: "read:application-role:jira", product: "jira", kind: "granular", access: "read", description: "View application roles.", note: null },
+  { name: "read:group:jira", product: "jira", kind: "granular", access: "read", description: "View user groups.", note: null },
+  { name: "read:user:jira", product: "jira", kind: "granular", access: "read", description: "View user information.", note: null },
+  { name: "read:avatar:jira", product: "jira", kind: "granular", access: "read", description: "View avatars.", note: null },
+  { name: "read:board-scope:jira-software", product: "jira", kind: "granular", access: "read", description: "View boards.", note: "Named in the reference as a Jira Software scope; Atlassian's description is not established there." },
+  { name: "read:confluence-content.all", product: "confluence", kind: "classic", access: "read", description: "Read all content, including content body (expansions permitted).", note: null },
+  { name: "read:confluence-space.summary", product: "confluence", kind: "classic", access: "read", description: "Read a summary of space information without expansions.", note: null },
+  { name: "write:confluence-content", product: "confluence", kind: "classic", access: "write", description: "Create and update pages, blogposts, comments, labels and properties.", note: null },
+  { name: "readonly:content.attachment:confluence", product: "confluence", kind: "classic", access: "read", description: "Download attachments of a Confluence page or blogpost.", note: "Listed with the classic Confluence scopes in the v1 spec; whether it is classic or granular is not established." },
+  { name: "read:comment:confluence", product: "confluence", kind: "granular", access: "read", description: "View comments.", note: null },
+  { name: "read:attachment:confluence", product: "confluence", kind: "granular", access: "read", description: "View attachments.", note: null },
+  { name: "write:page:confluence", product: "confluence", kind: "granular", access: "write", description: "Create and update pages.", note: null },
+  { name: "delete:page:confluence", product: "confluence", kind: "granular", access: "delete", description: "Delete pages.", note: null },
 ];
 
 const testCalls: TestCallPreset[] = [
@@ -37,6 +63,17 @@ const testCalls: TestCallPreset[] = [
   { id: "jira-server-info", product: "jira", label: "Jira: server info", method: "GET", path: "/rest/api/3/serverInfo", needsScopes: [], description: "Base URL, version and deployment type of the Jira site; needs no scope." },
   { id: "confluence-spaces", product: "confluence", label: "Confluence v2: first space", method: "GET", path: "/wiki/api/v2/spaces?limit=1", needsScopes: [["read:space:confluence"]], description: "Confluence v2 accepts only granular scopes; classic Confluence scopes get 401 'scope does not match'." },
 ];
+
+const scopePresets: ScopePreset[] = [
+  { id: "read-only-smoke", label: "Read-only smoke test", description: "Just enough to run every preset test call: your profile, Jira users and work, Confluence v2 spaces and pages, plus a refresh token. Nothing can be changed with it.", scopes: ["offline_access", "read:me", "read:jira-user", "read:jira-work", "read:space:confluence", "read:page:confluence"] },
+  { id: "jira-read-write", label: "Jira read/write", description: "Read projects and issues, and create or edit issues, comments and worklogs. Atlassian's description of write:jira-work includes deleting issues.", scopes: ["offline_access", "read:jira-user", "read:jira-work", "write:jira-work"] },
+  { id: "confluence-read", label: "Confluence read", description: "Read spaces, pages, comments and attachments through Confluence's v2 API, which accepts only granular scopes.", scopes: ["offline_access", "read:space:confluence", "read:page:confluence", "read:comment:confluence", "read:attachment:confluence"] },
+];
+
+const atlassianExtras = {
+  scopePresets, clientAuth: "request_body", pkce: false, hasSites: true, custom: null,
+  authorizeParams: [{ key: "prompt", value: "consent" }],
+} satisfies Partial<Provider>;
 
 const products: Provider["products"] = [
   { id: "jira", displayName: "Jira", gatewayPath: "/ex/jira/{cloudId}" },
@@ -64,6 +101,7 @@ const providers: Provider[] = [
     },
     testCalls,
     notes: ["Access tokens last about an hour; refresh tokens rotate on every use."],
+    ...atlassianExtras,
   },
   {
     id: "sandbox", displayName: "Sandbox (no Atlassian account needed)",
@@ -85,8 +123,126 @@ const providers: Provider[] = [
     },
     testCalls,
     notes: ["The sandbox forgets its tokens when Onramp quits: after a restart, authorize again."],
+    ...atlassianExtras,
   },
 ];
+
+function providerOf(id: string): Provider {
+  const p = providers.find((x) => x.id === id);
+  if (!p) throw err("unknown_provider", "Unknown provider", `No provider with id ${id}.`);
+  return p;
+}
+
+function invalid(field: string, detail: string): UiError {
+  return err("invalid_input", `The ${field} is not valid`, detail, "Correct it and try again.");
+}
+
+function customProvider(id: string, input: CustomProviderInput): Provider {
+  const note = "Depends on your server: register exactly this redirect URI with it.";
+  return {
+    id, displayName: input.name, tagline: "Custom OAuth 2.0 authorization server", environment: "custom",
+    authorizeUrl: input.authorizeUrl, tokenUrl: input.tokenUrl, audience: null, gatewayUrl: "", products: [], defaultScopes: [],
+    scopes: input.scopes.map((name) => ({ name, product: "custom", kind: "other", access: "unknown", description: "A scope of this server; Onramp does not know what it allows.", note: null })),
+    scopePresets: [],
+    callbacks: [
+      { kind: "loopback", evidence: "unconfirmed", note },
+      { kind: "deep_link", evidence: "unconfirmed", note },
+    ],
+    console: {
+      consoleUrl: "",
+      steps: [
+        { id: "register", title: "Register a client", detail: "In your authorization server's admin console, create a confidential client for the authorization-code grant.", link: null },
+        { id: "redirect", title: "Add the redirect URI", detail: "Register the callback URL below exactly as shown.", link: null },
+        { id: "credentials", title: "Copy the client ID and secret", detail: "Paste them into the form below; the secret goes to the OS keychain.", link: null },
+      ],
+    },
+    testCalls: input.testCallUrl
+      ? [{ id: "custom-test", product: null, label: "Test call", method: "GET", path: input.testCallUrl, needsScopes: [], description: "The URL you gave, called with the access token." }]
+      : [],
+    notes: [], clientAuth: input.clientAuth, pkce: input.pkce, hasSites: false, custom: input, authorizeParams: input.extraParams,
+  };
+}
+
+function validateCustom(input: CustomProviderInput) {
+  if (!input.name.trim()) throw invalid("name", "Give the provider a name.");
+  for (const [field, v] of [["authorize URL", input.authorizeUrl], ["token URL", input.tokenUrl], ["test-call URL", input.testCallUrl ?? ""]] as const) {
+    if (field === "test-call URL" && !v) continue;
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw invalid(field, `"${v}" is not a URL.`);
+    }
+    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) {
+      throw invalid(field, "Use https: plain http is only accepted for servers on this machine (127.0.0.1, localhost).");
+    }
+  }
+  for (const kv of input.extraParams) {
+    if (!kv.key.trim()) throw invalid("extra parameters", "A parameter has no name.");
+    if (["client_id", "redirect_uri", "state", "response_type", "scope", "code_challenge", "code_challenge_method"].includes(kv.key)) {
+      throw invalid("extra parameters", `${kv.key} is set by Onramp itself and cannot be overridden.`);
+    }
+  }
+}
+
+function satisfied(call: TestCallPreset, set: Set<string>): boolean {
+  return call.needsScopes.length === 0 || call.needsScopes.some((alt) => alt.every((s) => set.has(s)));
+}
+
+/** A rough copy of the engine's `scopes::advise`, for the dev mock only. */
+function advise(p: Provider, chosen: string[]): ScopeAdvice {
+  const set = new Set(chosen);
+  const info = (n: string) => p.scopes.find((s) => s.name === n);
+  const warnings: ScopeWarning[] = [];
+  if (p.hasSites && !set.has("offline_access")) {
+    warnings.push({ code: "offline_access_missing", severity: "warning", message: "offline_access is not selected: no refresh token will be issued, so the connection stops working when the access token expires (about an hour on Atlassian).", scopes: ["offline_access"] });
+  }
+  if (set.size > 50) {
+    warnings.push({ code: "too_many_scopes", severity: "warning", message: `${set.size} scopes selected. Atlassian recommends fewer than 50 per app; prefer classic scopes where they cover what you need.`, scopes: [] });
+  }
+  const unknown = [...set].filter((s) => !info(s));
+  if (unknown.length && !p.custom) {
+    warnings.push({ code: "unknown_scopes", severity: "warning", message: `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not in Onramp's catalog for ${p.displayName}: check the spelling; an unknown scope fails at the consent screen.`, scopes: unknown });
+  }
+  const classicConf = [...set].filter((s) => info(s)?.product === "confluence" && info(s)?.kind === "classic");
+  const granularConf = [...set].some((s) => info(s)?.product === "confluence" && info(s)?.kind === "granular");
+  if (classicConf.length && !granularConf && p.testCalls.some((c) => c.path.startsWith("/wiki/api/v2/"))) {
+    warnings.push({ code: "confluence_v2_needs_granular", severity: "warning", message: "Only classic Confluence scopes are selected. Confluence's v2 API (/wiki/api/v2/…) rejects them with 401 \"scope does not match\"; add granular scopes such as read:space:confluence and read:page:confluence.", scopes: classicConf });
+  }
+  if (set.has("read:me") && p.hasSites) {
+    warnings.push({ code: "user_identity_api", severity: "info", message: "read:me needs the User Identity API added to the app under Permissions in the developer console.", scopes: ["read:me"] });
+  }
+  const risky = [...set].filter((s) => ["write", "delete", "manage"].includes(info(s)?.access ?? "")).sort();
+  if (risky.length) {
+    warnings.push({ code: "changes_data", severity: "info", message: `${risky.join(", ")} can change, delete or administer data. Keep ${risky.length === 1 ? "it" : "them"} only if your integration needs ${risky.length === 1 ? "it" : "them"}.`, scopes: risky });
+  }
+  return { count: set.size, recommendedMax: 50, warnings, risky, enabledTestCalls: p.testCalls.filter((c) => satisfied(c, set)).map((c) => c.id) };
+}
+
+/** A rough copy of the engine's `scopes::report`. */
+function report(p: Provider, it: IntegrationView, sites: Site[], source: string | null): ScopeReport {
+  const requested = new Set(it.scopes);
+  const inToken = new Set(it.connection?.grantedScopes ?? []);
+  const onSites = sites.length ? new Set(sites.flatMap((s) => s.scopes)) : null;
+  const siteScoped = (s: string) => ["jira", "confluence"].includes(p.scopes.find((x) => x.name === s)?.product ?? "");
+  const ok = (s: string) => inToken.has(s) && (!onSites || !siteScoped(s) || onSites.has(s));
+  const granted = new Set([...requested, ...inToken].filter(ok));
+  const rows: ScopeGrant[] = [];
+  const missing: string[] = [];
+  for (const scope of [...new Set([...requested, ...inToken])].sort()) {
+    const isRequested = requested.has(scope);
+    let disables: string[] = [];
+    if (isRequested && !ok(scope)) {
+      missing.push(scope);
+      disables = p.testCalls
+        .filter((c) => satisfied(c, requested) && !satisfied(c, granted) && c.needsScopes.some((alt) => alt.includes(scope)))
+        .map((c) => c.label);
+    }
+    rows.push({ scope, requested: isRequested, inToken: inToken.has(scope), onSite: onSites && siteScoped(scope) ? onSites.has(scope) : null, disables });
+  }
+  return { rows, missing, siteSource: onSites ? (source ?? "the listed sites") : null };
+}
 
 const sandboxConsole = { baseUrl: SANDBOX, appName: "Onramp Sandbox App", clientId: "sbx-client-7f3a9c", clientSecret: "sbx-secret-4b1e0d2f9a" };
 
@@ -95,12 +251,13 @@ function redirectUri(cb: CallbackSettings): string {
 }
 
 const integrations = new Map<string, IntegrationView>();
+const listedSites = new Map<string, Site[]>();
 const timers = new Map<string, ReturnType<typeof setTimeout>[]>();
 const listeners = new Set<(p: AuthProgress) => void>();
 let counter = 0;
 
 function err(code: string, title: string, detail: string, hint: string | null = null): UiError {
-  return { code, title, detail, hint };
+  return { code, title, detail, hint, facts: [] };
 }
 
 function get(id: string): IntegrationView {
@@ -139,7 +296,7 @@ function newIntegration(providerId: string): IntegrationView {
   const provider = providers.find((p) => p.id === providerId);
   return {
     id, name: `${provider?.displayName.split(" (")[0] ?? providerId} integration ${counter}`, providerId, clientId: "",
-    callback, redirectUri: redirectUri(callback), scopes: [], consoleDone: [], site: null, connection: null, hasClientSecret: false,
+    callback, redirectUri: redirectUri(callback), scopes: [], consoleDone: [], site: null, connection: null, hasClientSecret: false, history: [],
   };
 }
 
@@ -148,7 +305,7 @@ if (params.has("resume")) {
   Object.assign(it, {
     clientId: sandboxConsole.clientId, hasClientSecret: true, scopes: ["offline_access", "read:me", "read:jira-user"],
     consoleDone: ["create", "permissions", "authorization", "credentials"],
-    connection: { state: "connected", connectedAt: Date.now() / 1000 - 600, expiresAt: Date.now() / 1000 + 3000, grantedScopes: ["offline_access", "read:me", "read:jira-user"], hasRefreshToken: true, reason: null },
+    connection: { state: "connected", connectedAt: Date.now() / 1000 - 600, expiresAt: Date.now() / 1000 + 3000, grantedScopes: ["offline_access", "read:me", "read:jira-user"], hasRefreshToken: true, reason: null, tokenLifetime: 3600, lastRefreshAt: null },
   });
   integrations.set(it.id, it);
 }
@@ -210,7 +367,8 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
         }
         it.connection = {
           state: "connected", connectedAt: Date.now() / 1000, expiresAt: Date.now() / 1000 + 3600,
-          grantedScopes: [...it.scopes], hasRefreshToken: it.scopes.includes("offline_access"), reason: null,
+          grantedScopes: it.scopes.filter((s) => !s.startsWith("withheld:")), hasRefreshToken: it.scopes.includes("offline_access"), reason: null,
+          tokenLifetime: 3600, lastRefreshAt: null,
         };
         emit({ ...base, stage: "connected", message: "Connected", integration: clone(it) });
       }, 5500),
@@ -224,7 +382,55 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
     emit({ integrationId: id, stage: "cancelled", message: "Cancelled", error: null, integration: null });
     return null;
   },
-  list_sites: (a) => sitesFor(get(String(a.id))),
+  list_sites: (a) => {
+    const list = sitesFor(get(String(a.id)));
+    listedSites.set(String(a.id), list);
+    return list;
+  },
+  filter_sites: (a) => {
+    const wanted = String(a.subdomain).trim().split("://").pop()!.split(/[/.]/)[0]!.toLowerCase();
+    const list = listedSites.get(String(a.id)) ?? [];
+    return wanted ? list.filter((s) => new URL(s.url).hostname.split(".")[0] === wanted) : list;
+  },
+  advise_scopes: (a) => advise(providerOf(String(a.providerId)), a.scopes as string[]),
+  scope_report: (a) => {
+    const it = get(String(a.id));
+    if (!it.connection) throw err("not_connected", "Not connected", "Authorize first: there is no token to compare with.");
+    const listed = listedSites.get(it.id) ?? [];
+    if (it.site) return report(providerOf(it.providerId), it, [it.site], `site ${it.site.name}`);
+    return report(providerOf(it.providerId), it, listed, listed.length ? `the ${listed.length} listed site(s)` : null);
+  },
+  discover_provider: (a): CustomProviderInput => {
+    const issuer = String(a.issuer).trim();
+    if (issuer.includes("fail")) {
+      throw err("unexpected_response", "The server answered unexpectedly", `No OAuth metadata found for ${issuer}. Tried:\n${issuer}/.well-known/oauth-authorization-server: HTTP 404\n${issuer}/.well-known/openid-configuration: HTTP 404\nFill in the endpoints by hand instead.`);
+    }
+    const base = issuer.replace(/\/+$/, "");
+    return {
+      name: (() => { try { return new URL(base).hostname; } catch { return "Custom"; } })(),
+      authorizeUrl: `${base}/oauth2/authorize`, tokenUrl: `${base}/oauth2/token`, scopes: ["openid", "profile", "email", "offline_access"],
+      extraParams: [], clientAuth: "basic", pkce: true, testCallUrl: null, issuer,
+    };
+  },
+  save_custom_provider: (a) => {
+    const input = a.input as CustomProviderInput;
+    validateCustom(input);
+    const id = a.id ? String(a.id) : `custom-${Date.now().toString(36)}`;
+    if (a.id) providerOf(id);
+    const p = customProvider(id, input);
+    const i = providers.findIndex((x) => x.id === id);
+    if (i >= 0) providers[i] = p;
+    else providers.push(p);
+    return p;
+  },
+  delete_custom_provider: (a) => {
+    const id = String(a.id);
+    const user = [...integrations.values()].find((i) => i.providerId === id);
+    if (user) throw invalid("provider", `The integration "${user.name}" uses this provider; delete it first.`);
+    const i = providers.findIndex((x) => x.id === id);
+    if (i >= 0) providers.splice(i, 1);
+    return null;
+  },
   select_site: (a) => {
     const it = get(String(a.id));
     const site = sitesFor(it).find((s) => s.id === a.cloudId);
@@ -234,18 +440,19 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
   },
   run_test_call: (a): TestCallResult => {
     const it = get(String(a.id));
-    const preset = testCalls.find((p) => p.id === a.presetId);
+    const preset = providerOf(it.providerId).testCalls.find((p) => p.id === a.presetId);
     if (!preset) throw err("unknown_preset", "Unknown test call", String(a.presetId));
     const granted = it.connection?.grantedScopes ?? [];
     const ok = preset.needsScopes.length === 0 || preset.needsScopes.some((alt) => alt.every((s) => granted.includes(s)));
     const prefix = preset.product ? `/ex/${preset.product}/${it.site?.id ?? "?"}` : "";
-    const url = `${SANDBOX}${prefix}${preset.path}`;
+    const url = preset.id === "custom-test" ? preset.path : `${SANDBOX}${prefix}${preset.path}`;
     const body = ok
       ? JSON.stringify(preset.id === "accessible-resources" ? sitesFor(it) : { accountId: "5b10a2844c20165700ede21g", name: "Ada Lovelace", preset: preset.id })
       : JSON.stringify({ code: 401, message: "Unauthorized; scope does not match" });
     return {
       presetId: preset.id, method: preset.method, url, status: ok ? 200 : 401, elapsedMs: 80 + Math.floor(Math.random() * 200), ok,
-      contentType: "application/json", body,
+      contentType: "application/json", body, sizeBytes: body.length, headers: [{ key: "content-type", value: "application/json" }],
+      rateLimitHeaders: [], pagination: null, attempts: 1, refreshed: false,
       error: ok ? null : err("scope_mismatch", "The token lacks a scope for this call", "HTTP 401: scope does not match.", `Add ${preset.needsScopes[0]?.join(" + ")} in step 3 and authorize again.`),
     };
   },
@@ -263,7 +470,13 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const mockTransport: Transport = {
   async invoke<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
-    await delay(cmd === "run_test_call" || cmd === "list_sites" ? 700 : 250);
+    await delay(
+      cmd === "run_test_call" || cmd === "list_sites" || cmd === "discover_provider"
+        ? 700
+        : cmd === "advise_scopes"
+          ? (params.has("slowadvice") ? 800 : 40)
+          : 250,
+    );
     const h = handlers[cmd];
     if (!h) throw `Command ${cmd} not found`;
     return clone(h(clone(args))) as T;

@@ -24,6 +24,9 @@ export const STEPS = [
 
 export const LAST_STEP = STEPS.length - 1;
 
+/** Index of the Site step, skipped for providers without sites (`hasSites: false`). */
+export const SITE_STEP = 4;
+
 /** Authorization flow as the UI sees it: the back end's stages plus "starting" and "expired". */
 export type AuthPhase = "starting" | AuthStage | "expired";
 
@@ -70,6 +73,9 @@ class Wizard {
     const id = this.integration?.providerId ?? this.selectedProviderId;
     return this.providers.find((p) => p.id === id) ?? null;
   });
+
+  /** The current provider lists no sites: step 5 counts as done and is jumped over. */
+  siteSkipped = $derived(this.provider !== null && !this.provider.hasSites);
 
   #confirmed: IntegrationView | null = null;
   #queue: Promise<unknown> = Promise.resolve();
@@ -127,7 +133,8 @@ class Wizard {
       case 3:
         if (it?.connection?.state === "connected") return null;
         return it?.connection ? "Reconnect first" : "Authorize first";
-      case 4:
+      case SITE_STEP:
+        if (this.siteSkipped) return null;
         return it?.site ? null : "Pick a site";
       default:
         return "This is the last step";
@@ -139,7 +146,13 @@ class Wizard {
     return this.integration !== null && this.blocker(i) === null;
   }
 
+  /** Whether step `i` is jumped over for this provider (it then counts as done). */
+  isSkipped(i: number): boolean {
+    return i === SITE_STEP && this.siteSkipped;
+  }
+
   canVisit(i: number): boolean {
+    if (this.isSkipped(i)) return false;
     if (i <= this.step || i === 0) return true;
     for (let k = 0; k < i; k++) if (!this.isDone(k)) return false;
     return true;
@@ -153,7 +166,9 @@ class Wizard {
   }
 
   back(): void {
-    this.goto(this.step - 1);
+    let i = this.step - 1;
+    while (i > 0 && this.isSkipped(i)) i -= 1;
+    this.goto(i);
   }
 
   async next(): Promise<void> {
@@ -173,7 +188,11 @@ class Wizard {
         // Let pending saves land so the next step works on what the back end holds.
         await this.settled();
       }
-      if (this.blocker(this.step) === null) this.step += 1;
+      if (this.blocker(this.step) === null) {
+        let i = this.step + 1;
+        while (i < LAST_STEP && this.isSkipped(i)) i += 1;
+        this.step = i;
+      }
     } catch (e) {
       this.nextError = api.toUiError(e);
     } finally {
@@ -218,6 +237,28 @@ class Wizard {
       .finally(() => {
         this.saving -= 1;
       });
+  }
+
+  // ---- custom providers ----------------------------------------------------------------
+
+  /** Add a saved provider to the list, or replace the one with the same id. */
+  upsertProvider(p: Provider): void {
+    const boot = this.boot;
+    if (!boot) return;
+    const i = boot.providers.findIndex((x) => x.id === p.id);
+    if (i >= 0) boot.providers[i] = p;
+    else boot.providers.push(p);
+  }
+
+  /** Drop a deleted provider; if it was the chosen one, fall back to the default. */
+  removeProvider(id: string): void {
+    const boot = this.boot;
+    if (!boot) return;
+    boot.providers = boot.providers.filter((x) => x.id !== id);
+    if (this.selectedProviderId === id) {
+      const def = this.providers.find((p) => p.id === boot.defaultProviderId) ?? this.providers[0];
+      this.selectedProviderId = this.integration?.providerId ?? def?.id ?? "";
+    }
   }
 
   /** Take a fresh IntegrationView from the back end (secret saved, site selected, connected…). */

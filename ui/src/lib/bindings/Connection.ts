@@ -12,4 +12,12 @@ connectedAt: number,
 /**
  * Unix seconds when the access token expires, if the provider said.
  */
-expiresAt: number | null, grantedScopes: Array<string>, hasRefreshToken: boolean, reason: string | null, };
+expiresAt: number | null, grantedScopes: Array<string>, hasRefreshToken: boolean, reason: string | null, 
+/**
+ * The access token's lifetime as the provider stated it (`expires_in`), seconds.
+ */
+tokenLifetime: number | null, 
+/**
+ * Unix seconds of the last successful refresh.
+ */
+lastRefreshAt: number | null, };

@@ -6,4 +6,8 @@ export type ScopeInfo = { name: string,
 /**
  * "platform", "jira" or "confluence".
  */
-product: string, kind: ScopeKind, access: ScopeAccess, description: string, };
+product: string, kind: ScopeKind, access: ScopeAccess, description: string, 
+/**
+ * What the reference does not establish about this scope, if anything.
+ */
+note: string | null, };
