@@ -32,5 +32,5 @@ export DISPLAY="$display"
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
 
 cd "$here"
-cargo test -p onramp-e2e --test wizard -- --test-threads=1 --nocapture "$@"
+cargo test -p onramp-e2e --tests -- --test-threads=1 --nocapture "$@"
 echo "Screenshots: $here/target/e2e-screenshots/"

@@ -62,7 +62,7 @@ pub struct Scenario {
     pub browser_log: PathBuf,
     driver: Child,
     session: Option<Session>,
-    shots: u32,
+    shots: std::cell::Cell<u32>,
 }
 
 impl Scenario {
@@ -136,7 +136,7 @@ impl Scenario {
             browser_log,
             driver,
             session: Some(session),
-            shots: 0,
+            shots: std::cell::Cell::new(0),
         }
     }
 
@@ -154,13 +154,32 @@ impl Scenario {
         self.home.join(".local/share/dev.onramp.app/logs")
     }
 
-    pub async fn shot(&mut self, label: &str) {
-        self.shots += 1;
-        let path = screenshot_dir().join(format!("{}-{:02}-{label}.png", self.name, self.shots));
+    pub async fn shot(&self, label: &str) {
+        self.shots.set(self.shots.get() + 1);
+        let path =
+            screenshot_dir().join(format!("{}-{:02}-{label}.png", self.name, self.shots.get()));
         match self.s().screenshot(&path).await {
             Ok(()) => println!("screenshot: {}", path.display()),
             Err(e) => println!("screenshot {label} failed: {e}"),
         }
+    }
+
+    /// Steers the app's in-process sandbox (its `/__sandbox/*` test controls).
+    pub async fn sandbox(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let url = format!("http://127.0.0.1:{}/__sandbox/{path}", self.sandbox_port);
+        let response = if path == "stats" {
+            http.get(&url).send().await
+        } else {
+            http.post(&url).json(&body).send().await
+        };
+        let response = response.unwrap_or_else(|e| panic!("sandbox control {path}: {e}"));
+        assert!(
+            response.status().is_success(),
+            "sandbox control {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(serde_json::Value::Null)
     }
 
     pub fn browser_log(&self) -> String {

@@ -22,6 +22,17 @@ pub struct Element {
     css: String,
 }
 
+impl Element {
+    /// The W3C element reference, for passing the element to `execute`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({ELEMENT_KEY: self.id})
+    }
+}
+
 impl Session {
     /// Starts the app through tauri-driver (`tauri:options.application`).
     pub async fn start(driver_url: &str, application: &str) -> Result<Session> {
@@ -164,6 +175,24 @@ impl Session {
                 return Err(format!(
                     "timed out waiting for {needle:?} in {css}; last text: {last:?}"
                 ));
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Waits until nothing displayed matches `css`.
+    pub async fn wait_gone(&self, css: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut visible = false;
+            for e in self.find_all(css).await.unwrap_or_default() {
+                visible |= self.is_displayed(&e).await.unwrap_or(false);
+            }
+            if !visible {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{css} still displayed"));
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }

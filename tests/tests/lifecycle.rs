@@ -1,0 +1,138 @@
+//! Issue 5 in the real window: a token that dies while the app is open is refreshed once on the next
+//! call; a revoked grant leads to "needs reconnect" and a one-click re-authorize; a 429 shows its
+//! countdown and then the result; a removed endpoint is explained.
+
+use std::time::Duration;
+
+use onramp_e2e::flows::{self, Callback, SHORT};
+use onramp_e2e::harness::{Paths, Scenario};
+use serde_json::json;
+
+fn paths() -> Paths {
+    Paths::discover(env!("CARGO_BIN_EXE_fake-browser"))
+}
+
+async fn refresh_count(scn: &Scenario) -> u64 {
+    scn.sandbox("stats", json!(null)).await["refresh_count"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn expired_token_is_refreshed_once_on_the_next_call() {
+    let mut scn = Scenario::start(&paths(), "token-expiry", &[]).await;
+    flows::connect_and_test(&mut scn, Callback::Loopback).await;
+    assert_eq!(refresh_count(&scn).await, 0);
+    scn.sandbox("expire-access-tokens", json!({})).await;
+    let body = flows::run_preset(&scn, "jira-myself", "200").await;
+    assert!(body.contains(flows::SANDBOX_USER));
+    scn.s()
+        .wait_for("[data-testid=\"test-refreshed\"]", SHORT)
+        .await
+        .unwrap();
+    assert_eq!(refresh_count(&scn).await, 1, "exactly one refresh");
+    scn.shot("refreshed").await;
+
+    // A custom request to the removed Jira search: 410, explained with its replacement.
+    let s = scn.s();
+    s.click_css("[data-testid=\"mode-custom\"]").await.unwrap();
+    s.type_into("#req-path", "/rest/api/3/search")
+        .await
+        .unwrap();
+    s.type_into("#req-query", "jql=project%20%3D%20ABC")
+        .await
+        .unwrap();
+    let product = s.wait_for("#req-product", SHORT).await.unwrap();
+    s.execute(
+        "arguments[0].value = 'jira'; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![product.to_json()],
+    )
+    .await
+    .unwrap();
+    s.click_css("[data-testid=\"run-test\"]").await.unwrap();
+    s.wait_for_text("[data-testid=\"test-status\"]", "410", SHORT)
+        .await
+        .unwrap();
+    let card = s
+        .text_of("[data-testid=\"error-card\"][data-code=\"endpoint_removed\"]")
+        .await
+        .unwrap();
+    assert!(
+        card.contains("/rest/api/3/search/jql"),
+        "the replacement is named: {card}"
+    );
+    scn.shot("removed-endpoint").await;
+    s.wait_for("[data-testid=\"history-row\"]", SHORT)
+        .await
+        .unwrap();
+    assert!(
+        s.find_all("[data-testid=\"history-row\"]")
+            .await
+            .unwrap()
+            .len()
+            >= 3
+    );
+    scn.finish().await;
+}
+
+#[tokio::test]
+async fn revoked_grant_needs_reconnect_and_reauthorize_works() {
+    let mut scn = Scenario::start(&paths(), "revoked", &[]).await;
+    flows::connect_and_test(&mut scn, Callback::Loopback).await;
+    scn.sandbox("revoke", json!({})).await;
+    let s = scn.s();
+    s.click_css("[data-testid=\"run-test\"]").await.unwrap();
+    let notice = s
+        .wait_for_text(
+            "[data-testid=\"needs-reconnect\"]",
+            "invalid_grant",
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert!(notice.contains("revoked"), "the reason is given: {notice}");
+    scn.shot("needs-reconnect").await;
+    s.click_css("[data-testid=\"reauthorize\"]").await.unwrap();
+    s.wait_for(
+        "[data-testid=\"connection-panel\"][data-state=\"connected\"]",
+        flows::AUTH,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\nfake browser log:\n{}", scn.browser_log()));
+    let body = flows::run_preset(&scn, "jira-myself", "200").await;
+    assert!(body.contains(flows::SANDBOX_USER));
+    scn.shot("reconnected").await;
+    scn.finish().await;
+}
+
+#[tokio::test]
+async fn rate_limit_shows_a_countdown_then_the_result() {
+    let mut scn = Scenario::start(&paths(), "rate-limit", &[]).await;
+    flows::connect_and_test(&mut scn, Callback::DeepLink).await;
+    scn.sandbox(
+        "faults",
+        json!({"rate_limit_next": 1, "retry_after_secs": 3}),
+    )
+    .await;
+    let s = scn.s();
+    s.click_css("[data-testid=\"run-test\"]").await.unwrap();
+    let countdown = s
+        .wait_for("[data-testid=\"retry-countdown\"]", SHORT)
+        .await
+        .unwrap();
+    let text = s.text(&countdown).await.unwrap();
+    assert!(text.contains('s'), "a countdown in seconds: {text}");
+    scn.shot("rate-limit-countdown").await;
+    s.wait_for_text(
+        "[data-testid=\"test-status\"]",
+        "200",
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    s.wait_gone("[data-testid=\"retry-countdown\"]", SHORT)
+        .await
+        .unwrap();
+    scn.shot("rate-limit-result").await;
+    scn.finish().await;
+}
