@@ -20,8 +20,17 @@ pub async fn next(scn: &Scenario) {
     scn.s().click_css("#next").await.unwrap();
 }
 
+/// Whether the checkbox/radio matching `css` is checked (waits for it to exist; it may be styled
+/// invisibly behind a custom control).
 pub async fn checked(scn: &Scenario, css: &str) -> bool {
-    let e = scn.s().find(css).await.unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + SHORT;
+    let e = loop {
+        match scn.s().find(css).await {
+            Ok(e) => break e,
+            Err(err) if std::time::Instant::now() > deadline => panic!("{css}: {err}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(150)).await,
+        }
+    };
     scn.s().property(&e, "checked").await.unwrap() == Value::Bool(true)
 }
 

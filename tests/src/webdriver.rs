@@ -259,6 +259,24 @@ impl Session {
         .map_err(|err| format!("type into {css}: {err}"))
     }
 
+    /// Empties a text field with Backspace, as a user would (WebDriver's Clear fires no input event).
+    pub async fn erase(&self, css: &str) -> Result<()> {
+        let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        let len = self
+            .property(&e, "value")
+            .await?
+            .as_str()
+            .map_or(0, |v| v.chars().count());
+        let keys: String = "\u{E017}".repeat(len) + &"\u{E003}".repeat(len);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", e.id),
+            Some(json!({"text": keys, "value": keys.chars().map(|c| c.to_string()).collect::<Vec<_>>()})),
+        )
+        .await
+        .map(|_| ())
+    }
+
     pub async fn text(&self, e: &Element) -> Result<String> {
         Ok(self
             .call(

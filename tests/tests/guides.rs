@@ -75,8 +75,7 @@ async fn console_guide_scope_picker_and_requested_vs_granted() {
     s.wait_for("[data-testid=\"scope-no-match\"]", SHORT)
         .await
         .unwrap();
-    let search = s.wait_for("#scope-search", SHORT).await.unwrap();
-    s.clear(&search).await.unwrap();
+    s.erase("#scope-search").await.unwrap();
     s.click_css("[data-testid=\"preset-read-only-smoke\"]")
         .await
         .unwrap();
