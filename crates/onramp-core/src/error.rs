@@ -56,9 +56,6 @@ pub enum OnrampError {
     UnknownTestCall(String),
     #[error("unexpected response {status}")]
     UnexpectedResponse { status: u16, body: String },
-    /// A failure already explained by `diagnosis`.
-    #[error("{}", .0.title)]
-    Diagnosed(UiError),
 }
 
 impl OnrampError {
@@ -76,9 +73,6 @@ impl OnrampError {
     }
 
     pub fn to_ui(&self) -> UiError {
-        if let OnrampError::Diagnosed(ui) = self {
-            return ui.clone();
-        }
         let (code, title, detail, hint): (&str, String, String, Option<String>) = match self {
             OnrampError::Catalog(m) => (
                 "catalog",
@@ -242,7 +236,6 @@ impl OnrampError {
                 format!("This provider has no test call \"{id}\"."),
                 None,
             ),
-            OnrampError::Diagnosed(_) => unreachable!("returned above"),
             OnrampError::UnexpectedResponse { status, body } => (
                 "unexpected_response",
                 format!("Unexpected response (HTTP {status})"),
