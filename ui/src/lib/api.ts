@@ -2,6 +2,7 @@
 import { invoke as tauriInvoke } from "@tauri-apps/api/core";
 import { listen as tauriListen } from "@tauri-apps/api/event";
 import type {
+  ApiRequest,
   AuthProgress,
   AuthorizationStarted,
   Bootstrap,
@@ -9,10 +10,12 @@ import type {
   IntegrationPatch,
   IntegrationView,
   Provider,
+  RetryNotice,
   ScopeAdvice,
   ScopeReport,
   Site,
   TestCallResult,
+  UiError,
 } from "./bindings";
 import { toUiError } from "./errors";
 
@@ -46,12 +49,33 @@ function getTransport(): Promise<Transport> {
   return transport;
 }
 
+/** Told about every rejected command (after normalisation), e.g. to notice "needs_reconnect". */
+export type CallErrorListener = (error: UiError, cmd: string, args: Record<string, unknown> | undefined) => void;
+
+const callErrorListeners = new Set<CallErrorListener>();
+
+/** Subscribe to every command's failure; returns the unsubscribe function. */
+export function onCallError(cb: CallErrorListener): Unlisten {
+  callErrorListeners.add(cb);
+  return () => {
+    callErrorListeners.delete(cb);
+  };
+}
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   const t = await getTransport();
   try {
     return await t.invoke<T>(cmd, args);
   } catch (e) {
-    throw toUiError(e);
+    const err = toUiError(e);
+    for (const l of callErrorListeners) {
+      try {
+        l(err, cmd, args);
+      } catch {
+        // A listener's failure must not replace the command's error.
+      }
+    }
+    throw err;
   }
 }
 
@@ -104,6 +128,50 @@ export const saveCustomProvider = (id: string | null, input: CustomProviderInput
 
 /** Refused while an integration uses the provider. */
 export const deleteCustomProvider = (id: string) => call<null>("delete_custom_provider", { id });
+
+// ---- token lifecycle and the API console ------------------------------------------------
+
+/** A preset as an ApiRequest (the other fields are ignored by the back end). */
+export const presetRequest = (presetId: string): ApiRequest => ({
+  presetId,
+  method: "",
+  product: null,
+  path: "",
+  query: null,
+  body: null,
+});
+
+/** Runs a preset or custom request; waits before retries are announced by `request-progress`. */
+export const runRequest = (id: string, request: ApiRequest) =>
+  call<TestCallResult>("run_request", { id, request });
+
+/** The request as a curl command; the token is `$ACCESS_TOKEN` unless `revealToken`. */
+export const curlCommand = (id: string, request: ApiRequest, revealToken: boolean) =>
+  call<string>("curl_command", { id, request, revealToken });
+
+/** Refreshes the access token now, whatever its expiry says. */
+export const refreshNow = (id: string) => call<IntegrationView>("refresh_now", { id });
+
+/** Deletes the tokens from the keychain; the integration and its client secret are kept. */
+export const disconnect = (id: string) => call<IntegrationView>("disconnect", { id });
+
+/** Explains an error page's text copied from the browser (resolves with the explanation). */
+export const diagnoseBrowserError = (id: string | null, text: string) =>
+  call<UiError>("diagnose_browser_error", { id, text });
+
+export const getIntegration = (id: string) => call<IntegrationView>("get_integration", { id });
+
+/** Subscribe to `request-progress` (a console request waits before retrying). */
+export async function onRequestProgress(cb: (n: RetryNotice) => void): Promise<Unlisten> {
+  const t = await getTransport();
+  return t.listen<RetryNotice>("request-progress", cb);
+}
+
+/** Subscribe to `connection-changed` (a background refresh happened or failed). */
+export async function onConnectionChanged(cb: (view: IntegrationView) => void): Promise<Unlisten> {
+  const t = await getTransport();
+  return t.listen<IntegrationView>("connection-changed", cb);
+}
 
 /** Subscribe to `auth-progress`; resolves to the unsubscribe function. */
 export async function onAuthProgress(cb: (p: AuthProgress) => void): Promise<Unlisten> {

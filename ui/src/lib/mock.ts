@@ -4,15 +4,22 @@
 // ?noanswer (authorization never answered, expires after 12 s), client ID "fail" makes the authorization fail, scopes without jira/confluence give no sites,
 // ?slowadvice (advise_scopes takes 800 ms), a scope named "withheld:*" is requested but not granted; issuer
 // "https://fail.example" fails discovery.
+// API console: ?console (like ?resume, with a site and some history), ?expiring (the token expires 90 s
+// after start), ?revoked (the next request finds the grant revoked: needs reconnect), ?bgfail (a background
+// refresh fails 20 s after start), ?nobgrefresh (no background refresh: the countdown reaches "expired"). Custom paths: containing "ratelimit" → 429 then a retry after 3 s,
+// "/rest/api/3/search" → 410, "/rest/api/3/search/jql" → paginated, "boom" → 503 twice then 200.
 import type { Transport } from "./api";
 import type {
+  ApiRequest,
   AuthProgress,
   Bootstrap,
   CallbackSettings,
   CustomProviderInput,
   IntegrationPatch,
   IntegrationView,
+  KeyValue,
   Provider,
+  RetryNotice,
   ScopeAdvice,
   ScopeGrant,
   ScopeInfo,
@@ -254,6 +261,8 @@ const integrations = new Map<string, IntegrationView>();
 const listedSites = new Map<string, Site[]>();
 const timers = new Map<string, ReturnType<typeof setTimeout>[]>();
 const listeners = new Set<(p: AuthProgress) => void>();
+const retryListeners = new Set<(n: RetryNotice) => void>();
+const connectionListeners = new Set<(v: IntegrationView) => void>();
 let counter = 0;
 
 function err(code: string, title: string, detail: string, hint: string | null = null): UiError {
@@ -300,14 +309,277 @@ function newIntegration(providerId: string): IntegrationView {
   };
 }
 
-if (params.has("resume")) {
+function emitConnection(it: IntegrationView) {
+  for (const l of connectionListeners) l(clone(it));
+}
+
+function emitRetry(n: RetryNotice) {
+  for (const l of retryListeners) l(clone(n));
+}
+
+const now = () => Date.now() / 1000;
+
+function needsReconnect(it: IntegrationView, reason: string): UiError {
+  if (it.connection) {
+    it.connection.state = "needs_reconnect";
+    it.connection.reason = reason;
+  }
+  emitConnection(it);
+  return err("needs_reconnect", "Authorize again", reason, "Use “Authorize again”: the other settings are kept.");
+}
+
+/** The mock's refresh: a new hour-long token, or "needs reconnect" without a refresh token. */
+function refreshToken(it: IntegrationView): void {
+  const c = it.connection;
+  if (!c) throw err("not_connected", "Not connected", "Authorize first: there is no token.");
+  if (c.state === "needs_reconnect") throw err("needs_reconnect", "Authorize again", c.reason ?? "The connection was lost.");
+  if (!c.hasRefreshToken) {
+    throw err("no_refresh_token", "No refresh token", "The grant has no refresh token: offline_access was not granted.", "Add offline_access in step 3 and authorize again.");
+  }
+  if (revokedPending) {
+    revokedPending = false;
+    throw needsReconnect(it, "The refresh token was refused: invalid_grant (the grant was revoked, e.g. the app's access was removed in the Atlassian account). Authorize again.");
+  }
+  c.expiresAt = now() + 3600;
+  c.lastRefreshAt = now();
+  c.tokenLifetime = 3600;
+}
+
+let revokedPending = params.has("revoked");
+
+// Background refresh, like the engine's: a minute before expiry, unless ?nobgrefresh.
+if (!params.has("nobgrefresh")) {
+  setInterval(() => {
+    for (const it of integrations.values()) {
+      const c = it.connection;
+      if (c?.state === "connected" && c.hasRefreshToken && c.expiresAt !== null && c.expiresAt - 60 <= now()) {
+        try {
+          refreshToken(it);
+          emitConnection(it);
+        } catch {
+          // needsReconnect already told the listeners.
+        }
+      }
+    }
+  }, 5000);
+}
+
+const SANDRA = {
+  self: `${SANDBOX}/ex/jira/11111111-aaaa-4bbb-8ccc-000000000001/rest/api/3/user?accountId=5b10a2844c20165700ede21g`,
+  accountId: "5b10a2844c20165700ede21g", accountType: "atlassian", emailAddress: "sandra.boxley@example.com",
+  avatarUrls: { "48x48": "https://avatar.example/48.png", "24x24": "https://avatar.example/24.png" },
+  displayName: "Sandra Boxley", active: true, timeZone: "Europe/Berlin", locale: "en_US",
+  groups: { size: 2, items: [] }, applicationRoles: { size: 1, items: [] },
+};
+
+interface MockAnswer {
+  status: number;
+  body: unknown;
+  headers?: KeyValue[];
+  pagination?: string | null;
+  error?: UiError | null;
+}
+
+/** What the mock gateway answers for a custom request. */
+function answer(method: string, path: string, query: string | null, granted: string[]): MockAnswer {
+  if (path === "/rest/api/3/search") {
+    return {
+      status: 410, body: { errorMessages: ["The requested API has been removed. Please use /rest/api/3/search/jql instead."] },
+      error: err("endpoint_removed", "This endpoint was removed", `${method} /rest/api/3/search answered 410 Gone.`, "Use GET /rest/api/3/search/jql (with nextPageToken paging) instead."),
+    };
+  }
+  if (path === "/rest/api/3/search/jql") {
+    return {
+      status: 200, body: { issues: [{ id: "10001", key: "ABC-1", fields: { summary: "First issue" } }, { id: "10002", key: "ABC-2", fields: { summary: "Second issue" } }], nextPageToken: "CAEaAggD", isLast: false },
+      pagination: "Next page: repeat the request with nextPageToken=CAEaAggD.",
+    };
+  }
+  if (path === "/rest/api/3/myself") {
+    return granted.includes("read:jira-user")
+      ? { status: 200, body: SANDRA }
+      : { status: 401, body: { code: 401, message: "Unauthorized; scope does not match" }, error: err("scope_mismatch", "The token lacks a scope for this call", "HTTP 401: scope does not match.", "Add read:jira-user in step 3 and authorize again.") };
+  }
+  if (path === "/me") return { status: 200, body: { account_id: SANDRA.accountId, name: SANDRA.displayName, email: SANDRA.emailAddress } };
+  if (method !== "GET") return { status: method === "DELETE" ? 204 : 201, body: method === "DELETE" ? "" : { id: "10003", key: "ABC-3", self: `${SANDBOX}${path}/10003` } };
+  if (path.startsWith("/wiki/api/v2/")) return { status: 200, body: { results: [{ id: "98305", key: "DEV", name: "Development" }], _links: { next: `/wiki/api/v2/spaces?cursor=abc&${query ?? ""}` } }, pagination: "Next page: _links.next = /wiki/api/v2/spaces?cursor=abc" };
+  return {
+    status: 404, body: { errorMessages: [`No such endpoint: ${path}`] },
+    error: err("not_found", "Not found", `${method} ${path} answered 404.`, "Check the path and the product (Jira or Confluence); the path is relative to the product's prefix."),
+  };
+}
+
+function rateHeaders(remaining: number): KeyValue[] {
+  return [
+    { key: "x-ratelimit-limit", value: "100" },
+    { key: "x-ratelimit-remaining", value: String(remaining) },
+    { key: "x-ratelimit-reset", value: new Date(Date.now() + 60_000).toISOString() },
+  ];
+}
+
+let rateRemaining = 100;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runRequest(id: string, req: ApiRequest): Promise<TestCallResult> {
+  const it = get(id);
+  const provider = providerOf(it.providerId);
+  const c = it.connection;
+  if (!c) throw err("not_connected", "Not connected", "Authorize first: there is no token.");
+  if (c.state === "needs_reconnect") throw err("needs_reconnect", "Authorize again", c.reason ?? "The connection was lost.");
+  let method: string;
+  let path: string;
+  let query: string | null = null;
+  let body: string | null = null;
+  let product = req.product;
+  let presetId = "custom";
+  if (req.presetId) {
+    const preset = provider.testCalls.find((p) => p.id === req.presetId);
+    if (!preset) throw err("unknown_preset", "Unknown test call", req.presetId);
+    presetId = preset.id;
+    method = preset.method;
+    [path, query] = preset.path.includes("?") ? (preset.path.split("?", 2) as [string, string]) : [preset.path, null];
+    product = preset.product;
+  } else {
+    method = req.method.trim().toUpperCase();
+    if (!["GET", "POST", "PUT", "PATCH", "DELETE"].includes(method)) throw invalid("method", "Use one of GET, POST, PUT, PATCH, DELETE.");
+    path = req.path.trim();
+    if (!path.startsWith("/") || path.includes("://") || path.includes("..")) throw invalid("path", "Give a path that starts with /, relative to the product's gateway path (e.g. /rest/api/3/myself).");
+    query = req.query?.trim().replace(/^\?/, "") || null;
+    body = req.body?.trim() || null;
+    if (body && method === "GET") throw invalid("body", "A GET request has no body; clear it or pick another method.");
+    if (body) {
+      try {
+        JSON.parse(body);
+      } catch (e) {
+        throw invalid("body", `The body is not valid JSON: ${String(e)}.`);
+      }
+    }
+  }
+  if (product && !it.site) throw err("no_site_selected", "No site selected", "Pick a site on step 5 first.");
+  const prefix = product ? `/ex/${product}/${it.site!.id}` : "";
+  const rel = `${prefix}${path}${query ? `?${query}` : ""}`;
+  const url = presetId === "custom-test" ? path : `${provider.gatewayUrl}${rel}`;
+
+  let refreshed = false;
+  let attempts = 1;
+  if (c.expiresAt !== null && c.expiresAt <= now()) {
+    // The token died: the gateway says 401, the engine refreshes once and sends again.
+    refreshToken(it);
+    refreshed = true;
+    attempts += 1;
+    emitConnection(it);
+  }
+  const waits: { status: number; ms: number; reason: string }[] = [];
+  if (path.includes("ratelimit")) waits.push({ status: 429, ms: 3000, reason: "Rate limited (HTTP 429): waiting as the provider asked before retrying." });
+  if (path.includes("boom")) {
+    waits.push({ status: 503, ms: 1500, reason: "Rate limited (HTTP 503): waiting as the provider asked before retrying." });
+    waits.push({ status: 503, ms: 3000, reason: "Rate limited (HTTP 503): waiting as the provider asked before retrying." });
+  }
+  for (const w of waits) {
+    attempts += 1;
+    emitRetry({ integrationId: id, attempt: attempts, status: w.status, waitMs: w.ms, retryAtMs: Date.now() + w.ms, reason: w.reason });
+    await delay(w.ms);
+  }
+
+  let a: MockAnswer;
+  if (req.presetId) {
+    const preset = provider.testCalls.find((p) => p.id === req.presetId)!;
+    const ok = satisfied(preset, new Set(c.grantedScopes));
+    a = ok
+      ? { status: 200, body: preset.id === "accessible-resources" ? sitesFor(it) : preset.id === "jira-myself" ? SANDRA : { accountId: SANDRA.accountId, name: SANDRA.displayName, preset: preset.id } }
+      : { status: 401, body: { code: 401, message: "Unauthorized; scope does not match" }, error: err("scope_mismatch", "The token lacks a scope for this call", "HTTP 401: scope does not match.", `Add ${preset.needsScopes[0]?.join(" + ")} in step 3 and authorize again.`) };
+  } else {
+    a = answer(method, path, query, c.grantedScopes);
+  }
+  const text = typeof a.body === "string" ? a.body : JSON.stringify(a.body, null, 2);
+  rateRemaining = rateRemaining > 1 ? rateRemaining - 1 : 100;
+  const rate = rateHeaders(rateRemaining);
+  const headers: KeyValue[] = [
+    { key: "content-type", value: "application/json;charset=UTF-8" },
+    { key: "date", value: new Date().toUTCString() },
+    { key: "atl-traceid", value: Math.random().toString(16).slice(2) },
+    ...rate,
+    ...(a.headers ?? []),
+  ];
+  const elapsedMs = Math.floor(Math.random() * 3) === 0 ? 0 : 40 + Math.floor(Math.random() * 200);
+  it.history.unshift({ at: Math.floor(now()), method, path: rel, status: a.status, elapsedMs });
+  it.history.splice(50);
+  return {
+    presetId, method, url, status: a.status, elapsedMs, ok: a.status >= 200 && a.status < 300,
+    contentType: text ? "application/json;charset=UTF-8" : null, body: text, sizeBytes: new TextEncoder().encode(text).length,
+    headers, rateLimitHeaders: rate, pagination: a.pagination ?? null, attempts, refreshed, error: a.error ?? null,
+  };
+}
+
+function curl(id: string, req: ApiRequest, reveal: boolean): string {
+  const it = get(id);
+  const provider = providerOf(it.providerId);
+  let method = req.method.trim().toUpperCase();
+  let path = req.path.trim();
+  let product = req.product;
+  if (req.presetId) {
+    const preset = provider.testCalls.find((p) => p.id === req.presetId);
+    if (!preset) throw err("unknown_preset", "Unknown test call", req.presetId);
+    method = preset.method;
+    path = preset.path;
+    product = preset.product;
+  }
+  if (reveal && !it.connection) throw err("not_connected", "Not connected", "Authorize first: there is no token.");
+  const prefix = product ? `/ex/${product}/${it.site?.id ?? "{cloudId}"}` : "";
+  const q = req.presetId ? "" : req.query?.trim() ? `?${req.query.trim()}` : "";
+  const url = `${provider.gatewayUrl}${prefix}${path}${q}`;
+  const quote = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
+  const auth = reveal ? quote(`Authorization: Bearer mock-access-token-${it.id}`) : '"Authorization: Bearer $ACCESS_TOKEN"';
+  let cmd = `curl -sS -X ${method} ${quote(url)} \\\n  -H ${auth} \\\n  -H 'Accept: application/json'`;
+  const body = req.presetId ? null : req.body?.trim();
+  if (body) cmd += ` \\\n  -H 'Content-Type: application/json' \\\n  --data-raw ${quote(body)}`;
+  return cmd;
+}
+
+function diagnose(id: string | null, text: string): UiError {
+  const decoded = (() => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  })();
+  const sent = id ? integrations.get(id)?.redirectUri ?? null : null;
+  const facts: KeyValue[] = [];
+  if (sent) facts.push({ key: "Onramp sent", value: sent });
+  const lower = decoded.toLowerCase();
+  if (lower.includes("redirect_uri") || lower.includes("callback")) {
+    const refused = /redirect_uri=([^&\s]+)/.exec(decoded)?.[1] ?? /(https?:\/\/[^\s"'<>]+|onramp:\/\/[^\s"'<>]+)/.exec(decoded)?.[1];
+    if (refused) facts.push({ key: "Atlassian refused", value: refused });
+    return { code: "redirect_uri_mismatch", title: "The callback URL does not match the app's", detail: "Atlassian compares the callback URL character by character with the one registered on the app.", hint: "In the developer console open Authorization → OAuth 2.0 (3LO), paste the URL Onramp sent exactly, save, wait a minute, and authorize again.", facts };
+  }
+  if (lower.includes("unauthorized_client") || lower.includes("client_id")) {
+    return { code: "unauthorized_client", title: "The app is not allowed to start this authorization", detail: `The authorize request was refused: ${decoded.slice(0, 200)}`, hint: "Check the client ID in step 2 against the console's Settings page, and the callback URL under Authorization.", facts };
+  }
+  if (lower.includes("scope")) {
+    return { code: "invalid_scope", title: "A requested scope is not enabled on the app", detail: decoded.slice(0, 300), hint: "In the console open Permissions → Configure → Edit Scopes and add every scope chosen in step 3.", facts };
+  }
+  return { code: "browser_error_unknown", title: "Onramp does not recognise this error", detail: `The text was: ${decoded.slice(0, 300)}`, hint: "Check the client ID, callback URL and scopes against the developer console.", facts };
+}
+
+if (params.has("resume") || params.has("console")) {
   const it = newIntegration("sandbox");
   Object.assign(it, {
     clientId: sandboxConsole.clientId, hasClientSecret: true, scopes: ["offline_access", "read:me", "read:jira-user"],
     consoleDone: ["create", "permissions", "authorization", "credentials"],
-    connection: { state: "connected", connectedAt: Date.now() / 1000 - 600, expiresAt: Date.now() / 1000 + 3000, grantedScopes: ["offline_access", "read:me", "read:jira-user"], hasRefreshToken: true, reason: null, tokenLifetime: 3600, lastRefreshAt: null },
+    connection: { state: "connected", connectedAt: Date.now() / 1000 - 600, expiresAt: Date.now() / 1000 + (params.has("expiring") ? 90 : 3000), grantedScopes: ["offline_access", "read:me", "read:jira-user"], hasRefreshToken: true, reason: null, tokenLifetime: 3600, lastRefreshAt: null },
   });
+  if (params.has("console")) {
+    it.site = sitesFor(it)[0] ?? null;
+    const t = Math.floor(now());
+    it.history = [
+      { at: t - 120, method: "GET", path: `/ex/jira/${it.site?.id ?? ""}/rest/api/3/myself`, status: 200, elapsedMs: 143 },
+      { at: t - 300, method: "GET", path: "/oauth/token/accessible-resources", status: 200, elapsedMs: 0 },
+    ];
+  }
   integrations.set(it.id, it);
+  if (params.has("bgfail")) {
+    setTimeout(() => void needsReconnect(it, "The background refresh was refused: invalid_grant (the refresh token expired or was revoked). Authorize again."), 20_000);
+  }
 }
 
 const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
@@ -456,6 +728,21 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
       error: ok ? null : err("scope_mismatch", "The token lacks a scope for this call", "HTTP 401: scope does not match.", `Add ${preset.needsScopes[0]?.join(" + ")} in step 3 and authorize again.`),
     };
   },
+  run_request: (a) => runRequest(String(a.id), a.request as ApiRequest),
+  curl_command: (a) => curl(String(a.id), a.request as ApiRequest, a.revealToken === true),
+  refresh_now: (a) => {
+    const it = get(String(a.id));
+    refreshToken(it);
+    return it;
+  },
+  disconnect: (a) => {
+    const it = get(String(a.id));
+    clearTimers(it.id);
+    it.connection = null;
+    return it;
+  },
+  diagnose_browser_error: (a) => diagnose(a.id == null ? null : String(a.id), String(a.text)),
+  get_integration: (a) => get(String(a.id)),
   delete_integration: (a) => {
     integrations.delete(String(a.id));
     return null;
@@ -466,12 +753,10 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
   },
 };
 
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export const mockTransport: Transport = {
   async invoke<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
     await delay(
-      cmd === "run_test_call" || cmd === "list_sites" || cmd === "discover_provider"
+      cmd === "run_test_call" || cmd === "run_request" || cmd === "list_sites" || cmd === "discover_provider" || cmd === "refresh_now"
         ? 700
         : cmd === "advise_scopes"
           ? (params.has("slowadvice") ? 800 : 40)
@@ -479,13 +764,23 @@ export const mockTransport: Transport = {
     );
     const h = handlers[cmd];
     if (!h) throw `Command ${cmd} not found`;
-    return clone(h(clone(args))) as T;
+    return clone(await h(clone(args))) as T;
   },
   async listen<T>(event: string, cb: (payload: T) => void) {
+    if (event === "request-progress") {
+      const l = cb as unknown as (n: RetryNotice) => void;
+      retryListeners.add(l);
+      return () => void retryListeners.delete(l);
+    }
+    if (event === "connection-changed") {
+      const l = cb as unknown as (v: IntegrationView) => void;
+      connectionListeners.add(l);
+      return () => void connectionListeners.delete(l);
+    }
     if (event !== "auth-progress") return () => {};
     const l = cb as unknown as (p: AuthProgress) => void;
     listeners.add(l);
-    return () => listeners.delete(l);
+    return () => void listeners.delete(l);
   },
 };
 

@@ -2,13 +2,16 @@
 // authorization flow (kept here so it survives moving between steps).
 import * as api from "./api";
 import type {
+  ApiRequest,
   AuthProgress,
   AuthStage,
   AuthorizationStarted,
   Bootstrap,
   IntegrationPatch,
   IntegrationView,
+  ProductId,
   Provider,
+  RetryNotice,
   TestCallResult,
   UiError,
 } from "./bindings";
@@ -38,6 +41,17 @@ export interface AuthFlow {
   error: UiError | null;
 }
 
+/** The API console's custom-request form (kept here so it survives moving between steps). */
+export interface ConsoleForm {
+  mode: "presets" | "custom";
+  method: string;
+  /** "" = the gateway itself. */
+  product: ProductId | "";
+  path: string;
+  query: string;
+  body: string;
+}
+
 class Wizard {
   boot = $state<Bootstrap | null>(null);
   bootError = $state<UiError | null>(null);
@@ -60,6 +74,28 @@ class Wizard {
   listenError = $state<UiError | null>(null);
   lastTest = $state<TestCallResult | null>(null);
 
+  /** API console: a request is running, the last wait-before-retry notice, the last rejection. */
+  requestBusy = $state(false);
+  retryNotice = $state<RetryNotice | null>(null);
+  requestError = $state<UiError | null>(null);
+  /** The request that produced `lastTest`. */
+  lastRequest = $state<ApiRequest | null>(null);
+  consoleForm = $state<ConsoleForm>({
+    mode: "presets",
+    method: "GET",
+    product: "",
+    path: "",
+    query: "",
+    body: "",
+  });
+
+  /** Set when subscribing to `request-progress` / `connection-changed` failed. */
+  eventsError = $state<UiError | null>(null);
+  /** Integrations disconnected this session (the connection panel stays on step 4 for them). */
+  disconnected = $state<string[]>([]);
+  /** get_integration calls in flight (the connection panel shows it). */
+  reloading = $state(0);
+
   /** Integrations whose scope step was already shown once this session (prefill only on the first visit). */
   readonly scopesVisited = new Set<string>();
 
@@ -81,6 +117,8 @@ class Wizard {
   #queue: Promise<unknown> = Promise.resolve();
   #seq = 0;
   #unlisten: api.Unlisten | null = null;
+  #unlistenEvents: api.Unlisten[] | null = null;
+  #reloadSeq = 0;
 
   async init(): Promise<void> {
     this.booting = true;
@@ -94,6 +132,7 @@ class Wizard {
           this.listenError = api.toUiError(e, "Listening for authorization progress");
         }
       }
+      if (!this.#unlistenEvents) await this.#listenEvents();
       const boot = await api.bootstrap();
       this.boot = boot;
       const last = boot.integrations.find((i) => i.id === boot.lastIntegrationId) ?? null;
@@ -110,6 +149,20 @@ class Wizard {
       this.bootError = api.toUiError(e, "Starting Onramp");
     } finally {
       this.booting = false;
+    }
+  }
+
+  async #listenEvents(): Promise<void> {
+    const subs: api.Unlisten[] = [];
+    try {
+      subs.push(await api.onRequestProgress((n) => this.#onRetry(n)));
+      subs.push(await api.onConnectionChanged((view) => this.#onConnectionChanged(view)));
+      subs.push(api.onCallError((e, cmd, args) => this.#onCallError(e, cmd, args)));
+      this.#unlistenEvents = subs;
+      this.eventsError = null;
+    } catch (e) {
+      for (const u of subs) u();
+      this.eventsError = api.toUiError(e, "Listening for connection changes");
     }
   }
 
@@ -183,6 +236,8 @@ class Wizard {
           this.#setIntegration(created);
           this.auth = null;
           this.lastTest = null;
+          this.lastRequest = null;
+          this.requestError = null;
         }
       } else {
         // Let pending saves land so the next step works on what the back end holds.
@@ -267,9 +322,82 @@ class Wizard {
     this.#setIntegration(view);
   }
 
+  /** Fetch the current integration again (get_integration) and take it if it is still open. */
+  async reload(): Promise<void> {
+    const it = this.integration;
+    if (!it) return;
+    const id = it.id;
+    const seq = ++this.#reloadSeq;
+    this.reloading += 1;
+    try {
+      await this.settled();
+      const view = await api.getIntegration(id);
+      if (seq === this.#reloadSeq && this.integration?.id === id) this.#setIntegration(view);
+    } catch {
+      // Best effort: the state shown stays as it was.
+    } finally {
+      this.reloading -= 1;
+    }
+  }
+
+  // ---- API console ---------------------------------------------------------------------
+
+  /** Runs a console request; the result lands in `lastTest`, a rejection in `requestError`. */
+  async runRequest(request: ApiRequest): Promise<TestCallResult | null> {
+    const it = this.integration;
+    if (!it || this.requestBusy) return null;
+    const id = it.id;
+    this.requestBusy = true;
+    this.requestError = null;
+    this.retryNotice = null;
+    try {
+      await this.settled();
+      const result = await api.runRequest(id, request);
+      if (this.integration?.id === id) {
+        this.lastTest = result;
+        this.lastRequest = request;
+      }
+      return result;
+    } catch (e) {
+      if (this.integration?.id === id) this.requestError = api.toUiError(e);
+      return null;
+    } finally {
+      this.requestBusy = false;
+      this.retryNotice = null;
+      // The history (and maybe the connection: refreshed, or needs reconnect) changed.
+      if (this.integration?.id === id) void this.reload();
+    }
+  }
+
+  #onRetry(n: RetryNotice): void {
+    if (this.requestBusy && this.integration?.id === n.integrationId) this.retryNotice = n;
+  }
+
+  #onConnectionChanged(view: IntegrationView): void {
+    if (this.integration && this.integration.id === view.id) this.#setIntegration(view);
+  }
+
+  #onCallError(e: UiError, cmd: string, args: Record<string, unknown> | undefined): void {
+    if (e.code !== "needs_reconnect" || cmd === "get_integration") return;
+    const id = typeof args?.id === "string" ? args.id : null;
+    if (this.integration && (id === null || id === this.integration.id)) void this.reload();
+  }
+
+  /** After disconnect: take the view, remember the disconnection, forget a finished flow. */
+  markDisconnected(view: IntegrationView): void {
+    if (this.integration && this.integration.id !== view.id) return;
+    if (!this.disconnected.includes(view.id)) this.disconnected.push(view.id);
+    this.#setIntegration(view);
+  }
+
   #setIntegration(view: IntegrationView): void {
     this.integration = view;
     this.#confirmed = view;
+    // A finished flow's "connected" must not outlive the connection (disconnect, refresh failure).
+    const a = this.auth;
+    if (a && a.integrationId === view.id && a.phase === "connected" && view.connection?.state !== "connected") {
+      this.auth = null;
+    }
   }
 
   // ---- authorization -------------------------------------------------------------------
