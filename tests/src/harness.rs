@@ -182,6 +182,20 @@ impl Scenario {
         response.json().await.unwrap_or(serde_json::Value::Null)
     }
 
+    /// A screenshot with `css` scrolled to the middle of the window, so the subject is in the picture.
+    pub async fn shot_of(&self, css: &str, label: &str) {
+        if let Ok(e) = self.s().find(css).await {
+            let _ = self
+                .s()
+                .execute(
+                    "arguments[0].scrollIntoView({block: 'center'});",
+                    vec![e.to_json()],
+                )
+                .await;
+        }
+        self.shot(label).await;
+    }
+
     pub fn browser_log(&self) -> String {
         std::fs::read_to_string(&self.browser_log).unwrap_or_default()
     }

@@ -106,7 +106,11 @@ async fn console_guide_scope_picker_and_requested_vs_granted() {
     s.wait_for("[data-testid=\"warn-offline-access\"]", SHORT)
         .await
         .unwrap();
-    scn.shot("offline-access-warning").await;
+    scn.shot_of(
+        "[data-testid=\"warn-offline-access\"]",
+        "offline-access-warning",
+    )
+    .await;
     s.click_css(&displayed_scope("offline_access"))
         .await
         .unwrap();
@@ -141,7 +145,8 @@ async fn console_guide_scope_picker_and_requested_vs_granted() {
         .await
         .unwrap();
     assert!(!granted_row.contains("Disables"), "{granted_row}");
-    scn.shot("requested-vs-granted").await;
+    scn.shot_of("[data-testid=\"scope-report\"]", "requested-vs-granted")
+        .await;
 
     // The checklist was saved with the integration.
     let settings: Value =

@@ -31,7 +31,8 @@ async fn expired_token_is_refreshed_once_on_the_next_call() {
         .await
         .unwrap();
     assert_eq!(refresh_count(&scn).await, 1, "exactly one refresh");
-    scn.shot("refreshed").await;
+    scn.shot_of("[data-testid=\"test-refreshed\"]", "refreshed")
+        .await;
 
     // A custom request to the removed Jira search: 410, explained with its replacement.
     let s = scn.s();
@@ -61,7 +62,8 @@ async fn expired_token_is_refreshed_once_on_the_next_call() {
         card.contains("/rest/api/3/search/jql"),
         "the replacement is named: {card}"
     );
-    scn.shot("removed-endpoint").await;
+    scn.shot_of("[data-testid=\"error-card\"]", "removed-endpoint")
+        .await;
     s.wait_for("[data-testid=\"history-row\"]", SHORT)
         .await
         .unwrap();
@@ -91,7 +93,8 @@ async fn revoked_grant_needs_reconnect_and_reauthorize_works() {
         .await
         .unwrap();
     assert!(notice.contains("revoked"), "the reason is given: {notice}");
-    scn.shot("needs-reconnect").await;
+    scn.shot_of("[data-testid=\"needs-reconnect\"]", "needs-reconnect")
+        .await;
     s.click_css("[data-testid=\"reauthorize\"]").await.unwrap();
     s.wait_for(
         "[data-testid=\"connection-panel\"][data-state=\"connected\"]",
@@ -101,7 +104,8 @@ async fn revoked_grant_needs_reconnect_and_reauthorize_works() {
     .unwrap_or_else(|e| panic!("{e}\nfake browser log:\n{}", scn.browser_log()));
     let body = flows::run_preset(&scn, "jira-myself", "200").await;
     assert!(body.contains(flows::SANDBOX_USER));
-    scn.shot("reconnected").await;
+    scn.shot_of("[data-testid=\"connection-panel\"]", "reconnected")
+        .await;
     scn.finish().await;
 }
 
@@ -122,7 +126,8 @@ async fn rate_limit_shows_a_countdown_then_the_result() {
         .unwrap();
     let text = s.text(&countdown).await.unwrap();
     assert!(text.contains('s'), "a countdown in seconds: {text}");
-    scn.shot("rate-limit-countdown").await;
+    scn.shot_of("[data-testid=\"retry-countdown\"]", "rate-limit-countdown")
+        .await;
     s.wait_for_text(
         "[data-testid=\"test-status\"]",
         "200",
@@ -133,6 +138,7 @@ async fn rate_limit_shows_a_countdown_then_the_result() {
     s.wait_gone("[data-testid=\"retry-countdown\"]", SHORT)
         .await
         .unwrap();
-    scn.shot("rate-limit-result").await;
+    scn.shot_of("[data-testid=\"test-result\"]", "rate-limit-result")
+        .await;
     scn.finish().await;
 }

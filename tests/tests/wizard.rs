@@ -45,7 +45,8 @@ async fn authorize_pick_site_and_test(scn: &mut Scenario, secrets: Secrets) {
         body.contains(SANDBOX_USER),
         "the test call returns the sandbox user: {body}"
     );
-    scn.shot("test-call").await;
+    scn.shot_of("[data-testid=\"test-result\"]", "test-call")
+        .await;
 
     // What was stored where.
     let settings: Value = serde_json::from_slice(
