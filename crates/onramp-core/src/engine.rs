@@ -85,6 +85,25 @@ pub struct RefusedCallback {
     pub error: OnrampError,
 }
 
+/// Owned credentials for the token endpoint; not `Debug`, it holds the secret.
+struct TokenEndpoint {
+    token_url: String,
+    client_id: String,
+    client_secret: String,
+    auth: crate::model::ClientAuth,
+}
+
+impl TokenEndpoint {
+    fn credentials(&self) -> ClientCredentials<'_> {
+        ClientCredentials {
+            token_url: &self.token_url,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            auth: self.auth,
+        }
+    }
+}
+
 /// A console request resolved to what is sent.
 struct ResolvedRequest {
     label: String,
@@ -534,16 +553,10 @@ impl Engine {
     ) -> Result<IntegrationView, OnrampError> {
         let id = accepted.integration_id.clone();
         let integration = self.read_settings().integration(&id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
-        let secret = self.client_secret(&id).await?;
+        let endpoint = self.token_endpoint(&integration).await?;
         let tokens = oauth::exchange_code(
             &self.http,
-            &ClientCredentials {
-                token_url: &provider.token_url,
-                client_id: &integration.client_id,
-                client_secret: &secret,
-                auth: provider.client_auth,
-            },
+            &endpoint.credentials(),
             &accepted.code,
             &accepted.flow.redirect_uri,
             accepted.flow.pkce_verifier.as_deref(),
@@ -1017,19 +1030,8 @@ impl Engine {
             self.mark_needs_reconnect(&id, reason)?;
             return Err(OnrampError::NeedsReconnect(reason.into()));
         };
-        let provider = self.provider(&integration.provider_id)?;
-        let secret = self.client_secret(&id).await?;
-        let result = oauth::refresh(
-            &self.http,
-            &ClientCredentials {
-                token_url: &provider.token_url,
-                client_id: &integration.client_id,
-                client_secret: &secret,
-                auth: provider.client_auth,
-            },
-            &refresh_token,
-        )
-        .await;
+        let endpoint = self.token_endpoint(integration).await?;
+        let result = oauth::refresh(&self.http, &endpoint.credentials(), &refresh_token).await;
         let tokens = match result {
             Ok(t) => t,
             Err(e) if e.needs_reconnect() => {
@@ -1095,6 +1097,20 @@ impl Engine {
                 c.reason = Some(reason.to_string());
             }
             Ok(())
+        })
+    }
+
+    /// The token endpoint and client credentials of an integration (the secret from the keychain).
+    async fn token_endpoint(
+        &self,
+        integration: &Integration,
+    ) -> Result<TokenEndpoint, OnrampError> {
+        let provider = self.provider(&integration.provider_id)?;
+        Ok(TokenEndpoint {
+            token_url: provider.token_url,
+            client_id: integration.client_id.clone(),
+            client_secret: self.client_secret(&integration.id).await?,
+            auth: provider.client_auth,
         })
     }
 
