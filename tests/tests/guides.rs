@@ -50,6 +50,14 @@ async fn console_guide_scope_picker_and_requested_vs_granted() {
         "the 127.0.0.1 vs localhost trap is spelled out: {traps}"
     );
     flows::console_step(&mut scn, Callback::Loopback).await;
+    // The exact callback URL can be copied for the console.
+    let s = scn.s();
+    s.click_css("[data-testid=\"copy-callback\"]")
+        .await
+        .unwrap();
+    s.wait_for_text("[data-testid=\"copy-callback\"]", "Copied", SHORT)
+        .await
+        .unwrap();
     scn.shot("console-checklist").await;
     next(&scn).await;
 

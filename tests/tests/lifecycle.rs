@@ -33,6 +33,17 @@ async fn expired_token_is_refreshed_once_on_the_next_call() {
     assert_eq!(refresh_count(&scn).await, 1, "exactly one refresh");
     scn.shot_of("[data-testid=\"test-refreshed\"]", "refreshed")
         .await;
+    // Copy as curl shows the request with a placeholder, never the token.
+    let s = scn.s();
+    s.click_css("[data-testid=\"copy-curl\"]").await.unwrap();
+    let curl = s
+        .wait_for_text("[data-testid=\"curl-text\"]", "$ACCESS_TOKEN", SHORT)
+        .await
+        .unwrap();
+    assert!(
+        curl.contains("/rest/api/3/myself") && !curl.contains("sbx_at_"),
+        "{curl}"
+    );
 
     // A custom request to the removed Jira search: 410, explained with its replacement.
     let s = scn.s();
