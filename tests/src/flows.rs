@@ -81,12 +81,27 @@ pub async fn console_step(scn: &mut Scenario, callback: Callback) -> String {
         .unwrap()
         .trim()
         .to_string();
+    // The secret is masked until revealed (it must stay out of screenshots): reveal, read, hide.
+    let masked = s
+        .text_of("[data-testid=\"sandbox-client-secret\"]")
+        .await
+        .unwrap();
+    assert!(
+        !masked.contains("sbx_secret"),
+        "the sandbox secret is masked: {masked}"
+    );
+    s.click_css("[data-testid=\"reveal-sandbox-secret\"]")
+        .await
+        .unwrap();
     let client_secret = s
         .text_of("[data-testid=\"sandbox-client-secret\"]")
         .await
         .unwrap()
         .trim()
         .to_string();
+    s.click_css("[data-testid=\"reveal-sandbox-secret\"]")
+        .await
+        .unwrap();
     assert!(
         !client_id.is_empty() && !client_secret.is_empty(),
         "sandbox console shows credentials"

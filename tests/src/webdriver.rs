@@ -247,6 +247,12 @@ impl Session {
     /// Types like a user (W3C `text`, plus the legacy `value` array some drivers still read).
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         let e = self.wait_for(css, Duration::from_secs(10)).await?;
+        let _ = self
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![e.to_json()],
+            )
+            .await;
         self.clear(&e).await?;
         let chars: Vec<String> = text.chars().map(|c| c.to_string()).collect();
         self.call(
