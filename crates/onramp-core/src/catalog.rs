@@ -246,7 +246,7 @@ impl Catalog {
                 description: c.description.clone(),
             })
             .collect();
-        Ok(Provider {
+        let mut provider = Provider {
             id: spec.id.clone(),
             display_name: spec.display_name.clone(),
             tagline: spec.tagline.clone(),
@@ -283,7 +283,10 @@ impl Catalog {
                     value: value.clone(),
                 })
                 .collect(),
-        })
+            suggested_scopes: Vec::new(),
+        };
+        provider.suggested_scopes = crate::scopes::suggested(&provider);
+        Ok(provider)
     }
 
     /// Whether the provider lists a callback kind at all.

@@ -92,7 +92,7 @@ pub fn validate(input: &CustomProviderInput) -> Result<(), OnrampError> {
 pub fn to_provider(custom: &CustomProvider) -> Provider {
     let input = &custom.input;
     let note = "Depends on your server: register exactly this redirect URI with it.".to_string();
-    Provider {
+    let mut provider = Provider {
         id: custom.id.clone(),
         display_name: input.name.clone(),
         tagline: "Custom OAuth 2.0 authorization server".into(),
@@ -163,7 +163,10 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
         has_sites: false,
         custom: Some(input.clone()),
         authorize_params: input.extra_params.clone(),
-    }
+        suggested_scopes: Vec::new(),
+    };
+    provider.suggested_scopes = crate::scopes::suggested(&provider);
+    provider
 }
 
 #[derive(Deserialize)]

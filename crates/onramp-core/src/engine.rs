@@ -1144,6 +1144,12 @@ impl Engine {
             site: i.site.clone(),
             connection: i.connection.clone(),
             has_client_secret: i.has_client_secret,
+            runnable_test_calls: match (&i.connection, self.provider(&i.provider_id)) {
+                (Some(c), Ok(p)) if c.state == ConnectionState::Connected => {
+                    scopes::runnable_test_calls(&p, &c.granted_scopes)
+                }
+                _ => Vec::new(),
+            },
             history: i.history.clone(),
         }
     }

@@ -223,6 +223,8 @@ pub struct Provider {
     pub gateway_url: String,
     pub products: Vec<Product>,
     pub default_scopes: Vec<String>,
+    /// Preselected on a first visit to step 3: the defaults plus what the test calls need.
+    pub suggested_scopes: Vec<String>,
     pub scopes: Vec<ScopeInfo>,
     pub scope_presets: Vec<ScopePreset>,
     pub callbacks: Vec<CallbackSupport>,
@@ -340,6 +342,8 @@ pub struct IntegrationView {
     pub site: Option<Site>,
     pub connection: Option<Connection>,
     pub has_client_secret: bool,
+    /// Test calls the granted scopes allow (empty until connected).
+    pub runnable_test_calls: Vec<String>,
     /// Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.
     pub history: Vec<HistoryEntry>,
 }

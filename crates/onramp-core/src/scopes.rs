@@ -19,6 +19,39 @@ pub fn satisfies(call: &TestCallPreset, scopes: &BTreeSet<&str>) -> bool {
             .any(|alt| alt.iter().all(|s| scopes.contains(s.as_str())))
 }
 
+/// What step 3 preselects: the provider's default scopes plus the first (classic) alternative of
+/// each test call, limited to offered scopes; a custom provider's own scopes are all preselected.
+pub fn suggested(provider: &Provider) -> Vec<String> {
+    if provider.custom.is_some() {
+        return provider.scopes.iter().map(|s| s.name.clone()).collect();
+    }
+    let wanted = provider.default_scopes.iter().chain(
+        provider
+            .test_calls
+            .iter()
+            .filter_map(|c| c.needs_scopes.first())
+            .flatten(),
+    );
+    let mut out: Vec<String> = Vec::new();
+    for s in wanted {
+        if provider.scopes.iter().any(|i| &i.name == s) && !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+/// Ids of the test calls a set of granted scopes allows.
+pub fn runnable_test_calls(provider: &Provider, granted: &[String]) -> Vec<String> {
+    let set: BTreeSet<&str> = granted.iter().map(String::as_str).collect();
+    provider
+        .test_calls
+        .iter()
+        .filter(|c| satisfies(c, &set))
+        .map(|c| c.id.clone())
+        .collect()
+}
+
 pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
     let set: BTreeSet<&str> = chosen.iter().map(String::as_str).collect();
     let info = |name: &str| provider.scopes.iter().find(|s| s.name == name);
@@ -227,6 +260,36 @@ mod tests {
 
     fn codes(a: &ScopeAdvice) -> Vec<&str> {
         a.warnings.iter().map(|w| w.code.as_str()).collect()
+    }
+
+    #[test]
+    fn suggested_scopes_are_defaults_plus_what_test_calls_need() {
+        let s = suggested(&provider("atlassian"));
+        assert_eq!(
+            s,
+            [
+                "offline_access",
+                "read:me",
+                "read:jira-user",
+                "read:jira-work",
+                "read:space:confluence",
+                "read:page:confluence"
+            ]
+        );
+        let jira = suggested(&provider("jira"));
+        assert!(jira.iter().all(|x| !x.contains("confluence")));
+        let agc = suggested(&provider("atlassian-government-cloud"));
+        assert!(!agc.contains(&"read:me".to_string()), "no /me on AGC");
+    }
+
+    #[test]
+    fn runnable_test_calls_follow_granted_scopes() {
+        let p = provider("atlassian");
+        let r = runnable_test_calls(&p, &s(&["read:jira-user"]));
+        assert!(
+            r.contains(&"jira-myself".to_string()) && r.contains(&"jira-server-info".to_string())
+        );
+        assert!(!r.contains(&"confluence-spaces".to_string()));
     }
 
     #[test]

@@ -80,6 +80,8 @@ const scopePresets: ScopePreset[] = [
 const atlassianExtras = {
   scopePresets, clientAuth: "request_body", pkce: false, hasSites: true, custom: null,
   authorizeParams: [{ key: "prompt", value: "consent" }],
+  // Dev mock only; the real list comes from the engine (scopes::suggested).
+  suggestedScopes: ["offline_access", "read:me", "read:jira-user", "read:jira-work", "read:space:confluence"],
 } satisfies Partial<Provider>;
 
 const products: Provider["products"] = [
@@ -166,7 +168,7 @@ function customProvider(id: string, input: CustomProviderInput): Provider {
     testCalls: input.testCallUrl
       ? [{ id: "custom-test", product: null, label: "Test call", method: "GET", path: input.testCallUrl, needsScopes: [], description: "The URL you gave, called with the access token." }]
       : [],
-    notes: [], clientAuth: input.clientAuth, pkce: input.pkce, hasSites: false, custom: input, authorizeParams: input.extraParams,
+    notes: [], clientAuth: input.clientAuth, pkce: input.pkce, hasSites: false, custom: input, authorizeParams: input.extraParams, suggestedScopes: [...input.scopes],
   };
 }
 
@@ -306,6 +308,8 @@ function newIntegration(providerId: string): IntegrationView {
   return {
     id, name: `${provider?.displayName.split(" (")[0] ?? providerId} integration ${counter}`, providerId, clientId: "",
     callback, redirectUri: redirectUri(callback), scopes: [], consoleDone: [], site: null, connection: null, hasClientSecret: false, history: [],
+    // Dev mock only: every preset counts as runnable (the engine computes the real list).
+    runnableTestCalls: testCalls.map((t) => t.id),
   };
 }
 

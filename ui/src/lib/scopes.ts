@@ -1,27 +1,4 @@
-import type { Provider, ScopeInfo, ScopeKind, TestCallPreset } from "./bindings";
-
-/** A preset is runnable-with-success if every scope of any one alternative is granted (none needed = always). */
-export function presetSatisfied(preset: TestCallPreset, granted: readonly string[]): boolean {
-  if (preset.needsScopes.length === 0) return true;
-  return preset.needsScopes.some((alt) => alt.every((s) => granted.includes(s)));
-}
-
-/**
- * Defaults plus the first alternative of each test call's needs, limited to scopes the provider offers.
- * A custom provider's scopes are the ones its owner typed in: all of them.
- */
-export function initialScopes(provider: Provider): string[] {
-  if (provider.custom) return provider.scopes.map((s) => s.name);
-  const offered = new Set(provider.scopes.map((s) => s.name));
-  const wanted = [...provider.defaultScopes];
-  for (const call of provider.testCalls) {
-    const first = call.needsScopes[0];
-    if (first) wanted.push(...first);
-  }
-  const out: string[] = [];
-  for (const s of wanted) if (offered.has(s) && !out.includes(s)) out.push(s);
-  return out;
-}
+import type { Provider, ScopeInfo, ScopeKind } from "./bindings";
 
 const PRODUCT_NAMES: Record<string, string> = {
   platform: "Platform (all products)",

@@ -13,6 +13,10 @@ export type IntegrationView = { id: string, name: string, providerId: string, cl
  */
 redirectUri: string, scopes: Array<string>, consoleDone: Array<string>, site: Site | null, connection: Connection | null, hasClientSecret: boolean, 
 /**
+ * Test calls the granted scopes allow (empty until connected).
+ */
+runnableTestCalls: Array<string>, 
+/**
  * Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.
  */
 history: Array<HistoryEntry>, };

@@ -13,7 +13,11 @@ import type { TestCallPreset } from "./TestCallPreset";
 /**
  * A provider as the UI sees it, with run-time placeholders (the sandbox's address) filled in.
  */
-export type Provider = { id: string, displayName: string, tagline: string, environment: Environment, authorizeUrl: string, tokenUrl: string, audience: string | null, gatewayUrl: string, products: Array<Product>, defaultScopes: Array<string>, scopes: Array<ScopeInfo>, scopePresets: Array<ScopePreset>, callbacks: Array<CallbackSupport>, console: ConsoleGuide, testCalls: Array<TestCallPreset>, notes: Array<string>, 
+export type Provider = { id: string, displayName: string, tagline: string, environment: Environment, authorizeUrl: string, tokenUrl: string, audience: string | null, gatewayUrl: string, products: Array<Product>, defaultScopes: Array<string>, 
+/**
+ * Preselected on a first visit to step 3: the defaults plus what the test calls need.
+ */
+suggestedScopes: Array<string>, scopes: Array<ScopeInfo>, scopePresets: Array<ScopePreset>, callbacks: Array<CallbackSupport>, console: ConsoleGuide, testCalls: Array<TestCallPreset>, notes: Array<string>, 
 /**
  * How the client authenticates at the token endpoint.
  */
