@@ -24,7 +24,9 @@ fi
 # Inside the private session bus from here on.
 eval "$(printf 'onramp-e2e' | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
-display=":$(( 90 + RANDOM % 9 ))"
+# A display number nobody holds (a crashed run may leave a lock file behind).
+for n in $(seq 90 199); do [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] || break; done
+display=":$n"
 Xvfb "$display" -screen 0 1280x900x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb_pid=$!
 trap 'kill $xvfb_pid 2>/dev/null || true' EXIT
