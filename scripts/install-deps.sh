@@ -39,14 +39,16 @@ if [ "${ONRAMP_SKIP_TAURI_DRIVER:-0}" != 1 ] && ! command -v tauri-driver >/dev/
   cargo install tauri-driver --version '^2' --locked --quiet
 fi
 
-# UI packages (lockfile-exact, skipped when node_modules matches the lockfile).
+# UI packages, exactly as locked; skipped while node_modules was installed from this very lockfile.
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -f "$here/ui/package-lock.json" ]; then
-  if [ ! -f "$here/ui/node_modules/.package-lock.json" ] \
-     || ! cmp -s <(sed -n '/"packages"/,$p' "$here/ui/package-lock.json") \
-                 <(sed -n '/"packages"/,$p' "$here/ui/node_modules/.package-lock.json" 2>/dev/null); then
+lock="$here/ui/package-lock.json"
+stamp="$here/ui/node_modules/.onramp-lock.sha256"
+if [ -f "$lock" ]; then
+  want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "==> npm ci (ui/)"
     (cd "$here/ui" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
   fi
 fi
 echo "==> dependencies ready"
