@@ -450,11 +450,8 @@ impl Engine {
         let vault = self.vault.clone();
         let owned_id = id.to_string();
         run_blocking(move || vault.set(&owned_id, SecretKind::ClientSecret, &secret)).await?;
-        self.write_settings(|s| {
-            let i = s.integration_mut(id)?;
+        self.change_integration(id, |i| {
             i.has_client_secret = true;
-            i.updated_at = now_unix();
-            Ok(())
         })?;
         tracing::info!("client secret for integration {id} stored in the keychain");
         self.integration(id)
@@ -577,11 +574,8 @@ impl Engine {
             token_lifetime: tokens.lifetime,
             last_refresh_at: None,
         };
-        self.write_settings(|s| {
-            let i = s.integration_mut(&id)?;
+        self.change_integration(&id, |i| {
             i.connection = Some(connection);
-            i.updated_at = now_unix();
-            Ok(())
         })?;
         tracing::info!("integration {id} connected");
         self.integration(&id)
@@ -610,11 +604,8 @@ impl Engine {
             .ok_or_else(|| {
                 OnrampError::invalid("site", "Pick one of the sites listed for this connection.")
             })?;
-        self.write_settings(|s| {
-            let i = s.integration_mut(id)?;
+        self.change_integration(id, |i| {
             i.site = Some(site);
-            i.updated_at = now_unix();
-            Ok(())
         })?;
         self.integration(id)
     }
@@ -837,11 +828,9 @@ impl Engine {
             status: raw.status,
             elapsed_ms: raw.elapsed_ms,
         };
-        self.write_settings(|s| {
-            let i = s.integration_mut(id)?;
+        self.change_integration(id, |i| {
             i.history.insert(0, entry);
             i.history.truncate(HISTORY_LIMIT);
-            Ok(())
         })?;
         tracing::info!(
             "request {} for integration {id}: HTTP {} in {} ms after {attempts} attempt(s)",
@@ -991,11 +980,8 @@ impl Engine {
             vault.delete(&owned, SecretKind::AccessToken)
         })
         .await?;
-        self.write_settings(|s| {
-            let i = s.integration_mut(id)?;
+        self.change_integration(id, |i| {
             i.connection = None;
-            i.updated_at = now_unix();
-            Ok(())
         })?;
         tracing::info!("integration {id} disconnected");
         self.integration(id)
@@ -1046,8 +1032,7 @@ impl Engine {
             Err(e) => return Err(e),
         };
         self.store_tokens(&id, &tokens, false).await?;
-        self.write_settings(|s| {
-            let i = s.integration_mut(&id)?;
+        self.change_integration(&id, |i| {
             if let Some(c) = i.connection.as_mut() {
                 c.expires_at = tokens.expires_at;
                 c.token_lifetime = tokens.lifetime.or(c.token_lifetime);
@@ -1057,7 +1042,6 @@ impl Engine {
                 }
                 c.has_refresh_token = c.has_refresh_token || tokens.refresh_token.is_some();
             }
-            Ok(())
         })?;
         tracing::info!("integration {id}: access token refreshed");
         Ok(tokens.access_token)
@@ -1090,13 +1074,11 @@ impl Engine {
 
     fn mark_needs_reconnect(&self, id: &str, reason: &str) -> Result<(), OnrampError> {
         tracing::warn!("integration {id} needs reconnect");
-        self.write_settings(|s| {
-            let i = s.integration_mut(id)?;
+        self.change_integration(id, |i| {
             if let Some(c) = i.connection.as_mut() {
                 c.state = ConnectionState::NeedsReconnect;
                 c.reason = Some(reason.to_string());
             }
-            Ok(())
         })
     }
 
@@ -1159,6 +1141,20 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Changes one integration (and its `updated_at`) through [`Self::write_settings`].
+    fn change_integration(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Integration),
+    ) -> Result<(), OnrampError> {
+        self.write_settings(|s| {
+            let i = s.integration_mut(id)?;
+            change(i);
+            i.updated_at = now_unix();
+            Ok(())
+        })
     }
 
     /// Applies a change to a copy, saves it, and only then makes it current: a failed save
