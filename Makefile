@@ -4,7 +4,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/onramp-target
 CARGO ?= cargo
 
-.PHONY: deps ui ui-check build run test unit lint e2e bench bindings
+.PHONY: deps ui ui-check build run test unit lint e2e bindings
 
 deps:
 	bash scripts/install-deps.sh

@@ -266,13 +266,7 @@ impl Engine {
         let (sites, source) = match &integration.site {
             Some(site) => (vec![site.clone()], Some(format!("site {}", site.name))),
             None => {
-                let listed = self
-                    .listed_sites
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_default();
+                let listed = self.last_listed_sites(id);
                 let source =
                     (!listed.is_empty()).then(|| format!("the {} listed site(s)", listed.len()));
                 (listed, source)
@@ -289,14 +283,8 @@ impl Engine {
 
     /// The listed sites whose host matches a subdomain exactly (Nango's rule); all of them for "".
     pub fn filter_sites(&self, id: &str, subdomain: &str) -> Result<Vec<Site>, OnrampError> {
-        let listed = self
-            .listed_sites
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
-            .unwrap_or_default();
-        Ok(listed
+        Ok(self
+            .last_listed_sites(id)
             .into_iter()
             .filter(|s| gateway::site_matches_subdomain(&s.url, subdomain))
             .collect())
@@ -593,14 +581,22 @@ impl Engine {
         Ok(sites)
     }
 
-    /// Picks a site from the list last shown; never guesses one.
-    pub fn select_site(&self, id: &str, cloud_id: &str) -> Result<IntegrationView, OnrampError> {
-        let site = self
-            .listed_sites
+    /// The sites `list_sites` last returned for this integration (empty before the first listing).
+    fn last_listed_sites(&self, id: &str) -> Vec<Site> {
+        self.listed_sites
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
-            .and_then(|sites| sites.iter().find(|s| s.id == cloud_id).cloned())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Picks a site from the list last shown; never guesses one.
+    pub fn select_site(&self, id: &str, cloud_id: &str) -> Result<IntegrationView, OnrampError> {
+        let site = self
+            .last_listed_sites(id)
+            .into_iter()
+            .find(|s| s.id == cloud_id)
             .ok_or_else(|| {
                 OnrampError::invalid("site", "Pick one of the sites listed for this connection.")
             })?;
