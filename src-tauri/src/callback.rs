@@ -16,22 +16,31 @@ pub const REQUEST_PROGRESS_EVENT: &str = "request-progress";
 /// A connection changed outside a command: refreshed in the background, or needs reconnect
 /// (payload: `IntegrationView`).
 pub const CONNECTION_EVENT: &str = "connection-changed";
-/// How often the background refresher looks for tokens close to expiry.
-const PROACTIVE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the background work looks for tokens close to expiry and for unanswered
+/// authorizations past their lifetime.
+const BACKGROUND_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Refreshes tokens shortly before they expire (the engine decides which), so a connection left
-/// open stays alive; failures mark the connection "needs reconnect" and the UI is told.
-pub fn start_proactive_refresh<R: Runtime>(app: &AppHandle<R>) {
+/// Background work the engine decides on:
+/// - authorizations nobody answered in time end (their loopback port is freed) and the UI is told;
+/// - tokens are refreshed shortly before they expire, so a connection left open stays alive;
+///   failures mark the connection "needs reconnect" and the UI is told.
+pub fn start_background_work<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         loop {
-            tokio::time::sleep(PROACTIVE_CHECK).await;
+            tokio::time::sleep(BACKGROUND_CHECK).await;
             let state = app.state::<AppState>();
-            for id in state.engine.due_for_proactive_refresh() {
-                let result = state.engine.refresh_now(&id).await;
-                if let Err(e) = &result {
-                    tracing::warn!("background refresh of {id} failed: {}", e.to_ui().code);
-                }
+            for id in state.engine.expire_stale_authorizations() {
+                emit(
+                    &app,
+                    &id,
+                    AuthStage::Expired,
+                    "Nobody approved the authorization in time.",
+                    None,
+                    None,
+                );
+            }
+            for id in state.engine.refresh_due_in_background().await {
                 if let Ok(view) = state.engine.integration(&id) {
                     let _ = app.emit(CONNECTION_EVENT, view);
                 }
@@ -66,11 +75,13 @@ pub fn install_deep_link_handler<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// Hands every request the loopback listener receives to [`handle_callback`]; a stray one is
+/// refused there and the wait goes on. The listener closes when its flow ends.
 pub fn wait_for_loopback<R: Runtime>(app: &AppHandle<R>, listener: Option<LoopbackListener>) {
-    let Some(listener) = listener else { return };
+    let Some(mut listener) = listener else { return };
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
-        if let Some(url) = listener.next_callback().await {
+        while let Some(url) = listener.next_callback().await {
             handle_callback(&handle, &url).await;
         }
     });
@@ -86,8 +97,8 @@ pub async fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: &str) {
                 tracing::warn!("a callback matched no authorization in progress; ignored");
                 return;
             };
-            // A stray callback (wrong state) does not end the authorization that is still waiting.
-            let stage = if matches!(refused.error, OnrampError::StateMismatch) {
+            // A stray or malformed request does not end the authorization that is still waiting.
+            let stage = if refused.still_waiting {
                 AuthStage::Waiting
             } else {
                 AuthStage::Failed

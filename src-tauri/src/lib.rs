@@ -50,7 +50,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             let state = tauri::async_runtime::block_on(AppState::start(&handle))?;
             app.manage(state);
             callback::install_deep_link_handler(&handle);
-            callback::start_proactive_refresh(&handle);
+            callback::start_background_work(&handle);
             Ok(())
         })
 }

@@ -16,8 +16,14 @@ pub enum Callback {
     Loopback,
 }
 
+/// Clicks Next once it is enabled: the step's last action (say, saving the picked site) may still
+/// be on its way, and a click on the disabled button would be lost.
 pub async fn next(scn: &Scenario) {
-    scn.s().click_css("#next").await.unwrap();
+    let s = scn.s();
+    s.wait_for("#next:not([disabled])", SHORT)
+        .await
+        .unwrap_or_else(|e| panic!("Next stays disabled: {e}"));
+    s.click_css("#next").await.unwrap();
 }
 
 /// Whether the checkbox/radio matching `css` is checked (waits for it to exist; it may be styled

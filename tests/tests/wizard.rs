@@ -122,6 +122,30 @@ async fn loopback_flow() {
 }
 
 #[tokio::test]
+async fn a_stray_request_to_the_loopback_listener_does_not_end_the_wait() {
+    let mut scn = Scenario::start(
+        &paths(),
+        "stray-callback",
+        &[("ONRAMP_FAKE_BROWSER_STRAY_FIRST", "1")],
+    )
+    .await;
+    walk_to_authorize(&mut scn, Callback::Loopback).await;
+    // The stray request is refused, and the real callback right after it still connects.
+    flows::authorize(&mut scn).await;
+    let log = scn.browser_log();
+    assert!(
+        log.contains("stray callback: HTTP 200") && log.contains("callback page: HTTP 200"),
+        "both requests reached the listener: {log}"
+    );
+    let app_log = std::fs::read_to_string(scn.log_dir().join("onramp.log")).unwrap();
+    assert!(
+        app_log.contains("callback refused"),
+        "the stray request was refused: {app_log}"
+    );
+    scn.finish().await;
+}
+
+#[tokio::test]
 async fn cancel_on_the_consent_page_shows_access_denied() {
     let mut scn = Scenario::start(
         &paths(),

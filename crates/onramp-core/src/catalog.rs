@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::error::OnrampError;
 use crate::model::{
-    CallbackKind, CallbackSupport, ClientAuth, ConsoleGuide, Environment, Product, ProductId,
-    Provider, ScopeAccess, ScopeInfo, ScopeKind, ScopePreset, TestCallPreset,
+    CallbackSupport, ClientAuth, ConsoleGuide, Environment, Product, ProductId, Provider,
+    ScopeAccess, ScopeInfo, ScopeKind, ScopePreset, TestCallPreset,
 };
 
 /// The id of the provider preselected on first run.
@@ -288,18 +288,12 @@ impl Catalog {
         provider.suggested_scopes = crate::scopes::suggested(&provider);
         Ok(provider)
     }
-
-    /// Whether the provider lists a callback kind at all.
-    pub fn supports_callback(&self, provider_id: &str, kind: CallbackKind) -> bool {
-        self.spec(provider_id)
-            .map(|s| s.callbacks.iter().any(|c| c.kind == kind))
-            .unwrap_or(false)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CallbackKind;
     use std::collections::HashSet;
 
     fn catalog() -> Catalog {

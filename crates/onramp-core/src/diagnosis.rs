@@ -24,15 +24,7 @@ fn fact(key: &str, value: impl Into<String>) -> KeyValue {
 }
 
 fn excerpt(body: &str) -> String {
-    const MAX: usize = 1500;
-    if body.len() <= MAX {
-        return body.trim().to_string();
-    }
-    let mut end = MAX;
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", body[..end].trim())
+    crate::error::truncate(body.trim(), 1500)
 }
 
 /// Jira endpoints removed by CHANGE-2046 and what replaces them (reference §6.3).

@@ -83,6 +83,8 @@ pub struct AcceptedCallback {
 pub struct RefusedCallback {
     pub integration_id: Option<String>,
     pub error: OnrampError,
+    /// The integration's flow is still pending (a stray or malformed request did not end it).
+    pub still_waiting: bool,
 }
 
 /// Owned credentials for the token endpoint; not `Debug`, it holds the secret.
@@ -127,6 +129,9 @@ pub struct Engine {
     listed_sites: Mutex<HashMap<String, Vec<Site>>>,
     /// One refresh at a time per integration.
     refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Background refreshes that failed (network, 5xx, locked keychain): failures so far and when
+    /// to try again, so a broken connection is not retried on every tick.
+    background_backoff: Mutex<HashMap<String, (u32, i64)>>,
 }
 
 impl Engine {
@@ -157,11 +162,8 @@ impl Engine {
             settings_writable,
             listed_sites: Mutex::new(HashMap::new()),
             refresh_locks: Mutex::new(HashMap::new()),
+            background_backoff: Mutex::new(HashMap::new()),
         })
-    }
-
-    pub fn settings_path(&self) -> PathBuf {
-        settings::path_in(&self.config.config_dir)
     }
 
     fn sandbox_base(&self) -> Option<&str> {
@@ -394,31 +396,29 @@ impl Engine {
                 }
             }
         }
-        let mut updated = current;
-        if let Some(v) = patch.name {
-            updated.name = v.trim().to_string();
-        }
-        if let Some(v) = patch.client_id {
-            updated.client_id = v;
-        }
-        if let Some(v) = patch.callback {
-            updated.callback = v;
-        }
-        if let Some(mut v) = patch.scopes {
-            v.dedup();
-            updated.scopes = v;
-        }
-        if let Some(v) = patch.console_done {
-            updated.console_done = v;
-        }
-        updated.updated_at = now_unix();
-        let view = self.view(&updated);
+        // Only the patched fields change: a refresh or history entry written meanwhile stays.
         self.write_settings(|s| {
-            *s.integration_mut(id)? = updated;
+            let i = s.integration_mut(id)?;
+            if let Some(v) = patch.name {
+                i.name = v.trim().to_string();
+            }
+            if let Some(v) = patch.client_id {
+                i.client_id = v;
+            }
+            if let Some(v) = patch.callback {
+                i.callback = v;
+            }
+            if let Some(v) = patch.scopes {
+                i.scopes = without_repeats(v);
+            }
+            if let Some(v) = patch.console_done {
+                i.console_done = v;
+            }
+            i.updated_at = now_unix();
             s.last_integration_id = Some(id.to_string());
             Ok(())
         })?;
-        Ok(view)
+        self.integration(id)
     }
 
     /// Stores the client secret in the keychain; the settings only record that one exists.
@@ -472,12 +472,16 @@ impl Engine {
             redirect_uri: &redirect_uri,
             scopes: &integration.scopes,
         })?;
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let loopback = match integration.callback.kind {
+        // A flow still waiting for this integration (timed out in the UI, or "Start again") holds
+        // the port with its listener: end it first, so its port is free for the new one.
+        let replaced = self.flows.cancel(id);
+        let (loopback, stop_listener) = match integration.callback.kind {
             CallbackKind::Loopback => {
-                Some(LoopbackListener::bind(integration.callback.loopback_port, stop_rx).await?)
+                let (listener, stop) =
+                    bind_loopback(integration.callback.loopback_port, replaced).await?;
+                (Some(listener), Some(stop))
             }
-            CallbackKind::DeepLink => None,
+            CallbackKind::DeepLink => (None, None),
         };
         let created_at = now_unix();
         self.flows.begin(
@@ -487,7 +491,7 @@ impl Engine {
                 redirect_uri: redirect_uri.clone(),
                 pkce_verifier: request.pkce_verifier,
                 created_at,
-                stop_listener: Some(stop_tx),
+                stop_listener,
             },
         );
         tracing::info!(
@@ -508,26 +512,37 @@ impl Engine {
         self.flows.cancel(id)
     }
 
+    /// Ends the authorizations nobody answered within [`oauth::FLOW_TTL`] (their loopback
+    /// listeners close) and returns their integrations, to tell the UI.
+    pub fn expire_stale_authorizations(&self) -> Vec<String> {
+        let expired = self.flows.expire_stale(now_unix());
+        for id in &expired {
+            tracing::info!("authorization for integration {id} expired unanswered");
+        }
+        expired
+    }
+
     /// Step one of a callback: parse it and match its state to a pending flow.
     pub fn accept_callback(&self, callback_url: &str) -> Result<AcceptedCallback, RefusedCallback> {
-        let params = oauth::parse_callback(callback_url).map_err(|error| RefusedCallback {
-            integration_id: self.flows.sole_pending_integration(),
-            error,
-        })?;
+        let refused = |integration_id: Option<String>, error: OnrampError| {
+            tracing::warn!("callback refused: {}", error.to_ui().code);
+            let integration_id = integration_id.or_else(|| self.flows.sole_pending_integration());
+            RefusedCallback {
+                still_waiting: integration_id
+                    .as_deref()
+                    .is_some_and(|id| self.flows.is_pending(id)),
+                integration_id,
+                error,
+            }
+        };
+        let params = oauth::parse_callback(callback_url).map_err(|e| refused(None, e))?;
         match oauth::accept_callback(&self.flows, &params) {
             Ok((flow, code)) => Ok(AcceptedCallback {
                 integration_id: flow.integration_id.clone(),
                 code,
                 flow,
             }),
-            Err((integration_id, error)) => {
-                tracing::warn!("callback refused: {}", error.to_ui().code);
-                Err(RefusedCallback {
-                    integration_id: integration_id
-                        .or_else(|| self.flows.sole_pending_integration()),
-                    error,
-                })
-            }
+            Err((integration_id, error)) => Err(refused(integration_id, error)),
         }
     }
 
@@ -551,6 +566,9 @@ impl Engine {
             .scopes
             .clone()
             .unwrap_or_else(|| integration.scopes.clone());
+        // A refresh of the old grant still in flight must not land on top of the new tokens.
+        let lock = self.refresh_lock(&id);
+        let _refreshing = lock.lock().await;
         self.store_tokens(&id, &tokens, true).await?;
         let connection = Connection {
             state: ConnectionState::Connected,
@@ -759,7 +777,7 @@ impl Engine {
             } else {
                 server_retries
             };
-            let now_ms = now_unix() * 1000;
+            let now_ms = crate::now_unix_ms();
             match gateway::retry_delay(raw.status, &raw.headers, retries, now_ms) {
                 Some(wait) => {
                     if is_rate_limit {
@@ -930,9 +948,44 @@ impl Engine {
         self.integration(id)
     }
 
+    /// Refreshes, in the background, every token that is due (see `due_for_proactive_refresh`).
+    /// A failed attempt is tried again after 30 s, 1 min, 2 min … (at most 15 min); `invalid_grant`
+    /// marks the connection "needs reconnect" instead. Returns the integrations that were tried, whose
+    /// view may have changed.
+    pub async fn refresh_due_in_background(&self) -> Vec<String> {
+        let due = self.due_for_proactive_refresh();
+        for id in &due {
+            let result = self.refresh_now(id).await;
+            let mut backoff = self
+                .background_backoff
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match result {
+                Ok(_) => {
+                    backoff.remove(id);
+                }
+                Err(e) => {
+                    let failures = backoff.get(id).map_or(0, |(n, _)| *n) + 1;
+                    let wait = background_retry_secs(failures);
+                    backoff.insert(id.clone(), (failures, now_unix() + wait));
+                    tracing::warn!(
+                        "background refresh of {id} failed ({}); next try in {wait} s",
+                        e.to_ui().code
+                    );
+                }
+            }
+        }
+        due
+    }
+
     /// Connections whose token should be refreshed in the background now.
     pub fn due_for_proactive_refresh(&self) -> Vec<String> {
         let now = now_unix();
+        let backoff = self
+            .background_backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         self.read_settings()
             .integrations
             .iter()
@@ -942,7 +995,9 @@ impl Engine {
                         && c.has_refresh_token
                         && c.expires_at
                             .is_some_and(|exp| exp - proactive_margin_secs(c.token_lifetime) <= now)
-                })
+                }) && backoff
+                    .get(&i.id)
+                    .is_none_or(|(_, retry_at)| *retry_at <= now)
             })
             .map(|i| i.id.clone())
             .collect()
@@ -952,6 +1007,9 @@ impl Engine {
     pub async fn delete_integration(&self, id: &str) -> Result<(), OnrampError> {
         self.read_settings().integration(id)?;
         self.flows.cancel(id);
+        // Wait for a refresh in flight, or it would write a live token back after the delete.
+        let lock = self.refresh_lock(id);
+        let _refreshing = lock.lock().await;
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.delete_all(&owned)).await?;
@@ -969,6 +1027,8 @@ impl Engine {
     pub async fn disconnect(&self, id: &str) -> Result<IntegrationView, OnrampError> {
         self.read_settings().integration(id)?;
         self.flows.cancel(id);
+        let lock = self.refresh_lock(id);
+        let _refreshing = lock.lock().await;
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || {
@@ -1170,6 +1230,31 @@ impl Engine {
     }
 }
 
+/// Seconds before the next background refresh after `failures` failed ones: 30 s, doubling, ≤ 15 min.
+fn background_retry_secs(failures: u32) -> i64 {
+    (30i64 << failures.saturating_sub(1).min(5)).min(15 * 60)
+}
+
+/// Binds the loopback listener for a new flow. Right after a previous flow for the same port was
+/// ended, its listener may still be closing: wait for it briefly instead of reporting a busy port.
+async fn bind_loopback(
+    port: u16,
+    after_replacing: bool,
+) -> Result<(LoopbackListener, oneshot::Sender<()>), OnrampError> {
+    let mut attempts_left = if after_replacing { 40 } else { 1 };
+    loop {
+        let (stop_tx, stop_rx) = oneshot::channel();
+        match LoopbackListener::bind(port, stop_rx, oauth::FLOW_TTL).await {
+            Ok(listener) => return Ok((listener, stop_tx)),
+            Err(OnrampError::PortInUse(_)) if attempts_left > 1 => {
+                attempts_left -= 1;
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 pub fn redirect_uri_for(callback: &CallbackSettings) -> String {
     match callback.kind {
         CallbackKind::Loopback => loopback::redirect_uri(callback.loopback_port),
@@ -1192,6 +1277,15 @@ pub fn validate_credential(field: &str, value: &str) -> Result<(), OnrampError> 
         ));
     }
     Ok(())
+}
+
+/// The first occurrence of each value, in order.
+fn without_repeats(values: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .into_iter()
+        .filter(|v| seen.insert(v.clone()))
+        .collect()
 }
 
 fn new_id() -> String {
@@ -1295,6 +1389,72 @@ mod tests {
             id,
             _dir: dir,
         }
+    }
+
+    #[test]
+    fn a_patch_changes_only_its_fields_and_drops_repeated_scopes() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let view = seed
+            .engine
+            .update_integration(
+                &seed.id,
+                IntegrationPatch {
+                    scopes: Some(vec!["a".into(), "b".into(), "a".into()]),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(view.scopes, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(view.client_id, "client-1", "unpatched fields are kept");
+        assert!(view.connection.is_some(), "the connection is kept");
+    }
+
+    #[tokio::test]
+    async fn starting_again_frees_the_fixed_port_of_the_flow_still_waiting() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        seed.engine
+            .update_integration(
+                &seed.id,
+                IntegrationPatch {
+                    callback: Some(CallbackSettings {
+                        kind: CallbackKind::Loopback,
+                        loopback_port: port,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let first = seed.engine.start_authorization(&seed.id).await.unwrap();
+        let mut first_listener = first.loopback.expect("a loopback listener");
+        // Nobody answered; the user starts again on the same fixed port.
+        let second = seed.engine.start_authorization(&seed.id).await.unwrap();
+        assert!(second.loopback.is_some(), "the port was free again");
+        assert_eq!(
+            first_listener.next_callback().await,
+            None,
+            "the replaced flow's listener closed"
+        );
+        let old_state = url::Url::parse(&first.started.authorize_url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        assert!(
+            seed.engine
+                .accept_callback(&format!(
+                    "http://127.0.0.1:{port}/callback?code=c&state={old_state}"
+                ))
+                .is_err(),
+            "the replaced flow's state is no longer accepted"
+        );
+        assert!(seed.engine.expire_stale_authorizations().is_empty());
     }
 
     async fn refresh_mock(server: &mut mockito::ServerGuard, hits: usize) -> mockito::Mock {
@@ -1576,5 +1736,35 @@ mod tests {
         assert_eq!(s.engine.due_for_proactive_refresh(), vec![s.id.clone()]);
         let fresh = seeded("http://127.0.0.1:9", 3000, 3600);
         assert!(fresh.engine.due_for_proactive_refresh().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_background_refresh_waits_before_trying_again() {
+        let mut server = mockito::Server::new_async().await;
+        let failing = server
+            .mock("POST", "/oauth/token")
+            .with_status(503)
+            .with_body("maintenance")
+            .expect(1)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 100, 3600);
+        assert_eq!(
+            s.engine.refresh_due_in_background().await,
+            vec![s.id.clone()]
+        );
+        // The next ticks come within seconds: no new request until the backoff has passed.
+        assert!(s.engine.refresh_due_in_background().await.is_empty());
+        assert!(s.engine.due_for_proactive_refresh().is_empty());
+        failing.assert_async().await;
+        let view = s.engine.integration(&s.id).unwrap();
+        assert_eq!(
+            view.connection.unwrap().state,
+            ConnectionState::Connected,
+            "a 503 is not a reason to reconnect"
+        );
+        assert_eq!(background_retry_secs(1), 30);
+        assert_eq!(background_retry_secs(2), 60);
+        assert_eq!(background_retry_secs(40), 15 * 60);
     }
 }

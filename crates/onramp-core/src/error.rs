@@ -259,7 +259,8 @@ impl From<OnrampError> for UiError {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// At most `max` bytes of `s` (cut at a character boundary), with "…" when cut.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }

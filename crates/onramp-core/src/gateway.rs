@@ -216,8 +216,9 @@ pub fn pagination_hint(headers: &[KeyValue], body: &serde_json::Value) -> Option
     link.split(',')
         .find(|l| l.contains("rel=\"next\""))
         .and_then(|l| {
+            // The header comes from the network: `>` before `<` must not panic.
             let start = l.find('<')? + 1;
-            let end = l.find('>')?;
+            let end = start + l[start..].find('>')?;
             Some(format!("More results: GET {}", &l[start..end]))
         })
 }
@@ -282,7 +283,13 @@ pub fn parse_iso8601_utc(s: &str) -> Option<i64> {
         .transpose()
         .ok()?
         .unwrap_or(0);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 {
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || min > 59
+        || sec > 60
+    {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -547,6 +554,11 @@ mod tests {
         assert_eq!(parse_iso8601_utc("2026-03-02T10:05:30Z"), Some(1772445930));
         assert_eq!(parse_iso8601_utc("2026-13-02T10:05Z"), None);
         assert_eq!(parse_iso8601_utc("tomorrow"), None);
+        assert_eq!(
+            parse_iso8601_utc("99999999999999-01-01T00:00Z"),
+            None,
+            "an absurd year is refused, not overflowed"
+        );
     }
 
     #[test]
@@ -567,6 +579,14 @@ mod tests {
             .unwrap()
             .contains("cursor=y"));
         assert!(pagination_hint(&none, &serde_json::json!({"isLast": true})).is_none());
+        let broken = vec![KeyValue {
+            key: "Link".into(),
+            value: "> junk <; rel=\"next\"".into(),
+        }];
+        assert!(
+            pagination_hint(&broken, &serde_json::Value::Null).is_none(),
+            "a malformed Link header gives no hint and no panic"
+        );
     }
 
     #[test]

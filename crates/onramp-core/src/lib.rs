@@ -27,9 +27,14 @@ pub use error::OnrampError;
 
 /// Seconds since the Unix epoch.
 pub fn now_unix() -> i64 {
+    now_unix_ms() / 1000
+}
+
+/// Milliseconds since the Unix epoch: retry times, and the jitter derived from them.
+pub fn now_unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 

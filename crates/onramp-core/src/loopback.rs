@@ -1,10 +1,13 @@
-//! The loopback callback listener: `http://127.0.0.1:<fixed port>/callback`, one callback, then closed.
+//! The loopback callback listener: `http://127.0.0.1:<fixed port>/callback`.
 //!
 //! Bound before the browser opens (a busy port is reported up front), it answers the browser with a
-//! short "you can close this tab" page and hands the full callback URL to the caller. Requests to
-//! other paths (a browser's favicon fetch) get 404 and do not end the wait.
+//! short "you can close this tab" page and hands each callback URL to the caller, which decides
+//! whether it belongs to the pending flow. It closes when its flow goes away (taken, cancelled,
+//! replaced or expired: the flow owns the `stop` sender) or after `max_wait` at the latest, so a stray
+//! request to `/callback` cannot end the wait for the real one. Other paths (a favicon) get 404.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,11 +33,12 @@ pub struct LoopbackListener {
 }
 
 impl LoopbackListener {
-    /// Binds `127.0.0.1:port` and starts serving. The listener closes after one callback, or when
-    /// `stop` fires or is dropped (the pending flow went away).
+    /// Binds `127.0.0.1:port` and starts serving until `stop` fires or is dropped, or `max_wait`
+    /// has passed.
     pub async fn bind(
         port: u16,
         stop: oneshot::Receiver<()>,
+        max_wait: Duration,
     ) -> Result<LoopbackListener, OnrampError> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -45,25 +49,17 @@ impl LoopbackListener {
             }
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-        let (tx, received) = mpsc::channel::<String>(1);
-        let (done_tx, done_rx) = oneshot::channel::<()>();
-        let state = CallbackState {
-            tx,
-            port,
-            done: std::sync::Arc::new(std::sync::Mutex::new(Some(done_tx))),
-        };
+        let (tx, received) = mpsc::channel::<String>(4);
         let app = Router::new()
             .route(CALLBACK_PATH, get(receive))
             .fallback(|| async { StatusCode::NOT_FOUND })
-            .with_state(state);
+            .with_state(CallbackState { tx, port });
         tokio::spawn(async move {
+            // In-flight responses (the "close this tab" page) still complete after the signal.
             let shutdown = async move {
                 tokio::select! {
                     _ = stop => {},
-                    _ = done_rx => {
-                        // Let the browser receive the page before the socket closes.
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    },
+                    _ = tokio::time::sleep(max_wait) => {},
                 }
             };
             if let Err(e) = axum::serve(listener, app)
@@ -81,8 +77,8 @@ impl LoopbackListener {
         self.port
     }
 
-    /// The callback URL, or `None` if the listener closed without one.
-    pub async fn next_callback(mut self) -> Option<String> {
+    /// The next callback URL, or `None` once the listener has closed.
+    pub async fn next_callback(&mut self) -> Option<String> {
         self.received.recv().await
     }
 }
@@ -91,23 +87,11 @@ impl LoopbackListener {
 struct CallbackState {
     tx: mpsc::Sender<String>,
     port: u16,
-    done: std::sync::Arc<std::sync::Mutex<Option<oneshot::Sender<()>>>>,
 }
 
 async fn receive(State(state): State<CallbackState>, uri: Uri) -> impl IntoResponse {
-    let first = state.done.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let Some(done) = first else {
-        return (
-            StatusCode::GONE,
-            Html(page(
-                "This callback was already received.",
-                "Return to Onramp.",
-            )),
-        );
-    };
     let url = format!("http://127.0.0.1:{}{}", state.port, uri);
     let _ = state.tx.send(url).await;
-    let _ = done.send(());
     (
         StatusCode::OK,
         Html(page(
@@ -129,34 +113,41 @@ fn page(title: &str, text: &str) -> String {
 mod tests {
     use super::*;
 
+    const LONG: Duration = Duration::from_secs(600);
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
     #[tokio::test]
-    async fn delivers_one_callback_then_closes() {
-        let (_stop_tx, stop) = oneshot::channel();
-        let listener = LoopbackListener::bind(0, stop).await.unwrap();
+    async fn delivers_every_callback_until_stopped() {
+        let (stop_tx, stop) = oneshot::channel();
+        let mut listener = LoopbackListener::bind(0, stop, LONG).await.unwrap();
         let port = listener.port();
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let client = client();
         let favicon = client
             .get(format!("http://127.0.0.1:{port}/favicon.ico"))
             .send()
             .await
             .unwrap();
         assert_eq!(favicon.status(), 404);
-        let page = client
-            .get(format!(
-                "http://127.0.0.1:{port}/callback?code=abc&state=xyz"
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(page.status(), 200);
-        assert!(page.text().await.unwrap().contains("close this tab"));
-        let url = listener.next_callback().await.unwrap();
-        assert_eq!(
-            url,
-            format!("http://127.0.0.1:{port}/callback?code=abc&state=xyz")
-        );
-        // The port is released shortly after.
-        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        // A stray request (no state) is handed over but does not end the wait for the real one.
+        for query in ["", "?code=abc&state=xyz"] {
+            let page = client
+                .get(format!("http://127.0.0.1:{port}/callback{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status(), 200);
+            assert!(page.text().await.unwrap().contains("close this tab"));
+            assert_eq!(
+                listener.next_callback().await.unwrap(),
+                format!("http://127.0.0.1:{port}/callback{query}")
+            );
+        }
+        // The flow went away: the port is released.
+        drop(stop_tx);
+        assert_eq!(listener.next_callback().await, None);
         assert!(client
             .get(format!("http://127.0.0.1:{port}/callback"))
             .send()
@@ -167,18 +158,28 @@ mod tests {
     #[tokio::test]
     async fn busy_port_is_reported() {
         let (_a, stop_a) = oneshot::channel();
-        let first = LoopbackListener::bind(0, stop_a).await.unwrap();
+        let first = LoopbackListener::bind(0, stop_a, LONG).await.unwrap();
         let (_b, stop_b) = oneshot::channel();
-        let second = LoopbackListener::bind(first.port(), stop_b).await;
+        let second = LoopbackListener::bind(first.port(), stop_b, LONG).await;
         assert!(matches!(second, Err(OnrampError::PortInUse(p)) if p == first.port()));
     }
 
     #[tokio::test]
     async fn dropping_stop_closes_the_listener() {
         let (stop_tx, stop) = oneshot::channel::<()>();
-        let listener = LoopbackListener::bind(0, stop).await.unwrap();
+        let mut listener = LoopbackListener::bind(0, stop, LONG).await.unwrap();
         drop(stop_tx);
         assert_eq!(listener.next_callback().await, None);
+    }
+
+    #[tokio::test]
+    async fn closes_after_max_wait_even_if_nobody_stops_it() {
+        let (_stop_tx, stop) = oneshot::channel::<()>();
+        let mut listener = LoopbackListener::bind(0, stop, Duration::from_millis(100))
+            .await
+            .unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(5), listener.next_callback()).await;
+        assert_eq!(closed, Ok(None));
     }
 
     #[test]

@@ -412,6 +412,8 @@ pub enum AuthStage {
     Connected,
     Failed,
     Cancelled,
+    /// Nobody answered within the flow's lifetime (10 minutes); the flow and its listener are gone.
+    Expired,
 }
 
 /// The one error shape the UI receives: what happened, and what to do about it.

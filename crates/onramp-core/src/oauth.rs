@@ -127,6 +127,26 @@ impl FlowRegistry {
         before != map.len()
     }
 
+    /// Removes the flows older than [`FLOW_TTL`] (closing their loopback listeners) and returns
+    /// their integrations, so the UI can be told that the wait is over.
+    pub fn expire_stale(&self, now: i64) -> Vec<String> {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut expired = Vec::new();
+        map.retain(|_, f| {
+            let stale = now - f.created_at > FLOW_TTL.as_secs() as i64;
+            if stale {
+                expired.push(f.integration_id.clone());
+            }
+            !stale
+        });
+        expired
+    }
+
+    pub fn is_pending(&self, integration_id: &str) -> bool {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().any(|f| f.integration_id == integration_id)
+    }
+
     /// The integration whose flow is pending, when exactly one is (to report a stray callback).
     pub fn sole_pending_integration(&self) -> Option<String> {
         let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -138,8 +158,9 @@ impl FlowRegistry {
     }
 }
 
-/// The query of a callback URL: either a code or an error, with the state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The query of a callback URL: either a code or an error, with the state. Not `Debug`: the code
+/// is a credential until it is exchanged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CallbackParams {
     pub state: Option<String>,
     pub code: Option<String>,
@@ -551,6 +572,30 @@ mod tests {
             accept_callback(&flows, &params),
             Err((None, OnrampError::FlowExpired))
         ));
+    }
+
+    #[test]
+    fn stale_flows_expire_and_close_their_listener() {
+        let flows = FlowRegistry::default();
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        flows.begin(
+            "old".into(),
+            PendingFlow {
+                stop_listener: Some(stop_tx),
+                ..flow("int-1", now_unix() - 11 * 60)
+            },
+        );
+        flows.begin("fresh".into(), flow("int-2", now_unix()));
+        assert_eq!(flows.expire_stale(now_unix()), vec!["int-1".to_string()]);
+        assert!(
+            matches!(
+                stop_rx.try_recv(),
+                Err(oneshot::error::TryRecvError::Closed)
+            ),
+            "the expired flow's listener is told to stop"
+        );
+        assert!(flows.expire_stale(now_unix()).is_empty(), "reported once");
+        assert!(flows.take("fresh", now_unix()).is_ok(), "fresh flows stay");
     }
 
     #[test]

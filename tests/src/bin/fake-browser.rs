@@ -3,6 +3,8 @@
 //! (or Cancel when `ONRAMP_FAKE_BROWSER_DECISION=cancel`), and follows the redirect like a browser:
 //! an http(s) callback is fetched (the loopback listener), any other scheme (`onramp://`) is handed
 //! to the desktop with `gio open`, which starts Onramp with the URL.
+//! With `ONRAMP_FAKE_BROWSER_STRAY_FIRST` set, a bare `/callback` request (no code, no state) goes to
+//! the loopback listener before the real callback.
 //! Every step is appended to `$ONRAMP_FAKE_BROWSER_LOG` when set.
 
 use std::io::Write;
@@ -92,6 +94,21 @@ async fn run(url: &str) -> Result<(), String> {
     let target = url::Url::parse(&location).map_err(|e| format!("bad redirect: {e}"))?;
     match target.scheme() {
         "http" | "https" => {
+            if std::env::var_os("ONRAMP_FAKE_BROWSER_STRAY_FIRST").is_some() {
+                // Like a prefetch or another page poking the port: /callback without code or state.
+                let stray = format!(
+                    "{}://{}{}",
+                    target.scheme(),
+                    target.authority(),
+                    target.path()
+                );
+                let r = http
+                    .get(stray.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                log(&format!("stray callback: HTTP {}", r.status()));
+            }
             log(&format!(
                 "follow {}://{}{}",
                 target.scheme(),

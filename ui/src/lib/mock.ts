@@ -631,6 +631,8 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
     const t: ReturnType<typeof setTimeout>[] = [];
     t.push(setTimeout(() => emit({ ...base, stage: "waiting", message: "Waiting for the browser" }), 50));
     if (params.has("noanswer")) {
+      // Like the engine: the flow ends a little after its expiry time.
+      t.push(setTimeout(() => emit({ ...base, stage: "expired", message: "Nobody approved the authorization in time." }), 14_000));
       timers.set(id, t);
       return { authorizeUrl: `${provider.authorizeUrl}?state=${state}`, redirectUri: it.redirectUri, expiresAt: Math.floor(Date.now() / 1000) + 12 };
     }

@@ -30,8 +30,8 @@ export const LAST_STEP = STEPS.length - 1;
 /** Index of the Site step, skipped for providers without sites (`hasSites: false`). */
 export const SITE_STEP = 4;
 
-/** Authorization flow as the UI sees it: the back end's stages plus "starting" and "expired". */
-export type AuthPhase = "starting" | AuthStage | "expired";
+/** Authorization flow as the UI sees it: the back end's stages (which decide expiry) plus "starting". */
+export type AuthPhase = "starting" | AuthStage;
 
 export interface AuthFlow {
   integrationId: string;
@@ -50,6 +50,10 @@ export interface ConsoleForm {
   path: string;
   query: string;
   body: string;
+}
+
+function emptyConsoleForm(): ConsoleForm {
+  return { mode: "presets", method: "GET", product: "", path: "", query: "", body: "" };
 }
 
 class Wizard {
@@ -80,14 +84,7 @@ class Wizard {
   requestError = $state<UiError | null>(null);
   /** The request that produced `lastTest`. */
   lastRequest = $state<ApiRequest | null>(null);
-  consoleForm = $state<ConsoleForm>({
-    mode: "presets",
-    method: "GET",
-    product: "",
-    path: "",
-    query: "",
-    body: "",
-  });
+  consoleForm = $state<ConsoleForm>(emptyConsoleForm());
 
   /** Set when subscribing to `request-progress` / `connection-changed` failed. */
   eventsError = $state<UiError | null>(null);
@@ -238,6 +235,8 @@ class Wizard {
           this.lastTest = null;
           this.lastRequest = null;
           this.requestError = null;
+          // A form made for another provider (say, product "jira") must not reach this one.
+          this.consoleForm = emptyConsoleForm();
         }
       } else {
         // Let pending saves land so the next step works on what the back end holds.
@@ -434,11 +433,6 @@ class Wizard {
     }
   }
 
-  markExpired(): void {
-    const a = this.auth;
-    if (a && (a.phase === "waiting" || a.phase === "starting")) a.phase = "expired";
-  }
-
   #onProgress(p: AuthProgress): void {
     if (!this.integration || p.integrationId !== this.integration.id) return;
     let a = this.auth;
@@ -446,8 +440,8 @@ class Wizard {
       this.auth = { integrationId: p.integrationId, phase: p.stage, started: null, message: "", error: null };
       a = this.auth;
     }
-    // After a local timeout, late "waiting" noise must not revive the flow.
-    if (a.phase === "expired" && p.stage === "waiting") return;
+    // A flow that ended (expired, cancelled) is not revived by a late "waiting" report.
+    if ((a.phase === "expired" || a.phase === "cancelled") && p.stage === "waiting") return;
     a.phase = p.stage;
     a.message = p.message;
     a.error = p.error;
