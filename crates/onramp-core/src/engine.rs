@@ -80,6 +80,13 @@ pub struct AcceptedCallback {
 }
 
 /// A callback that was refused, and the integration it belongs to when that is known.
+/// A gateway answer after refreshes and retries.
+struct Sent {
+    raw: gateway::RawResponse,
+    attempts: u32,
+    refreshed: bool,
+}
+
 pub struct RefusedCallback {
     pub integration_id: Option<String>,
     pub error: OnrampError,
@@ -138,10 +145,7 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Result<Engine, OnrampError> {
         let catalog = Catalog::load()?;
         let loaded = settings::load(&config.config_dir, now_unix());
-        let settings_writable = !matches!(
-            &loaded.problem,
-            Some(OnrampError::Settings { problem, .. }) if problem.contains("left in place") || problem.contains("cannot be read")
-        );
+        let settings_writable = loaded.writable;
         if let Some(p) = &loaded.problem {
             tracing::warn!("settings: {p}");
         }
@@ -335,7 +339,9 @@ impl Engine {
                 kind: CallbackKind::Loopback,
                 loopback_port: self.config.default_loopback_port,
             },
-            scopes: Vec::new(),
+            // Step 3 starts from the defaults plus what the test calls need; the user edits from there
+            // (an emptied selection stays empty).
+            scopes: provider.suggested_scopes.clone(),
             console_done: Vec::new(),
             site: None,
             connection: None,
@@ -587,11 +593,16 @@ impl Engine {
         self.integration(&id)
     }
 
+    /// The sites the token reaches. Like a console request, an expired token is refreshed once and
+    /// a 429 is waited out.
     pub async fn list_sites(&self, id: &str) -> Result<Vec<Site>, OnrampError> {
         let integration = self.read_settings().integration(id)?.clone();
         let provider = self.provider(&integration.provider_id)?;
-        let token = self.access_token(id).await?;
-        let sites = gateway::accessible_resources(&self.http, &provider, &token).await?;
+        let url = gateway::accessible_resources_url(&provider);
+        let sent = self
+            .send_with_recovery(id, "GET", &url, None, &|_| {})
+            .await?;
+        let sites = gateway::parse_accessible_resources(&sent.raw)?;
         self.listed_sites
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -745,70 +756,19 @@ impl Engine {
         let integration = self.read_settings().integration(id)?.clone();
         let provider = self.provider(&integration.provider_id)?;
         let resolved = self.resolve_request(&integration, &provider, request)?;
-        let mut token = self.access_token(id).await?;
-        let mut refreshed = false;
-        let (mut attempts, mut rate_retries, mut server_retries) = (0u32, 0u32, 0u32);
-        let raw = loop {
-            attempts += 1;
-            let raw = gateway::send_once(
-                &self.http,
+        let Sent {
+            raw,
+            attempts,
+            refreshed,
+        } = self
+            .send_with_recovery(
+                id,
                 &resolved.method,
                 &resolved.url,
-                &token,
                 resolved.body.as_deref(),
+                on_retry,
             )
             .await?;
-            let scope_mismatch = raw.status == 401
-                && String::from_utf8_lossy(&raw.body).contains("scope does not match");
-            let token_rejected = (raw.status == 401 && !scope_mismatch)
-                || (matches!(raw.status, 403 | 404) && self.token_possibly_expired(id));
-            if token_rejected && !refreshed {
-                tracing::info!(
-                    "integration {id}: gateway answered {}; refreshing once and retrying",
-                    raw.status
-                );
-                token = self.refresh_after_rejection(id, &token).await?;
-                refreshed = true;
-                continue;
-            }
-            let is_rate_limit = matches!(raw.status, 429 | 503);
-            let retries = if is_rate_limit {
-                rate_retries
-            } else {
-                server_retries
-            };
-            let now_ms = crate::now_unix_ms();
-            match gateway::retry_delay(raw.status, &raw.headers, retries, now_ms) {
-                Some(wait) => {
-                    if is_rate_limit {
-                        rate_retries += 1
-                    } else {
-                        server_retries += 1
-                    }
-                    let notice = RetryNotice {
-                        integration_id: id.to_string(),
-                        attempt: attempts + 1,
-                        status: raw.status,
-                        wait_ms: wait.as_millis() as u64,
-                        retry_at_ms: now_ms + wait.as_millis() as i64,
-                        reason: if is_rate_limit {
-                            format!("Rate limited (HTTP {}): waiting as the provider asked before retrying.", raw.status)
-                        } else {
-                            format!("HTTP {}: retrying after a short backoff.", raw.status)
-                        },
-                    };
-                    tracing::info!(
-                        "integration {id}: HTTP {}, retry {} in {} ms",
-                        raw.status,
-                        notice.attempt,
-                        notice.wait_ms
-                    );
-                    on_retry(notice);
-                    tokio::time::sleep(wait).await;
-                }
-                None => break raw,
-            }
-        };
         let error = (!(200..300).contains(&raw.status)).then(|| {
             let granted = self
                 .read_settings()
@@ -861,6 +821,81 @@ impl Engine {
             refreshed,
             error,
         ))
+    }
+
+    /// Sends a gateway request with the integration's token: refreshes once and retries when the
+    /// token was rejected (401, or 403/404 late in its life: Atlassian's gateway does not always say
+    /// 401), and waits out 429/503 and other 5xx answers within bounds, telling `on_retry` each time.
+    async fn send_with_recovery(
+        &self,
+        id: &str,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+        on_retry: &(dyn Fn(RetryNotice) + Send + Sync),
+    ) -> Result<Sent, OnrampError> {
+        let mut token = self.access_token(id).await?;
+        let mut refreshed = false;
+        let (mut attempts, mut rate_retries, mut server_retries) = (0u32, 0u32, 0u32);
+        let raw = loop {
+            attempts += 1;
+            let raw = gateway::send_once(&self.http, method, url, &token, body).await?;
+            let scope_mismatch = raw.status == 401
+                && String::from_utf8_lossy(&raw.body).contains("scope does not match");
+            let token_rejected = (raw.status == 401 && !scope_mismatch)
+                || (matches!(raw.status, 403 | 404) && self.token_possibly_expired(id));
+            if token_rejected && !refreshed {
+                tracing::info!(
+                    "integration {id}: gateway answered {}; refreshing once and retrying",
+                    raw.status
+                );
+                token = self.refresh_after_rejection(id, &token).await?;
+                refreshed = true;
+                continue;
+            }
+            let is_rate_limit = matches!(raw.status, 429 | 503);
+            let retries = if is_rate_limit {
+                rate_retries
+            } else {
+                server_retries
+            };
+            let now_ms = crate::now_unix_ms();
+            match gateway::retry_delay(raw.status, &raw.headers, retries, now_ms) {
+                Some(wait) => {
+                    if is_rate_limit {
+                        rate_retries += 1
+                    } else {
+                        server_retries += 1
+                    }
+                    let notice = RetryNotice {
+                        integration_id: id.to_string(),
+                        attempt: attempts + 1,
+                        status: raw.status,
+                        wait_ms: wait.as_millis() as u64,
+                        retry_at_ms: now_ms + wait.as_millis() as i64,
+                        reason: if is_rate_limit {
+                            format!("Rate limited (HTTP {}): waiting as the provider asked before retrying.", raw.status)
+                        } else {
+                            format!("HTTP {}: retrying after a short backoff.", raw.status)
+                        },
+                    };
+                    tracing::info!(
+                        "integration {id}: HTTP {}, retry {} in {} ms",
+                        raw.status,
+                        notice.attempt,
+                        notice.wait_ms
+                    );
+                    on_retry(notice);
+                    tokio::time::sleep(wait).await;
+                }
+                None => break raw,
+            }
+        };
+        Ok(Sent {
+            raw,
+            attempts,
+            refreshed,
+        })
     }
 
     /// `curl` for a console request; the real token only when `reveal` is true.
@@ -1389,6 +1424,16 @@ mod tests {
             id,
             _dir: dir,
         }
+    }
+
+    #[test]
+    fn a_new_integration_starts_with_the_suggested_scopes() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let jira = seed.engine.provider("jira").unwrap();
+        let created = seed.engine.create_integration("jira").unwrap();
+        assert!(!created.scopes.is_empty());
+        assert_eq!(created.scopes, jira.suggested_scopes);
+        assert!(created.scopes.contains(&"offline_access".to_string()));
     }
 
     #[test]

@@ -45,38 +45,29 @@ pub fn test_call_url(
     }
 }
 
-/// `GET /oauth/token/accessible-resources`. Sites come in no particular order; one site may appear
-/// once per product, so entries are merged by id with the union of their scopes.
-pub async fn accessible_resources(
-    http: &reqwest::Client,
-    provider: &Provider,
-    access_token: &str,
-) -> Result<Vec<Site>, OnrampError> {
-    let url = format!(
+pub fn accessible_resources_url(provider: &Provider) -> String {
+    format!(
         "{}{ACCESSIBLE_RESOURCES_PATH}",
         provider.gateway_url.trim_end_matches('/')
-    );
-    let response = http
-        .get(&url)
-        .bearer_auth(access_token)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?;
-    let status = response.status().as_u16();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?;
-    if status != 200 {
-        return Err(OnrampError::UnexpectedResponse { status, body });
+    )
+}
+
+/// The answer to `GET /oauth/token/accessible-resources`. Sites come in no particular order; one
+/// site may appear once per product, so entries are merged by id with the union of their scopes.
+pub fn parse_accessible_resources(raw: &RawResponse) -> Result<Vec<Site>, OnrampError> {
+    let body = String::from_utf8_lossy(&raw.body).into_owned();
+    if raw.status != 200 {
+        return Err(OnrampError::UnexpectedResponse {
+            status: raw.status,
+            body,
+        });
     }
-    let raw: Vec<Site> =
+    let sites: Vec<Site> =
         serde_json::from_str(&body).map_err(|e| OnrampError::UnexpectedResponse {
-            status,
+            status: raw.status,
             body: format!("accessible-resources is not the expected list of sites ({e}): {body}"),
         })?;
-    Ok(merge_sites(raw))
+    Ok(merge_sites(sites))
 }
 
 /// Nango's rule (reference nango-atlassian.md §0.6, fixed in Nango #4883): the site's host must
@@ -469,9 +460,16 @@ mod tests {
             .provider("atlassian", None)
             .unwrap();
         p.gateway_url = server.url();
-        let sites = accessible_resources(&reqwest::Client::new(), &p, "tok")
-            .await
-            .unwrap();
+        let raw = send_once(
+            &reqwest::Client::new(),
+            "GET",
+            &accessible_resources_url(&p),
+            "tok",
+            None,
+        )
+        .await
+        .unwrap();
+        let sites = parse_accessible_resources(&raw).unwrap();
         mock.assert_async().await;
         assert_eq!(sites.len(), 1);
         assert_eq!(sites[0].id, "1324a887");

@@ -85,6 +85,8 @@ impl Settings {
 pub struct Loaded {
     pub settings: Settings,
     pub problem: Option<OnrampError>,
+    /// False when the file could not be read or moved aside: saving would overwrite it.
+    pub writable: bool,
 }
 
 pub fn path_in(dir: &Path) -> PathBuf {
@@ -99,6 +101,7 @@ pub fn load(dir: &Path, now: i64) -> Loaded {
             return Loaded {
                 settings: Settings::default(),
                 problem: None,
+                writable: true,
             }
         }
         Err(e) => {
@@ -110,6 +113,7 @@ pub fn load(dir: &Path, now: i64) -> Loaded {
                         "cannot be read ({e}); Onramp runs without saving until it can"
                     ),
                 }),
+                writable: false,
             }
         }
     };
@@ -126,10 +130,12 @@ pub fn load(dir: &Path, now: i64) -> Loaded {
         Ok(settings) => Loaded {
             settings,
             problem: None,
+            writable: true,
         },
         Err(why) => {
             let aside = dir.join(format!("{SETTINGS_FILE}.unreadable-{now}"));
             let moved = fs::rename(&path, &aside);
+            let writable = moved.is_ok();
             let problem = match moved {
                 Ok(()) => format!("{why}. It was moved to {} unchanged; Onramp starts with no saved integrations.", aside.display()),
                 Err(e) => format!("{why}. Moving it aside failed ({e}); it was left in place."),
@@ -140,6 +146,7 @@ pub fn load(dir: &Path, now: i64) -> Loaded {
                     path: path.display().to_string(),
                     problem,
                 }),
+                writable,
             }
         }
     }
@@ -233,6 +240,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(path_in(dir.path()), "{ not json").unwrap();
         let loaded = load(dir.path(), 42);
+        assert!(loaded.writable, "moved aside: a fresh file can be written");
         let problem = loaded.problem.expect("a problem is reported");
         assert!(problem.to_ui().detail.contains("unreadable-42"));
         let aside = dir.path().join("settings.json.unreadable-42");
@@ -258,5 +266,15 @@ mod tests {
             .detail
             .contains("newer Onramp"));
         assert!(dir.path().join("settings.json.unreadable-7").exists());
+    }
+
+    #[test]
+    fn an_unreadable_file_left_in_place_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be: it cannot be read, nor moved aside as a file.
+        fs::create_dir(path_in(dir.path())).unwrap();
+        let loaded = load(dir.path(), 9);
+        assert!(loaded.problem.is_some());
+        assert!(!loaded.writable, "Onramp must run without saving");
     }
 }

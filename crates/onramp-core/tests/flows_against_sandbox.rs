@@ -218,8 +218,12 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     // A replayed callback is refused.
     assert!(engine.accept_callback(&callback).is_err());
 
+    // The access token dies before step 5: the site list refreshes once instead of failing.
+    sandbox.expire_access_tokens();
+    let refreshes_before = sandbox.refresh_count();
     let sites = engine.list_sites(&view.id).await.unwrap();
     assert_eq!(sites.len(), 2);
+    assert_eq!(sandbox.refresh_count(), refreshes_before + 1);
     let report = engine.scope_report(&view.id).unwrap();
     assert_eq!(report.missing, vec!["read:space:confluence".to_string()]);
     let row = report

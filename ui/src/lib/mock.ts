@@ -307,7 +307,7 @@ function newIntegration(providerId: string): IntegrationView {
   const provider = providers.find((p) => p.id === providerId);
   return {
     id, name: `${provider?.displayName.split(" (")[0] ?? providerId} integration ${counter}`, providerId, clientId: "",
-    callback, redirectUri: redirectUri(callback), scopes: [], consoleDone: [], site: null, connection: null, hasClientSecret: false, history: [],
+    callback, redirectUri: redirectUri(callback), scopes: [...(provider?.suggestedScopes ?? [])], consoleDone: [], site: null, connection: null, hasClientSecret: false, history: [],
     // Dev mock only: every preset counts as runnable (the engine computes the real list).
     runnableTestCalls: testCalls.map((t) => t.id),
   };

@@ -93,8 +93,6 @@ class Wizard {
   /** get_integration calls in flight (the connection panel shows it). */
   reloading = $state(0);
 
-  /** Integrations whose scope step was already shown once this session (prefill only on the first visit). */
-  readonly scopesVisited = new Set<string>();
 
   providers = $derived.by<Provider[]>(() => {
     const list = this.boot?.providers ?? [];
