@@ -40,12 +40,16 @@ pub async fn update_integration(
 }
 
 #[tauri::command]
-pub async fn save_client_secret(
+pub async fn save_credentials(
     state: State<'_, AppState>,
     id: String,
-    secret: String,
+    client_id: String,
+    secret: Option<String>,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.save_client_secret(&id, secret).await?)
+    Ok(state
+        .engine
+        .save_credentials(&id, &client_id, secret.as_deref())
+        .await?)
 }
 
 #[tauri::command]
@@ -105,13 +109,7 @@ pub async fn delete_integration(state: State<'_, AppState>, id: String) -> Resul
 /// Opens a documentation or console page in the system browser; only http(s) URLs.
 #[tauri::command]
 pub async fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<()> {
-    let parsed = url::Url::parse(&url)
-        .map_err(|e| onramp_core::OnrampError::invalid("link", e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(
-            onramp_core::OnrampError::invalid("link", "Only web links can be opened.").into(),
-        );
-    }
+    let parsed = onramp_core::links::web_link(&url)?;
     app.opener()
         .open_url(parsed.as_str(), None::<&str>)
         .map_err(|e| {

@@ -24,7 +24,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::bootstrap,
             commands::create_integration,
             commands::update_integration,
-            commands::save_client_secret,
+            commands::save_credentials,
             commands::start_authorization,
             commands::cancel_authorization,
             commands::list_sites,

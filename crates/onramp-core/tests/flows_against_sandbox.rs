@@ -118,7 +118,11 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         )
         .unwrap();
     engine
-        .save_client_secret(&view.id, sandbox.config().client_secret)
+        .save_credentials(
+            &view.id,
+            &sandbox.config().client_id,
+            Some(&sandbox.config().client_secret),
+        )
         .await
         .unwrap();
     sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
@@ -195,7 +199,11 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
         )
         .unwrap();
     engine
-        .save_client_secret(&view.id, sandbox.config().client_secret)
+        .save_credentials(
+            &view.id,
+            &sandbox.config().client_id,
+            Some(&sandbox.config().client_secret),
+        )
         .await
         .unwrap();
     sandbox.set_registered_callback(Some(view.redirect_uri.clone()));

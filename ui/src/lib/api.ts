@@ -87,8 +87,9 @@ export const createIntegration = (providerId: string) =>
 export const updateIntegration = (id: string, patch: IntegrationPatch) =>
   call<IntegrationView>("update_integration", { id, patch });
 
-export const saveClientSecret = (id: string, secret: string) =>
-  call<IntegrationView>("save_client_secret", { id, secret });
+/** Client ID and (optionally) a new secret, validated together by the engine. */
+export const saveCredentials = (id: string, clientId: string, secret: string | null) =>
+  call<IntegrationView>("save_credentials", { id, clientId, secret });
 
 export const startAuthorization = (id: string) =>
   call<AuthorizationStarted>("start_authorization", { id });

@@ -612,12 +612,18 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
     it.redirectUri = redirectUri(it.callback);
     return it;
   },
-  save_client_secret: (a) => {
-    if (params.has("nokeychain")) {
+  save_credentials: (a) => {
+    const it = get(String(a.id));
+    const clientId = String(a.clientId ?? "").trim();
+    const secret = a.secret == null ? "" : String(a.secret).trim();
+    if (!clientId || /\s/.test(clientId) || /\s/.test(secret) || (!secret && !it.hasClientSecret)) {
+      throw err("invalid_input", "Check the client ID", "Enter the client ID and secret without spaces.", null);
+    }
+    if (secret && params.has("nokeychain")) {
       throw err("keychain_unavailable", "The keychain is not available", "The secret could not be stored.", "Start the keychain service and restart Onramp. Nothing was written to disk.");
     }
-    const it = get(String(a.id));
-    it.hasClientSecret = true;
+    it.clientId = clientId;
+    if (secret) it.hasClientSecret = true;
     return it;
   },
   start_authorization: (a) => {
