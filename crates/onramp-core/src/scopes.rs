@@ -139,12 +139,7 @@ pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
             scopes: risky.clone(),
         });
     }
-    let enabled_test_calls = provider
-        .test_calls
-        .iter()
-        .filter(|c| satisfies(c, &set))
-        .map(|c| c.id.clone())
-        .collect();
+    let enabled_test_calls = runnable_test_calls(provider, chosen);
     ScopeAdvice {
         count,
         recommended_max: RECOMMENDED_MAX_SCOPES,
