@@ -16,6 +16,8 @@ pub const REQUEST_PROGRESS_EVENT: &str = "request-progress";
 /// A connection changed outside a command: refreshed in the background, or needs reconnect
 /// (payload: `IntegrationView`).
 pub const CONNECTION_EVENT: &str = "connection-changed";
+/// A callback arrived that no authorization was waiting for (payload: `UiError`).
+pub const UNMATCHED_CALLBACK_EVENT: &str = "callback-unmatched";
 /// How often the background work looks for tokens close to expiry and for unanswered
 /// authorizations past their lifetime.
 const BACKGROUND_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
@@ -95,6 +97,7 @@ pub async fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: &str) {
         Err(refused) => {
             let Some(id) = refused.integration_id else {
                 tracing::warn!("a callback matched no authorization in progress; ignored");
+                let _ = app.emit(UNMATCHED_CALLBACK_EVENT, refused.error.to_ui());
                 return;
             };
             // A stray or malformed request does not end the authorization that is still waiting.

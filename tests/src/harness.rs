@@ -196,6 +196,20 @@ impl Scenario {
         self.shot(label).await;
     }
 
+    /// Hands a URL to the desktop as a browser would (`gio open`), in this scenario's HOME, where
+    /// the app registered its `onramp://` handler.
+    pub fn open_through_the_os(&self, url: &str) {
+        let status = Command::new("gio")
+            .args(["open", url])
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_CURRENT_DESKTOP", "X-Generic")
+            .status()
+            .expect("gio");
+        assert!(status.success(), "gio open {url}: {status}");
+    }
+
     pub fn browser_log(&self) -> String {
         std::fs::read_to_string(&self.browser_log).unwrap_or_default()
     }

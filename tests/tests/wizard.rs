@@ -101,6 +101,21 @@ async fn deep_link_flow_through_the_os() {
         log.contains("hand onramp:// to gio open"),
         "the callback went through the OS: {log}"
     );
+    // A link from an older attempt (or from before a restart) is explained, not silently dropped.
+    scn.open_through_the_os("onramp://callback?code=stale&state=from-an-older-attempt");
+    let s = scn.s();
+    let notice = s
+        .wait_for_text("[data-testid=\"unmatched-callback\"]", "restarted", SHORT)
+        .await
+        .unwrap();
+    assert!(notice.contains("step 4"), "what to do is said: {notice}");
+    scn.shot("unmatched-callback").await;
+    s.click_css("[data-testid=\"dismiss-unmatched\"]")
+        .await
+        .unwrap();
+    s.wait_gone("[data-testid=\"unmatched-callback\"]", SHORT)
+        .await
+        .unwrap();
     scn.finish().await;
 }
 

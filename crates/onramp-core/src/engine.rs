@@ -139,6 +139,8 @@ pub struct Engine {
     /// Background refreshes that failed (network, 5xx, locked keychain): failures so far and when
     /// to try again, so a broken connection is not retried on every tick.
     background_backoff: Mutex<HashMap<String, (u32, i64)>>,
+    /// The last callback that matched no authorization, until the UI has been told at start-up.
+    unmatched_callback: Mutex<Option<crate::model::UiError>>,
 }
 
 impl Engine {
@@ -167,6 +169,7 @@ impl Engine {
             listed_sites: Mutex::new(HashMap::new()),
             refresh_locks: Mutex::new(HashMap::new()),
             background_backoff: Mutex::new(HashMap::new()),
+            unmatched_callback: Mutex::new(None),
         })
     }
 
@@ -320,6 +323,11 @@ impl Engine {
             sandbox: self.config.sandbox.clone(),
             default_provider_id,
             settings_problem: self.settings_problem.clone(),
+            unmatched_callback: self
+                .unmatched_callback
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
         }
     }
 
@@ -564,6 +572,13 @@ impl Engine {
         let refused = |integration_id: Option<String>, error: OnrampError| {
             tracing::warn!("callback refused: {}", error.to_ui().code);
             let integration_id = integration_id.or_else(|| self.flows.sole_pending_integration());
+            if integration_id.is_none() {
+                // Nobody is waiting: keep it for a window that is not listening yet (cold start).
+                *self
+                    .unmatched_callback
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(error.to_ui());
+            }
             RefusedCallback {
                 still_waiting: integration_id
                     .as_deref()
@@ -1506,6 +1521,23 @@ mod tests {
             .await
             .unwrap();
         assert!(view.has_client_secret && view.client_id == "id-3");
+    }
+
+    #[tokio::test]
+    async fn a_callback_nobody_waits_for_is_reported_at_start_up_once() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let refused = seed
+            .engine
+            .accept_callback("onramp://callback?code=c&state=from-before-a-restart")
+            .err()
+            .expect("refused");
+        assert_eq!(refused.integration_id, None);
+        assert!(!refused.still_waiting);
+        let boot = seed.engine.bootstrap().await;
+        let notice = boot.unmatched_callback.expect("reported at start-up");
+        assert_eq!(notice.code, "state_mismatch");
+        assert!(notice.detail.contains("restarted"), "{}", notice.detail);
+        assert!(seed.engine.bootstrap().await.unmatched_callback.is_none());
     }
 
     #[test]

@@ -131,7 +131,7 @@ impl OnrampError {
             OnrampError::StateMismatch => (
                 "state_mismatch",
                 "This callback does not belong to an authorization in progress".into(),
-                "The callback's state value does not match any authorization Onramp started, or it was already used. It was ignored.".into(),
+                "The callback's state value does not match any authorization Onramp is waiting for: it was already used, it is from an older attempt, or Onramp was restarted after the browser opened. It was ignored.".into(),
                 Some("Start the authorization again from step 4 and use the newest browser tab.".into()),
             ),
             OnrampError::FlowExpired => (

@@ -392,6 +392,9 @@ pub struct Bootstrap {
     pub default_provider_id: String,
     /// Set when the settings file could not be read; it was left untouched.
     pub settings_problem: Option<UiError>,
+    /// A callback no authorization was waiting for arrived before the window was ready (the deep
+    /// link that started Onramp, after a restart lost the pending authorization).
+    pub unmatched_callback: Option<UiError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -174,6 +174,12 @@ export async function onConnectionChanged(cb: (view: IntegrationView) => void): 
   return t.listen<IntegrationView>("connection-changed", cb);
 }
 
+/** Subscribe to `callback-unmatched` (a callback arrived that no authorization was waiting for). */
+export async function onUnmatchedCallback(cb: (e: UiError) => void): Promise<Unlisten> {
+  const t = await getTransport();
+  return t.listen<UiError>("callback-unmatched", cb);
+}
+
 /** Subscribe to `auth-progress`; resolves to the unsubscribe function. */
 export async function onAuthProgress(cb: (p: AuthProgress) => void): Promise<Unlisten> {
   const t = await getTransport();

@@ -2,7 +2,7 @@
 // (no window.__TAURI_INTERNALS__). api.ts imports it behind `import.meta.env.DEV`, so it is not in ui/dist.
 // URL switches: ?nokeychain (keychain unavailable), ?resume (start with a connected integration),
 // ?noanswer (authorization never answered, expires after 12 s), client ID "fail" makes the authorization fail, scopes without jira/confluence give no sites,
-// ?slowadvice (advise_scopes takes 800 ms), a scope named "withheld:*" is requested but not granted; issuer
+// ?unmatched (a callback nobody waited for arrived at start-up), ?slowadvice (advise_scopes takes 800 ms), a scope named "withheld:*" is requested but not granted; issuer
 // "https://fail.example" fails discovery.
 // API console: ?console (like ?resume, with a site and some history), ?expiring (the token expires 90 s
 // after start), ?revoked (the next request finds the grant revoked: needs reconnect), ?bgfail (a background
@@ -595,6 +595,9 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
     sandbox: sandboxConsole, defaultProviderId: "sandbox",
     settingsProblem: params.has("settingsproblem")
       ? err("settings_unreadable", "Your saved settings could not be read", "settings.json: expected value at line 1 column 1", "Onramp left the file untouched and started empty. Fix or move the file, then restart.")
+      : null,
+    unmatchedCallback: params.has("unmatched")
+      ? err("state_mismatch", "This callback does not belong to an authorization in progress", "Onramp was restarted after the browser opened. It was ignored.", "Start the authorization again from step 4.")
       : null,
   }),
   create_integration: (a) => {

@@ -76,6 +76,8 @@ class Wizard {
   auth = $state<AuthFlow | null>(null);
   /** Set when subscribing to `auth-progress` failed: the authorize step cannot follow a flow. */
   listenError = $state<UiError | null>(null);
+  /** A callback arrived that no authorization was waiting for (shown until dismissed). */
+  unmatchedCallback = $state<UiError | null>(null);
   lastTest = $state<TestCallResult | null>(null);
 
   /** API console: a request is running, the last wait-before-retry notice, the last rejection. */
@@ -130,6 +132,7 @@ class Wizard {
       if (!this.#unlistenEvents) await this.#listenEvents();
       const boot = await api.bootstrap();
       this.boot = boot;
+      if (boot.unmatchedCallback) this.unmatchedCallback = boot.unmatchedCallback;
       const last = boot.integrations.find((i) => i.id === boot.lastIntegrationId) ?? null;
       if (last && this.providers.some((p) => p.id === last.providerId)) {
         this.#setIntegration(last);
@@ -152,6 +155,7 @@ class Wizard {
     try {
       subs.push(await api.onRequestProgress((n) => this.#onRetry(n)));
       subs.push(await api.onConnectionChanged((view) => this.#onConnectionChanged(view)));
+      subs.push(await api.onUnmatchedCallback((e) => (this.unmatchedCallback = e)));
       subs.push(api.onCallError((e, cmd, args) => this.#onCallError(e, cmd, args)));
       this.#unlistenEvents = subs;
       this.eventsError = null;

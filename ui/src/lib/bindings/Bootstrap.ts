@@ -9,4 +9,9 @@ export type Bootstrap = { providers: Array<Provider>, integrations: Array<Integr
 /**
  * Set when the settings file could not be read; it was left untouched.
  */
-settingsProblem: UiError | null, };
+settingsProblem: UiError | null, 
+/**
+ * A callback no authorization was waiting for arrived before the window was ready (the deep
+ * link that started Onramp, after a restart lost the pending authorization).
+ */
+unmatchedCallback: UiError | null, };
