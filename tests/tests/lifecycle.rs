@@ -78,12 +78,20 @@ async fn expired_token_is_refreshed_once_on_the_next_call() {
     s.wait_for("[data-testid=\"history-row\"]", SHORT)
         .await
         .unwrap();
-    assert!(
-        s.find_all("[data-testid=\"history-row\"]")
-            .await
-            .unwrap()
-            .len()
-            >= 3
+    let rows = s.find_all("[data-testid=\"history-row\"]").await.unwrap();
+    assert!(rows.len() >= 3, "three calls in the history");
+    // Newest first: the removed search, then the Jira "current user" preset. The preset comes back
+    // into the custom form as the engine recorded it: Jira, its path, no body.
+    s.click(&rows[1]).await.unwrap();
+    let path = s.wait_for("#req-path", SHORT).await.unwrap();
+    assert_eq!(
+        s.property(&path, "value").await.unwrap(),
+        serde_json::json!("/rest/api/3/myself")
+    );
+    let product = s.find("#req-product").await.unwrap();
+    assert_eq!(
+        s.property(&product, "value").await.unwrap(),
+        serde_json::json!("jira")
     );
     scn.finish().await;
 }

@@ -847,6 +847,7 @@ impl Engine {
                 .to_string(),
             status: raw.status,
             elapsed_ms: raw.elapsed_ms,
+            request: reloadable_request(request, resolved.preset.as_ref()),
         };
         self.change_integration(id, |i| {
             i.history.insert(0, entry);
@@ -1358,6 +1359,32 @@ pub fn validate_credential(field: &str, value: &str) -> Result<(), OnrampError> 
         ));
     }
     Ok(())
+}
+
+/// A history entry's request in the custom form's terms, without a body; `None` for a preset the
+/// form cannot express (a custom provider's absolute test-call URL).
+fn reloadable_request(request: &ApiRequest, preset: Option<&TestCallPreset>) -> Option<ApiRequest> {
+    let Some(preset) = preset else {
+        return Some(ApiRequest {
+            body: None,
+            ..request.clone()
+        });
+    };
+    if !preset.path.starts_with('/') {
+        return None;
+    }
+    let (path, query) = match preset.path.split_once('?') {
+        Some((path, query)) => (path.to_string(), Some(query.to_string())),
+        None => (preset.path.clone(), None),
+    };
+    Some(ApiRequest {
+        preset_id: None,
+        method: preset.method.clone(),
+        product: preset.product,
+        path,
+        query,
+        body: None,
+    })
 }
 
 /// The first occurrence of each value, in order.
@@ -1887,6 +1914,44 @@ mod tests {
         assert_eq!((h[0].method.as_str(), h[0].status), ("GET", 200));
         let file = std::fs::read_to_string(settings::path_in(s._dir.path())).unwrap();
         assert!(!file.contains("at-1") && !file.contains("rt-1") && !file.contains("secret-1"));
+    }
+
+    #[test]
+    fn history_reloads_presets_as_custom_requests_and_keeps_no_body() {
+        let catalog = Catalog::load().unwrap();
+        let jira = catalog.provider("jira", None).unwrap();
+        let preset = jira
+            .test_calls
+            .iter()
+            .find(|t| t.id == "jira-project-search")
+            .unwrap();
+        let as_sent = ApiRequest {
+            preset_id: Some(preset.id.clone()),
+            method: String::new(),
+            product: None,
+            path: String::new(),
+            query: None,
+            body: None,
+        };
+        let reloaded = reloadable_request(&as_sent, Some(preset)).unwrap();
+        assert_eq!(reloaded.preset_id, None);
+        assert_eq!(reloaded.product, Some(crate::model::ProductId::Jira));
+        assert_eq!(reloaded.path, "/rest/api/3/project/search");
+        assert_eq!(reloaded.query.as_deref(), Some("maxResults=1"));
+        let custom = ApiRequest {
+            preset_id: None,
+            method: "POST".into(),
+            product: Some(crate::model::ProductId::Jira),
+            path: "/rest/api/3/issue".into(),
+            query: None,
+            body: Some(r#"{"fields":{"summary":"private"}}"#.into()),
+        };
+        let kept = reloadable_request(&custom, None).unwrap();
+        assert_eq!(kept.body, None, "no body in the saved history");
+        assert_eq!(
+            (kept.method.as_str(), kept.path.as_str()),
+            ("POST", "/rest/api/3/issue")
+        );
     }
 
     #[tokio::test]

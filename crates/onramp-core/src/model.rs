@@ -516,4 +516,8 @@ pub struct HistoryEntry {
     pub status: u16,
     #[ts(type = "number")]
     pub elapsed_ms: u64,
+    /// The request as the custom form reloads it (a preset as its method, product, path and
+    /// query). Never a body: the history is saved to disk. Absent in entries from older versions.
+    #[serde(default)]
+    pub request: Option<ApiRequest>,
 }

@@ -505,7 +505,7 @@ async function runRequest(id: string, req: ApiRequest): Promise<TestCallResult> 
     ...(a.headers ?? []),
   ];
   const elapsedMs = Math.floor(Math.random() * 3) === 0 ? 0 : 40 + Math.floor(Math.random() * 200);
-  it.history.unshift({ at: Math.floor(now()), method, path: rel, status: a.status, elapsedMs });
+  it.history.unshift({ at: Math.floor(now()), method, path: rel, status: a.status, elapsedMs, request: null });
   it.history.splice(50);
   return {
     presetId, method, url, status: a.status, elapsedMs, ok: a.status >= 200 && a.status < 300,
@@ -576,8 +576,8 @@ if (params.has("resume") || params.has("console")) {
     it.site = sitesFor(it)[0] ?? null;
     const t = Math.floor(now());
     it.history = [
-      { at: t - 120, method: "GET", path: `/ex/jira/${it.site?.id ?? ""}/rest/api/3/myself`, status: 200, elapsedMs: 143 },
-      { at: t - 300, method: "GET", path: "/oauth/token/accessible-resources", status: 200, elapsedMs: 0 },
+      { at: t - 120, method: "GET", path: `/ex/jira/${it.site?.id ?? ""}/rest/api/3/myself`, status: 200, elapsedMs: 143, request: null },
+      { at: t - 300, method: "GET", path: "/oauth/token/accessible-resources", status: 200, elapsedMs: 0, request: null },
     ];
   }
   integrations.set(it.id, it);
