@@ -101,6 +101,16 @@ pub async fn run_test_call(
     Ok(state.engine.run_test_call(&id, &preset_id).await?)
 }
 
+/// The URL a console request would go to, or why it cannot be sent (pure; no network).
+#[tauri::command]
+pub async fn preview_request(
+    state: State<'_, AppState>,
+    id: String,
+    request: ApiRequest,
+) -> Result<String> {
+    Ok(state.engine.preview_request(&id, &request)?)
+}
+
 #[tauri::command]
 pub async fn delete_integration(state: State<'_, AppState>, id: String) -> Result<()> {
     Ok(state.engine.delete_integration(&id).await?)

@@ -25,6 +25,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::create_integration,
             commands::update_integration,
             commands::save_credentials,
+            commands::preview_request,
             commands::start_authorization,
             commands::cancel_authorization,
             commands::list_sites,

@@ -61,6 +61,16 @@ async fn expired_token_is_refreshed_once_on_the_next_call() {
     )
     .await
     .unwrap();
+    // The engine resolves the form: the preview is the exact URL, with the site's cloudId.
+    let preview = s
+        .wait_for_text(
+            "[data-testid=\"req-url-preview\"]",
+            "/rest/api/3/search?jql=project%20%3D%20ABC",
+            SHORT,
+        )
+        .await
+        .unwrap();
+    assert!(preview.contains("/ex/jira/"), "{preview}");
     s.click_css("[data-testid=\"run-test\"]").await.unwrap();
     s.wait_for_text("[data-testid=\"test-status\"]", "410", SHORT)
         .await

@@ -100,7 +100,15 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
         authorize_url: input.authorize_url.trim().to_string(),
         token_url: input.token_url.trim().to_string(),
         audience: None,
-        gateway_url: String::new(),
+        // Custom requests in the API console are relative to the test-call URL's origin: the only
+        // API address the user gave. Without one there is none (and the console says so).
+        gateway_url: input
+            .test_call_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u.trim()).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .filter(|o| o != "null")
+            .unwrap_or_default(),
         products: Vec::new(),
         default_scopes: Vec::new(),
         scopes: input
@@ -305,7 +313,18 @@ mod tests {
         assert!(p.pkce && !p.has_sites);
         assert_eq!(p.client_auth, ClientAuth::Basic);
         assert_eq!(p.test_calls[0].path, "https://api.example.com/me");
+        assert_eq!(
+            p.gateway_url, "https://api.example.com",
+            "custom requests go to the test-call URL's origin"
+        );
         assert_eq!(p.authorize_params[0].key, "audience");
+        let mut no_api = input();
+        no_api.test_call_url = None;
+        let p = to_provider(&CustomProvider {
+            id: "custom-2".into(),
+            input: no_api,
+        });
+        assert_eq!(p.gateway_url, "");
     }
 
     #[test]

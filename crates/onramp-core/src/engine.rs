@@ -754,6 +754,12 @@ impl Engine {
             })?;
         }
         let base = provider.gateway_url.trim_end_matches('/');
+        if base.is_empty() {
+            return Err(OnrampError::invalid(
+                "path",
+                format!("{} has no API address to send custom requests to: give the custom provider a test-call URL in step 1; paths are then relative to its origin.", provider.display_name),
+            ));
+        }
         let prefix = match request.product {
             Some(product) => {
                 if !provider.products.iter().any(|p| p.id == product) {
@@ -943,6 +949,13 @@ impl Engine {
             attempts,
             refreshed,
         })
+    }
+
+    /// The method and URL a console request would go to, or why it cannot be sent; no network.
+    pub fn preview_request(&self, id: &str, request: &ApiRequest) -> Result<String, OnrampError> {
+        let integration = self.read_settings().integration(id)?.clone();
+        let provider = self.provider(&integration.provider_id)?;
+        Ok(self.resolve_request(&integration, &provider, request)?.url)
     }
 
     /// `curl` for a console request; the real token only when `reveal` is true.
@@ -1914,6 +1927,37 @@ mod tests {
         assert_eq!((h[0].method.as_str(), h[0].status), ("GET", 200));
         let file = std::fs::read_to_string(settings::path_in(s._dir.path())).unwrap();
         assert!(!file.contains("at-1") && !file.contains("rt-1") && !file.contains("secret-1"));
+    }
+
+    #[test]
+    fn preview_shows_the_exact_url_or_names_the_wrong_field() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let request = |path: &str, body: Option<&str>| ApiRequest {
+            preset_id: None,
+            method: "POST".into(),
+            product: None,
+            path: path.into(),
+            query: Some("?a=1".into()),
+            body: body.map(str::to_string),
+        };
+        assert_eq!(
+            seed.engine
+                .preview_request(&seed.id, &request("/api/x", None))
+                .unwrap(),
+            "http://127.0.0.1:9/api/x?a=1"
+        );
+        for (path, body, field) in [
+            ("api/x", None, "path"),
+            ("/../x", None, "path"),
+            ("/api/x", Some("{not json"), "body"),
+        ] {
+            let e = seed
+                .engine
+                .preview_request(&seed.id, &request(path, body))
+                .unwrap_err()
+                .to_ui();
+            assert_eq!(e.facts[0].value, field, "{path} {body:?}");
+        }
     }
 
     #[test]

@@ -243,12 +243,20 @@ impl OnrampError {
                 None,
             ),
         };
+        // Which form field is wrong, for the UI to mark it (the title says it in words).
+        let facts = match self {
+            OnrampError::InvalidInput { field, .. } => vec![crate::model::KeyValue {
+                key: "field".into(),
+                value: field.clone(),
+            }],
+            _ => Vec::new(),
+        };
         UiError {
             code: code.to_string(),
             title,
             detail,
             hint,
-            facts: Vec::new(),
+            facts,
         }
     }
 }

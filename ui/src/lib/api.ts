@@ -87,6 +87,9 @@ export const createIntegration = (providerId: string) =>
 export const updateIntegration = (id: string, patch: IntegrationPatch) =>
   call<IntegrationView>("update_integration", { id, patch });
 
+/** The URL a console request would go to; rejects with the engine's reason when it cannot be sent. */
+export const previewRequest = (id: string, request: ApiRequest) => call<string>("preview_request", { id, request });
+
 /** Client ID and (optionally) a new secret, validated together by the engine. */
 export const saveCredentials = (id: string, clientId: string, secret: string | null) =>
   call<IntegrationView>("save_credentials", { id, clientId, secret });

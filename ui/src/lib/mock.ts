@@ -745,6 +745,24 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
   },
   run_request: (a) => runRequest(String(a.id), a.request as ApiRequest),
   curl_command: (a) => curl(String(a.id), a.request as ApiRequest, a.revealToken === true),
+  preview_request: (a) => {
+    const it = get(String(a.id));
+    const req = a.request as ApiRequest;
+    const path = req.path.trim();
+    const invalid = (field: string, detail: string): UiError => ({ ...err("invalid_input", `Check the ${field}`, detail), facts: [{ key: "field", value: field }] });
+    if (!path.startsWith("/")) throw invalid("path", "Give a path that starts with /, relative to the product's gateway path (e.g. /rest/api/3/myself).");
+    if (req.body?.trim()) {
+      try {
+        JSON.parse(req.body);
+      } catch (e) {
+        throw invalid("body", `The body is not valid JSON: ${String(e)}.`);
+      }
+    }
+    if (req.product && !it.site) throw err("no_site", "No site selected", "Jira and Confluence calls go to a site (cloudId); none is selected.");
+    const prefix = req.product ? `/ex/${req.product}/${it.site?.id}` : "";
+    const q = req.query?.trim().replace(/^\?/, "");
+    return `${providerOf(it.providerId).gatewayUrl}${prefix}${path}${q ? `?${q}` : ""}`;
+  },
   refresh_now: (a) => {
     const it = get(String(a.id));
     refreshToken(it);
