@@ -103,6 +103,8 @@ pub async fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: &str) {
             // A stray or malformed request does not end the authorization that is still waiting.
             let stage = if refused.still_waiting {
                 AuthStage::Waiting
+            } else if matches!(refused.error, OnrampError::FlowExpired) {
+                AuthStage::Expired
             } else {
                 AuthStage::Failed
             };

@@ -61,16 +61,19 @@ async fn expired_token_is_refreshed_once_on_the_next_call() {
     )
     .await
     .unwrap();
-    // The engine resolves the form: the preview is the exact URL, with the site's cloudId.
+    // The engine resolves the form: the preview is the exact URL, with the site's cloudId. The
+    // product was the last change, so a preview with its prefix is the one for the whole form.
     let preview = s
-        .wait_for_text(
-            "[data-testid=\"req-url-preview\"]",
-            "/rest/api/3/search?jql=project%20%3D%20ABC",
-            SHORT,
-        )
+        .wait_for_text("[data-testid=\"req-url-preview\"]", "/ex/jira/", SHORT)
         .await
         .unwrap();
-    assert!(preview.contains("/ex/jira/"), "{preview}");
+    assert!(
+        preview.contains("/rest/api/3/search?jql=project%20%3D%20ABC"),
+        "{preview}"
+    );
+    s.wait_for("[data-testid=\"run-test\"]:not([disabled])", SHORT)
+        .await
+        .unwrap();
     s.click_css("[data-testid=\"run-test\"]").await.unwrap();
     s.wait_for_text("[data-testid=\"test-status\"]", "410", SHORT)
         .await

@@ -79,7 +79,6 @@ pub struct AcceptedCallback {
     flow: PendingFlow,
 }
 
-/// A callback that was refused, and the integration it belongs to when that is known.
 /// A gateway answer after refreshes and retries.
 struct Sent {
     raw: gateway::RawResponse,
@@ -87,6 +86,7 @@ struct Sent {
     refreshed: bool,
 }
 
+/// A callback that was refused, and the integration it belongs to when that is known.
 pub struct RefusedCallback {
     pub integration_id: Option<String>,
     pub error: OnrampError,
@@ -589,11 +589,16 @@ impl Engine {
         };
         let params = oauth::parse_callback(callback_url).map_err(|e| refused(None, e))?;
         match oauth::accept_callback(&self.flows, &params) {
-            Ok((flow, code)) => Ok(AcceptedCallback {
-                integration_id: flow.integration_id.clone(),
-                code,
-                flow,
-            }),
+            Ok((mut flow, code)) => {
+                // The flow is taken: its loopback listener closes now (the "close this tab" page
+                // still completes), so nothing else is handled as a callback during the exchange.
+                drop(flow.stop_listener.take());
+                Ok(AcceptedCallback {
+                    integration_id: flow.integration_id.clone(),
+                    code,
+                    flow,
+                })
+            }
             Err((integration_id, error)) => Err(refused(integration_id, error)),
         }
     }
@@ -621,7 +626,10 @@ impl Engine {
         // A refresh of the old grant still in flight must not land on top of the new tokens.
         let lock = self.refresh_lock(&id);
         let _refreshing = lock.lock().await;
+        // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
+        self.read_settings().integration(&id)?;
         self.store_tokens(&id, &tokens, true).await?;
+        self.clear_background_backoff(&id);
         let connection = Connection {
             state: ConnectionState::Connected,
             connected_at: now_unix(),
@@ -1050,27 +1058,30 @@ impl Engine {
     pub async fn refresh_due_in_background(&self) -> Vec<String> {
         let due = self.due_for_proactive_refresh();
         for id in &due {
-            let result = self.refresh_now(id).await;
-            let mut backoff = self
-                .background_backoff
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            match result {
-                Ok(_) => {
-                    backoff.remove(id);
-                }
-                Err(e) => {
-                    let failures = backoff.get(id).map_or(0, |(n, _)| *n) + 1;
-                    let wait = background_retry_secs(failures);
-                    backoff.insert(id.clone(), (failures, now_unix() + wait));
-                    tracing::warn!(
-                        "background refresh of {id} failed ({}); next try in {wait} s",
-                        e.to_ui().code
-                    );
-                }
+            // A success clears the backoff (refresh_locked does it).
+            if let Err(e) = self.refresh_now(id).await {
+                let mut backoff = self
+                    .background_backoff
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let failures = backoff.get(id).map_or(0, |(n, _)| *n) + 1;
+                let wait = background_retry_secs(failures);
+                backoff.insert(id.clone(), (failures, now_unix() + wait));
+                tracing::warn!(
+                    "background refresh of {id} failed ({}); next try in {wait} s",
+                    e.to_ui().code
+                );
             }
         }
         due
+    }
+
+    /// A working refresh, a new grant or a removed connection ends any background backoff.
+    fn clear_background_backoff(&self, id: &str) {
+        self.background_backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// Connections whose token should be refreshed in the background now.
@@ -1105,6 +1116,7 @@ impl Engine {
         // Wait for a refresh in flight, or it would write a live token back after the delete.
         let lock = self.refresh_lock(id);
         let _refreshing = lock.lock().await;
+        self.clear_background_backoff(id);
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.delete_all(&owned)).await?;
@@ -1124,6 +1136,7 @@ impl Engine {
         self.flows.cancel(id);
         let lock = self.refresh_lock(id);
         let _refreshing = lock.lock().await;
+        self.clear_background_backoff(id);
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || {
@@ -1183,6 +1196,7 @@ impl Engine {
             Err(e) => return Err(e),
         };
         self.store_tokens(&id, &tokens, false).await?;
+        self.clear_background_backoff(&id);
         self.change_integration(&id, |i| {
             if let Some(c) = i.connection.as_mut() {
                 c.expires_at = tokens.expires_at;
@@ -1331,12 +1345,14 @@ fn background_retry_secs(failures: u32) -> i64 {
 }
 
 /// Binds the loopback listener for a new flow. Right after a previous flow for the same port was
-/// ended, its listener may still be closing: wait for it briefly instead of reporting a busy port.
+/// ended, its listener may still be closing: wait for it briefly (1 s after replacing a flow here,
+/// 200 ms otherwise) instead of reporting a busy port.
 async fn bind_loopback(
     port: u16,
     after_replacing: bool,
 ) -> Result<(LoopbackListener, oneshot::Sender<()>), OnrampError> {
-    let mut attempts_left = if after_replacing { 40 } else { 1 };
+    // A listener ended just before (Cancel, expiry) may still be closing too: a short wait always.
+    let mut attempts_left = if after_replacing { 40 } else { 8 };
     loop {
         let (stop_tx, stop_rx) = oneshot::channel();
         match LoopbackListener::bind(port, stop_rx, oauth::FLOW_TTL).await {
@@ -2025,12 +2041,17 @@ mod tests {
         assert!(s.engine.refresh_due_in_background().await.is_empty());
         assert!(s.engine.due_for_proactive_refresh().is_empty());
         failing.assert_async().await;
+        failing.remove_async().await;
         let view = s.engine.integration(&s.id).unwrap();
         assert_eq!(
             view.connection.unwrap().state,
             ConnectionState::Connected,
             "a 503 is not a reason to reconnect"
         );
+        // A manual refresh that works ends the backoff.
+        refresh_mock(&mut server, 1).await;
+        s.engine.refresh_now(&s.id).await.unwrap();
+        assert!(s.engine.background_backoff.lock().unwrap().is_empty());
         assert_eq!(background_retry_secs(1), 30);
         assert_eq!(background_retry_secs(2), 60);
         assert_eq!(background_retry_secs(40), 15 * 60);

@@ -30,7 +30,13 @@ pub fn redirect_uri(port: u16) -> String {
 pub struct LoopbackListener {
     port: u16,
     received: mpsc::Receiver<String>,
+    /// Fires once the server has stopped (or was given up on after [`SHUTDOWN_GRACE`]); `None`
+    /// once seen.
+    closed: Option<oneshot::Receiver<()>>,
 }
+
+/// How long in-flight requests may take to finish once the listener is told to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 impl LoopbackListener {
     /// Binds `127.0.0.1:port` and starts serving until `stop` fires or is dropped, or `max_wait`
@@ -54,23 +60,38 @@ impl LoopbackListener {
             .route(CALLBACK_PATH, get(receive))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(CallbackState { tx, port });
-        tokio::spawn(async move {
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let (closed_tx, closed) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
             // In-flight responses (the "close this tab" page) still complete after the signal.
-            let shutdown = async move {
-                tokio::select! {
-                    _ = stop => {},
-                    _ = tokio::time::sleep(max_wait) => {},
-                }
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown_rx.await;
+                })
                 .await
-            {
-                tracing::warn!("loopback listener on port {port} failed: {e}");
+        });
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop => {},
+                _ = tokio::time::sleep(max_wait) => {},
             }
+            let _ = shutdown_tx.send(());
+            // A connection that never finishes its request must not keep the wait open.
+            match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+                Ok(Ok(Err(e))) => tracing::warn!("loopback listener on port {port} failed: {e}"),
+                Err(_) => {
+                    tracing::warn!("loopback listener on port {port}: a connection did not finish")
+                }
+                _ => {}
+            }
+            let _ = closed_tx.send(());
             tracing::info!("loopback listener on port {port} closed");
         });
-        Ok(LoopbackListener { port, received })
+        Ok(LoopbackListener {
+            port,
+            received,
+            closed: Some(closed),
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -79,7 +100,17 @@ impl LoopbackListener {
 
     /// The next callback URL, or `None` once the listener has closed.
     pub async fn next_callback(&mut self) -> Option<String> {
-        self.received.recv().await
+        let Some(closed) = self.closed.as_mut() else {
+            return self.received.try_recv().ok();
+        };
+        tokio::select! {
+            biased;
+            url = self.received.recv() => url,
+            _ = closed => {
+                self.closed = None;
+                None
+            }
+        }
     }
 }
 
@@ -170,6 +201,24 @@ mod tests {
         let mut listener = LoopbackListener::bind(0, stop, LONG).await.unwrap();
         drop(stop_tx);
         assert_eq!(listener.next_callback().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_never_finishes_does_not_keep_it_open() {
+        use tokio::io::AsyncWriteExt;
+        let (stop_tx, stop) = oneshot::channel::<()>();
+        let mut listener = LoopbackListener::bind(0, stop, LONG).await.unwrap();
+        let mut half = tokio::net::TcpStream::connect(("127.0.0.1", listener.port()))
+            .await
+            .unwrap();
+        half.write_all(b"GET /callback?code=x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        drop(stop_tx);
+        let closed = tokio::time::timeout(Duration::from_secs(10), listener.next_callback()).await;
+        assert_eq!(closed, Ok(None));
+        assert_eq!(listener.next_callback().await, None, "asking again is fine");
+        drop(half);
     }
 
     #[tokio::test]

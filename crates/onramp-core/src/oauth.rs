@@ -109,12 +109,19 @@ impl FlowRegistry {
         map.insert(state, flow);
     }
 
-    /// Takes the flow for `state` (single use). Expired flows are removed and reported as such.
-    pub fn take(&self, state: &str, now: i64) -> Result<PendingFlow, OnrampError> {
+    /// Takes the flow for `state` (single use). Expired flows are removed and reported as such,
+    /// with their integration.
+    pub fn take(
+        &self,
+        state: &str,
+        now: i64,
+    ) -> Result<PendingFlow, (Option<String>, OnrampError)> {
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let flow = map.remove(state).ok_or(OnrampError::StateMismatch)?;
+        let flow = map
+            .remove(state)
+            .ok_or((None, OnrampError::StateMismatch))?;
         if now - flow.created_at > FLOW_TTL.as_secs() as i64 {
-            return Err(OnrampError::FlowExpired);
+            return Err((Some(flow.integration_id), OnrampError::FlowExpired));
         }
         Ok(flow)
     }
@@ -211,7 +218,7 @@ pub fn accept_callback(
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or((None, OnrampError::StateMismatch))?;
-    let flow = flows.take(state, now_unix()).map_err(|e| (None, e))?;
+    let flow = flows.take(state, now_unix())?;
     if let Some(error) = &params.error {
         return Err((
             Some(flow.integration_id.clone()),
@@ -570,7 +577,7 @@ mod tests {
         let params = parse_callback("onramp://callback?code=abc&state=s1").unwrap();
         assert!(matches!(
             accept_callback(&flows, &params),
-            Err((None, OnrampError::FlowExpired))
+            Err((Some(_), OnrampError::FlowExpired))
         ));
     }
 
