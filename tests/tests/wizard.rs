@@ -161,6 +161,46 @@ async fn a_stray_request_to_the_loopback_listener_does_not_end_the_wait() {
 }
 
 #[tokio::test]
+async fn cancel_in_onramp_then_start_again_on_the_same_fixed_port() {
+    let mut scn = Scenario::start(
+        &paths(),
+        "start-again",
+        &[("ONRAMP_FAKE_BROWSER_DECISION", "ignore")],
+    )
+    .await;
+    walk_to_authorize(&mut scn, Callback::Loopback).await;
+    let s = scn.s();
+    let waiting = "[data-testid=\"auth-status\"][data-stage=\"waiting\"]";
+    s.click_css("[data-testid=\"authorize\"]").await.unwrap();
+    s.wait_for(waiting, SHORT).await.unwrap();
+    s.click_css("[data-testid=\"cancel-auth\"]").await.unwrap();
+    s.wait_for("[data-testid=\"auth-cancelled\"]", SHORT)
+        .await
+        .unwrap();
+    // Straight away, on the same loopback port: the old listener is gone, the new one listens.
+    s.click_css("[data-testid=\"authorize\"]").await.unwrap();
+    s.wait_for(waiting, SHORT).await.unwrap();
+    assert!(
+        s.find_all("[data-testid=\"error-card\"]")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no error (such as a busy port) after starting again"
+    );
+    let page = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{}/callback", scn.loopback_port))
+        .send()
+        .await
+        .expect("the new listener answers on the fixed port");
+    assert_eq!(page.status(), 200);
+    scn.shot("started-again").await;
+    scn.finish().await;
+}
+
+#[tokio::test]
 async fn cancel_on_the_consent_page_shows_access_denied() {
     let mut scn = Scenario::start(
         &paths(),

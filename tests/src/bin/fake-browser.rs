@@ -1,6 +1,7 @@
 //! A stand-in "system browser" for end-to-end tests, started by xdg-open (via `$BROWSER` or the
 //! http(s) scheme handler) with the authorize URL. It loads the sandbox consent page, presses Accept
-//! (or Cancel when `ONRAMP_FAKE_BROWSER_DECISION=cancel`), and follows the redirect like a browser:
+//! (or Cancel when `ONRAMP_FAKE_BROWSER_DECISION=cancel`, or nothing when it is `ignore`), and
+//! follows the redirect like a browser:
 //! an http(s) callback is fetched (the loopback listener), any other scheme (`onramp://`) is handed
 //! to the desktop with `gio open`, which starts Onramp with the URL.
 //! With `ONRAMP_FAKE_BROWSER_STRAY_FIRST` set, a bare `/callback` request (no code, no state) goes to
@@ -68,6 +69,11 @@ async fn run(url: &str) -> Result<(), String> {
         attribute(&html, "name=\"request\"", "value").ok_or("consent form has no request id")?;
     let decision =
         std::env::var("ONRAMP_FAKE_BROWSER_DECISION").unwrap_or_else(|_| "accept".into());
+    if decision == "ignore" {
+        // A user who looks at the consent page and walks away.
+        log("consent: ignore");
+        return Ok(());
+    }
     let base = url::Url::parse(url).map_err(|e| e.to_string())?;
     let post_to = base.join(&action).map_err(|e| e.to_string())?;
     log(&format!("consent: {decision}"));
