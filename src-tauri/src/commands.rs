@@ -92,15 +92,6 @@ pub async fn select_site(
     Ok(state.engine.select_site(&id, &cloud_id)?)
 }
 
-#[tauri::command]
-pub async fn run_test_call(
-    state: State<'_, AppState>,
-    id: String,
-    preset_id: String,
-) -> Result<TestCallResult> {
-    Ok(state.engine.run_test_call(&id, &preset_id).await?)
-}
-
 /// The URL a console request would go to, or why it cannot be sent (pure; no network).
 #[tauri::command]
 pub async fn preview_request(

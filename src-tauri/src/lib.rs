@@ -30,7 +30,6 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             commands::cancel_authorization,
             commands::list_sites,
             commands::select_site,
-            commands::run_test_call,
             commands::delete_integration,
             commands::open_url,
             commands::advise_scopes,

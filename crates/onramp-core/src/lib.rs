@@ -15,6 +15,7 @@ pub mod diagnosis;
 pub mod engine;
 pub mod error;
 pub mod gateway;
+pub mod lifecycle;
 pub mod links;
 pub mod loopback;
 pub mod model;

@@ -488,6 +488,20 @@ pub struct ApiRequest {
     pub body: Option<String>,
 }
 
+impl ApiRequest {
+    /// A preset test call (the other fields are ignored).
+    pub fn preset(preset_id: &str) -> ApiRequest {
+        ApiRequest {
+            preset_id: Some(preset_id.to_string()),
+            method: String::new(),
+            product: None,
+            path: String::new(),
+            query: None,
+            body: None,
+        }
+    }
+}
+
 /// Shown while a call waits before retrying (429, 503, 5xx).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use onramp_core::engine::StartedAuthorization;
 use onramp_core::model::{
-    CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
+    ApiRequest, CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
     IntegrationPatch, KeyValue, SandboxConsole,
 };
 use onramp_core::{Engine, EngineConfig};
@@ -143,12 +143,18 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
     assert_eq!(connection.state, ConnectionState::Connected);
     assert!(connection.has_refresh_token);
 
-    let first = engine.run_test_call(&view.id, "custom-test").await.unwrap();
+    let first = engine
+        .run_request(&view.id, &ApiRequest::preset("custom-test"), &|_| {})
+        .await
+        .unwrap();
     assert_eq!((first.status, first.refreshed), (200, false));
     for round in 1..=2u64 {
         // The token dies while Onramp still thinks it valid: the 401 triggers one refresh and a retry.
         sandbox.expire_access_tokens();
-        let result = engine.run_test_call(&view.id, "custom-test").await.unwrap();
+        let result = engine
+            .run_request(&view.id, &ApiRequest::preset("custom-test"), &|_| {})
+            .await
+            .unwrap();
         assert_eq!(result.status, 200, "{}", result.body);
         assert!(result.body.contains("Sandra Boxley"));
         assert!(result.refreshed);
@@ -159,7 +165,7 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
     // Revoked at the provider: the connection needs reconnecting, with a reason, and keeps the rest.
     sandbox.revoke_all();
     let e = engine
-        .run_test_call(&view.id, "custom-test")
+        .run_request(&view.id, &ApiRequest::preset("custom-test"), &|_| {})
         .await
         .unwrap_err();
     assert_eq!(e.to_ui().code, "needs_reconnect");
@@ -247,10 +253,13 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     assert_eq!(acme.len(), 1);
     assert!(acme[0].url.contains("acme"));
     engine.select_site(&view.id, &acme[0].id).unwrap();
-    let result = engine.run_test_call(&view.id, "jira-myself").await.unwrap();
+    let result = engine
+        .run_request(&view.id, &ApiRequest::preset("jira-myself"), &|_| {})
+        .await
+        .unwrap();
     assert_eq!(result.status, 200);
     let spaces = engine
-        .run_test_call(&view.id, "confluence-spaces")
+        .run_request(&view.id, &ApiRequest::preset("confluence-spaces"), &|_| {})
         .await
         .unwrap();
     assert_eq!(

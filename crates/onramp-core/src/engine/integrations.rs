@@ -1,0 +1,163 @@
+//! Saved integrations: create, read, change, delete. What each step changes goes through here.
+
+use super::*;
+
+impl Engine {
+    pub fn integration(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        Ok(self.view(self.read_settings().integration(id)?))
+    }
+
+    pub fn create_integration(&self, provider_id: &str) -> Result<IntegrationView, OnrampError> {
+        let provider = self.provider(provider_id)?;
+        let now = now_unix();
+        let integration = Integration {
+            id: new_id(),
+            name: format!("{} integration", provider.display_name),
+            provider_id: provider.id.clone(),
+            client_id: String::new(),
+            callback: CallbackSettings {
+                kind: CallbackKind::Loopback,
+                loopback_port: self.config.default_loopback_port,
+            },
+            // Step 3 starts from the defaults plus what the test calls need; the user edits from there
+            // (an emptied selection stays empty).
+            scopes: provider.suggested_scopes.clone(),
+            console_done: Vec::new(),
+            site: None,
+            connection: None,
+            has_client_secret: false,
+            history: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        let view = self.view(&integration);
+        self.write_settings(|s| {
+            s.last_integration_id = Some(integration.id.clone());
+            s.integrations.push(integration);
+            Ok(())
+        })?;
+        tracing::info!("created integration {} for {provider_id}", view.id);
+        Ok(view)
+    }
+
+    pub fn update_integration(
+        &self,
+        id: &str,
+        patch: IntegrationPatch,
+    ) -> Result<IntegrationView, OnrampError> {
+        let current = self.read_settings().integration(id)?.clone();
+        let provider = self.provider(&current.provider_id)?;
+        if let Some(name) = &patch.name {
+            if name.trim().is_empty() {
+                return Err(OnrampError::invalid("name", "The name cannot be empty."));
+            }
+        }
+        if let Some(client_id) = &patch.client_id {
+            validate_credential("client ID", client_id)?;
+        }
+        if let Some(callback) = &patch.callback {
+            if !provider.callbacks.iter().any(|c| c.kind == callback.kind) {
+                return Err(OnrampError::invalid(
+                    "callback",
+                    format!(
+                        "{} does not offer this callback kind.",
+                        provider.display_name
+                    ),
+                ));
+            }
+            if callback.kind == CallbackKind::Loopback && callback.loopback_port < 1024 {
+                return Err(OnrampError::invalid(
+                    "loopback port",
+                    "Pick a port from 1024 to 65535: lower ports need administrator rights.",
+                ));
+            }
+        }
+        if let Some(scopes) = &patch.scopes {
+            for s in scopes {
+                if s.is_empty() || s.chars().any(char::is_whitespace) {
+                    return Err(OnrampError::invalid(
+                        "scopes",
+                        format!("\"{s}\" is not a scope name: scope names have no spaces."),
+                    ));
+                }
+            }
+        }
+        // Only the patched fields change: a refresh or history entry written meanwhile stays.
+        self.write_settings(|s| {
+            let i = s.integration_mut(id)?;
+            if let Some(v) = patch.name {
+                i.name = v.trim().to_string();
+            }
+            if let Some(v) = patch.client_id {
+                i.client_id = v;
+            }
+            if let Some(v) = patch.callback {
+                i.callback = v;
+            }
+            if let Some(v) = patch.scopes {
+                i.scopes = without_repeats(v);
+            }
+            if let Some(v) = patch.console_done {
+                i.console_done = v;
+            }
+            i.updated_at = now_unix();
+            s.last_integration_id = Some(id.to_string());
+            Ok(())
+        })?;
+        self.integration(id)
+    }
+
+    /// Deletes an integration: its keychain entries first, then its settings.
+    pub async fn delete_integration(&self, id: &str) -> Result<(), OnrampError> {
+        self.read_settings().integration(id)?;
+        self.flows.cancel(id);
+        // Wait for a refresh in flight, or it would write a live token back after the delete.
+        let lock = self.lifecycle.refresh_lock(id);
+        let _refreshing = lock.lock().await;
+        self.lifecycle.clear_backoff(id);
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        run_blocking(move || vault.delete_all(&owned)).await?;
+        self.write_settings(|s| {
+            s.integrations.retain(|i| i.id != id);
+            if s.last_integration_id.as_deref() == Some(id) {
+                s.last_integration_id = None;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_support::*;
+
+    #[test]
+    fn a_new_integration_starts_with_the_suggested_scopes() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let jira = seed.engine.provider("jira").unwrap();
+        let created = seed.engine.create_integration("jira").unwrap();
+        assert!(!created.scopes.is_empty());
+        assert_eq!(created.scopes, jira.suggested_scopes);
+        assert!(created.scopes.contains(&"offline_access".to_string()));
+    }
+
+    #[test]
+    fn a_patch_changes_only_its_fields_and_drops_repeated_scopes() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let view = seed
+            .engine
+            .update_integration(
+                &seed.id,
+                IntegrationPatch {
+                    scopes: Some(vec!["a".into(), "b".into(), "a".into()]),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(view.scopes, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(view.client_id, "client-1", "unpatched fields are kept");
+        assert!(view.connection.is_some(), "the connection is kept");
+    }
+}

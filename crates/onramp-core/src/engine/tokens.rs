@@ -1,0 +1,425 @@
+//! The token lifecycle: a usable access token on demand, single-flight refresh with rotation, the
+//! background refresh, disconnect. The timing rules are in `crate::lifecycle`.
+
+use super::*;
+use crate::lifecycle::{reconnect_reason, use_margin_secs};
+use crate::oauth::{ClientCredentials, TokenSet};
+
+/// Owned credentials for the token endpoint; not `Debug`, it holds the secret.
+pub(super) struct TokenEndpoint {
+    token_url: String,
+    client_id: String,
+    client_secret: String,
+    auth: crate::model::ClientAuth,
+}
+
+impl TokenEndpoint {
+    pub(super) fn credentials(&self) -> ClientCredentials<'_> {
+        ClientCredentials {
+            token_url: &self.token_url,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            auth: self.auth,
+        }
+    }
+}
+
+impl Engine {
+    /// Atlassian's gateway does not always say 401 for an expired token: a 403/404 is taken as
+    /// possibly expired when the token is in the second half of its life (or its age is unknown).
+    pub(super) fn token_possibly_expired(&self, id: &str) -> bool {
+        let Ok(i) = self.read_settings().integration(id).cloned() else {
+            return false;
+        };
+        let Some(c) = i.connection else { return false };
+        match (c.expires_at, c.token_lifetime) {
+            (Some(exp), Some(life)) => now_unix() >= exp - life / 2,
+            _ => true,
+        }
+    }
+
+    /// A valid access token, refreshed first when it is about to expire. One refresh at a time per
+    /// integration: a caller that waited re-reads the settings, because the refresh it waited for may
+    /// already have produced a fresh token.
+    pub async fn access_token(&self, id: &str) -> Result<String, OnrampError> {
+        let lock = self.lifecycle.refresh_lock(id);
+        let _guard = lock.lock().await;
+        let integration = self.read_settings().integration(id)?.clone();
+        let connection = self.usable_connection(&integration)?;
+        let fresh = connection
+            .expires_at
+            .is_none_or(|exp| exp - use_margin_secs(connection.token_lifetime) > now_unix());
+        if fresh {
+            if let Some(token) = self.stored(id, SecretKind::AccessToken).await? {
+                return Ok(token);
+            }
+        }
+        self.refresh_locked(&integration).await
+    }
+
+    /// The gateway rejected `used`: refresh, unless another caller already replaced it.
+    pub(super) async fn refresh_after_rejection(
+        &self,
+        id: &str,
+        used: &str,
+    ) -> Result<String, OnrampError> {
+        let lock = self.lifecycle.refresh_lock(id);
+        let _guard = lock.lock().await;
+        let integration = self.read_settings().integration(id)?.clone();
+        self.usable_connection(&integration)?;
+        match self.stored(id, SecretKind::AccessToken).await? {
+            Some(current) if current != used => Ok(current),
+            _ => self.refresh_locked(&integration).await,
+        }
+    }
+
+    /// "Refresh now": refreshes whatever the expiry says.
+    pub async fn refresh_now(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        let lock = self.lifecycle.refresh_lock(id);
+        let _guard = lock.lock().await;
+        let integration = self.read_settings().integration(id)?.clone();
+        self.usable_connection(&integration)?;
+        self.refresh_locked(&integration).await?;
+        self.integration(id)
+    }
+
+    /// Refreshes, in the background, every token that is due (see `due_for_proactive_refresh`).
+    /// A failed attempt is tried again after 30 s, 1 min, 2 min … (at most 15 min); `invalid_grant`
+    /// marks the connection "needs reconnect" instead. Returns the integrations that were tried, whose
+    /// view may have changed.
+    pub async fn refresh_due_in_background(&self) -> Vec<String> {
+        let due = self.due_for_proactive_refresh();
+        for id in &due {
+            // A success clears the backoff (refresh_locked does it).
+            if let Err(e) = self.refresh_now(id).await {
+                let wait = self.lifecycle.background_failed(id, now_unix());
+                tracing::warn!(
+                    "background refresh of {id} failed ({}); next try in {wait} s",
+                    e.to_ui().code
+                );
+            }
+        }
+        due
+    }
+
+    /// Connections whose token should be refreshed in the background now.
+    pub fn due_for_proactive_refresh(&self) -> Vec<String> {
+        let now = now_unix();
+        self.read_settings()
+            .integrations
+            .iter()
+            .filter(|i| {
+                i.connection
+                    .as_ref()
+                    .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, now))
+            })
+            .map(|i| i.id.clone())
+            .collect()
+    }
+    /// Forgets the tokens (keychain entries deleted) but keeps the integration and its client secret.
+    /// Revoking the grant itself happens at Atlassian: no 3LO revocation endpoint is established.
+    pub async fn disconnect(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        self.read_settings().integration(id)?;
+        self.flows.cancel(id);
+        let lock = self.lifecycle.refresh_lock(id);
+        let _refreshing = lock.lock().await;
+        self.lifecycle.clear_backoff(id);
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        run_blocking(move || {
+            vault.delete(&owned, SecretKind::RefreshToken)?;
+            vault.delete(&owned, SecretKind::AccessToken)
+        })
+        .await?;
+        self.change_integration(id, |i| {
+            i.connection = None;
+        })?;
+        tracing::info!("integration {id} disconnected");
+        self.integration(id)
+    }
+
+    pub(super) fn usable_connection(
+        &self,
+        integration: &Integration,
+    ) -> Result<Connection, OnrampError> {
+        let connection = integration
+            .connection
+            .clone()
+            .ok_or(OnrampError::NotConnected)?;
+        if connection.state == ConnectionState::NeedsReconnect {
+            return Err(OnrampError::NeedsReconnect(
+                connection
+                    .reason
+                    .unwrap_or_else(|| "The connection was lost.".into()),
+            ));
+        }
+        Ok(connection)
+    }
+
+    pub(super) async fn stored(
+        &self,
+        id: &str,
+        kind: SecretKind,
+    ) -> Result<Option<String>, OnrampError> {
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        run_blocking(move || vault.get(&owned, kind)).await
+    }
+
+    /// Refreshes with the stored refresh token. Caller holds the integration's refresh lock.
+    pub(super) async fn refresh_locked(
+        &self,
+        integration: &Integration,
+    ) -> Result<String, OnrampError> {
+        let id = integration.id.clone();
+        let Some(refresh_token) = self.stored(&id, SecretKind::RefreshToken).await? else {
+            let reason = "The access token expired and there is no refresh token (offline_access was not granted). Authorize again, with offline_access.";
+            self.mark_needs_reconnect(&id, reason)?;
+            return Err(OnrampError::NeedsReconnect(reason.into()));
+        };
+        let endpoint = self.token_endpoint(integration).await?;
+        let result = oauth::refresh(&self.http, &endpoint.credentials(), &refresh_token).await;
+        let tokens = match result {
+            Ok(t) => t,
+            Err(e) if e.needs_reconnect() => {
+                let reason = integration
+                    .connection
+                    .as_ref()
+                    .map(|c| reconnect_reason(c, now_unix()))
+                    .unwrap_or_else(|| e.to_ui().detail);
+                self.mark_needs_reconnect(&id, &reason)?;
+                return Err(OnrampError::NeedsReconnect(reason));
+            }
+            Err(e) => return Err(e),
+        };
+        self.store_tokens(&id, &tokens, false).await?;
+        self.lifecycle.clear_backoff(&id);
+        self.change_integration(&id, |i| {
+            if let Some(c) = i.connection.as_mut() {
+                c.expires_at = tokens.expires_at;
+                c.token_lifetime = tokens.lifetime.or(c.token_lifetime);
+                c.last_refresh_at = Some(now_unix());
+                if let Some(scopes) = &tokens.scopes {
+                    c.granted_scopes = scopes.clone();
+                }
+                c.has_refresh_token = c.has_refresh_token || tokens.refresh_token.is_some();
+            }
+        })?;
+        tracing::info!("integration {id}: access token refreshed");
+        Ok(tokens.access_token)
+    }
+
+    /// Stores the rotated refresh token before the access token, so a crash in between can only
+    /// lose an access token (cheap), never the one refresh token that still works.
+    pub(super) async fn store_tokens(
+        &self,
+        id: &str,
+        tokens: &TokenSet,
+        replace_refresh: bool,
+    ) -> Result<(), OnrampError> {
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        let refresh = tokens.refresh_token.clone();
+        let access = tokens.access_token.clone();
+        run_blocking(move || {
+            match refresh {
+                Some(rt) => vault.set(&owned, SecretKind::RefreshToken, &rt)?,
+                // A new consent without offline_access must not keep an old family's token.
+                None if replace_refresh => vault.delete(&owned, SecretKind::RefreshToken)?,
+                // A refresh response without a refresh token keeps the stored one.
+                None => {}
+            }
+            vault.set(&owned, SecretKind::AccessToken, &access)
+        })
+        .await
+    }
+
+    pub(super) fn mark_needs_reconnect(&self, id: &str, reason: &str) -> Result<(), OnrampError> {
+        tracing::warn!("integration {id} needs reconnect");
+        self.change_integration(id, |i| {
+            if let Some(c) = i.connection.as_mut() {
+                c.state = ConnectionState::NeedsReconnect;
+                c.reason = Some(reason.to_string());
+            }
+        })
+    }
+
+    /// The token endpoint and client credentials of an integration (the secret from the keychain).
+    pub(super) async fn token_endpoint(
+        &self,
+        integration: &Integration,
+    ) -> Result<TokenEndpoint, OnrampError> {
+        let provider = self.provider(&integration.provider_id)?;
+        Ok(TokenEndpoint {
+            token_url: provider.token_url,
+            client_id: integration.client_id.clone(),
+            client_secret: self.client_secret(&integration.id).await?,
+            auth: provider.client_auth,
+        })
+    }
+
+    pub(super) async fn client_secret(&self, id: &str) -> Result<String, OnrampError> {
+        let vault = self.vault.clone();
+        let owned = id.to_string();
+        run_blocking(move || vault.get(&owned, SecretKind::ClientSecret))
+            .await?
+            .ok_or(OnrampError::ClientSecretMissing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_support::*;
+    use crate::lifecycle::background_retry_secs;
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_hundred_concurrent_callers_cause_one_refresh() {
+        let mut server = mockito::Server::new_async().await;
+        let refresh = refresh_mock(&mut server, 1).await;
+        let s = seeded(&server.url(), 0, 3600);
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let engine = s.engine.clone();
+            let id = s.id.clone();
+            tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), "at-2");
+        }
+        refresh.assert_async().await;
+        assert_eq!(
+            Vault
+                .get(&s.id, SecretKind::RefreshToken)
+                .unwrap()
+                .as_deref(),
+            Some("rt-2")
+        );
+    }
+
+    #[tokio::test]
+    async fn rotated_refresh_token_is_stored_before_the_new_access_token_is_used() {
+        let mut server = mockito::Server::new_async().await;
+        refresh_mock(&mut server, 1).await;
+        let s = seeded(&server.url(), 0, 3600);
+        let seen_in_keychain = Arc::new(Mutex::new(None::<Option<String>>));
+        let seen = seen_in_keychain.clone();
+        let id = s.id.clone();
+        server
+            .mock("GET", "/api")
+            .match_header("authorization", "Bearer at-2")
+            .with_status(200)
+            .with_body_from_request(move |_| {
+                // Runs when the new access token reaches the provider.
+                *seen.lock().unwrap() = Some(Vault.get(&id, SecretKind::RefreshToken).unwrap());
+                b"{}".to_vec()
+            })
+            .create_async()
+            .await;
+        let r = s
+            .engine
+            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            *seen_in_keychain.lock().unwrap(),
+            Some(Some("rt-2".to_string()))
+        );
+    }
+
+    #[tokio::test]
+    async fn refresh_answer_without_refresh_token_keeps_the_old_one() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-2","expires_in":3600,"token_type":"Bearer"}"#)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 0, 3600);
+        assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
+        assert_eq!(
+            Vault
+                .get(&s.id, SecretKind::RefreshToken)
+                .unwrap()
+                .as_deref(),
+            Some("rt-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_grant_marks_needs_reconnect_with_a_reason_and_keeps_the_rest() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(403)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 0, 3600);
+        let e = s.engine.access_token(&s.id).await.unwrap_err();
+        assert!(matches!(&e, OnrampError::NeedsReconnect(r) if r.contains("revoked")));
+        let view = s.engine.integration(&s.id).unwrap();
+        let c = view.connection.unwrap();
+        assert_eq!(c.state, ConnectionState::NeedsReconnect);
+        assert!(c.reason.unwrap().contains("invalid_grant"));
+        assert_eq!(view.client_id, "client-1");
+        assert!(view.has_client_secret);
+        // Later calls fail fast without asking the provider again.
+        assert!(matches!(
+            s.engine.access_token(&s.id).await,
+            Err(OnrampError::NeedsReconnect(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn due_for_proactive_refresh_lists_expiring_connections() {
+        let s = seeded("http://127.0.0.1:9", 100, 3600);
+        assert_eq!(s.engine.due_for_proactive_refresh(), vec![s.id.clone()]);
+        let fresh = seeded("http://127.0.0.1:9", 3000, 3600);
+        assert!(fresh.engine.due_for_proactive_refresh().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_background_refresh_waits_before_trying_again() {
+        let mut server = mockito::Server::new_async().await;
+        let failing = server
+            .mock("POST", "/oauth/token")
+            .with_status(503)
+            .with_body("maintenance")
+            .expect(1)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 100, 3600);
+        assert_eq!(
+            s.engine.refresh_due_in_background().await,
+            vec![s.id.clone()]
+        );
+        // The next ticks come within seconds: no new request until the backoff has passed.
+        assert!(s.engine.refresh_due_in_background().await.is_empty());
+        assert!(s.engine.due_for_proactive_refresh().is_empty());
+        failing.assert_async().await;
+        failing.remove_async().await;
+        let view = s.engine.integration(&s.id).unwrap();
+        assert_eq!(
+            view.connection.unwrap().state,
+            ConnectionState::Connected,
+            "a 503 is not a reason to reconnect"
+        );
+        // A manual refresh that works ends the backoff.
+        refresh_mock(&mut server, 1).await;
+        s.engine.refresh_now(&s.id).await.unwrap();
+        assert_eq!(
+            s.engine.lifecycle.background_failed(&s.id, now_unix()),
+            30,
+            "a working refresh ended the backoff: the next failure is the first again"
+        );
+        assert_eq!(background_retry_secs(1), 30);
+        assert_eq!(background_retry_secs(2), 60);
+        assert_eq!(background_retry_secs(40), 15 * 60);
+    }
+}
