@@ -1,10 +1,11 @@
-# Onramp's build entry point. `make run` opens the wizard; `make test` runs every test.
-# Both install what they need first (Debian packages, npm packages, tauri-driver) and are safe to repeat.
+# Onramp's build entry point. `make run` opens the wizard; `make test` runs every test;
+# `make dev` opens it with the UI served by Vite (hot reload) for UI work.
+# All three install what they need first (Debian packages, npm packages, tauri-driver) and are safe to repeat.
 # The cargo target dir lives outside the clone so repeated runs (and CI on the same machine) reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/onramp-target
 CARGO ?= cargo
 
-.PHONY: deps ui ui-check build run test unit lint e2e bindings
+.PHONY: deps ui ui-check build run dev test unit lint e2e bindings
 
 deps:
 	bash scripts/install-deps.sh
@@ -20,6 +21,11 @@ build: deps ui
 
 run: build
 	$(CARGO_TARGET_DIR)/debug/onramp
+
+# The app against its built-in sandbox, its UI from the Vite dev server (port 1420) with hot reload.
+# Leaves debug/onramp loading the dev server until the next `make build` (see scripts/dev.sh).
+dev: deps
+	CARGO="$(CARGO)" bash scripts/dev.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

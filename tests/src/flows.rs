@@ -43,7 +43,7 @@ pub async fn checked(scn: &Scenario, css: &str) -> bool {
 /// Step 1 with the preselected sandbox.
 pub async fn pick_sandbox(scn: &mut Scenario) {
     let s = scn.s();
-    s.wait_for("[data-testid=\"step-provider\"]", SHORT)
+    s.wait_for("[data-testid=\"step-providers\"]", SHORT)
         .await
         .unwrap();
     assert!(
@@ -58,10 +58,10 @@ pub async fn pick_sandbox(scn: &mut Scenario) {
     next(scn).await;
 }
 
-/// Step 2: callback kind and credentials copied from the sandbox console. Returns the client secret.
+/// Step 2: callback kind and credentials copied from the sandbox app page. Returns the client secret.
 pub async fn console_step(scn: &mut Scenario, callback: Callback) -> String {
     let s = scn.s();
-    s.wait_for("[data-testid=\"step-console\"]", SHORT)
+    s.wait_for("[data-testid=\"step-registration\"]", SHORT)
         .await
         .unwrap();
     let expected_callback = match callback {
@@ -110,7 +110,7 @@ pub async fn console_step(scn: &mut Scenario, callback: Callback) -> String {
         .unwrap();
     assert!(
         !client_id.is_empty() && !client_secret.is_empty(),
-        "sandbox console shows credentials"
+        "the sandbox app page shows credentials"
     );
     // A secret with a space inside is refused with a clear message before anything is stored.
     s.type_into("#client-id", &client_id).await.unwrap();
@@ -170,7 +170,7 @@ pub async fn wait_connected(scn: &Scenario) {
 /// Step 5: picks the site at `index` (never preselected). Returns its cloudId.
 pub async fn pick_site(scn: &mut Scenario, index: usize) -> String {
     let s = scn.s();
-    s.wait_for("[data-testid=\"step-site\"]", SHORT)
+    s.wait_for("[data-testid=\"step-sites\"]", SHORT)
         .await
         .unwrap();
     s.wait_for("input[data-site-id]", SHORT).await.unwrap();
@@ -194,7 +194,7 @@ pub async fn pick_site(scn: &mut Scenario, index: usize) -> String {
 /// Step 6: runs a preset and returns (status text, body text).
 pub async fn run_preset(scn: &Scenario, preset: &str, expect_status: &str) -> String {
     let s = scn.s();
-    s.wait_for("[data-testid=\"step-test\"]", SHORT)
+    s.wait_for("[data-testid=\"step-requests\"]", SHORT)
         .await
         .unwrap();
     s.click_css(&format!("button[data-preset=\"{preset}\"]"))

@@ -22,7 +22,7 @@ async fn console_guide_scope_picker_and_requested_vs_granted() {
 
     // Step 2: tick the whole checklist; the progress is saved with the integration.
     let s = scn.s();
-    s.wait_for("[data-testid=\"step-console\"]", SHORT)
+    s.wait_for("[data-testid=\"step-registration\"]", SHORT)
         .await
         .unwrap();
     let steps = s

@@ -23,30 +23,9 @@ export { toUiError } from "./errors";
 
 export type Unlisten = () => void;
 
-/** The two things the UI needs from Tauri; swapped for an in-memory mock in `vite dev` outside Tauri. */
-export interface Transport {
-  invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
-  listen<T>(event: string, cb: (payload: T) => void): Promise<Unlisten>;
-}
-
-const tauriTransport: Transport = {
-  invoke: (cmd, args) => tauriInvoke(cmd, args),
-  listen: (event, cb) => tauriListen(event, (e) => cb(e.payload as never)),
-};
-
-let transport: Promise<Transport> | null = null;
-
-function getTransport(): Promise<Transport> {
-  if (!transport) {
-    // `import.meta.env.DEV` is the literal `false` in a production build, so this branch
-    // and the mock module are dropped from ui/dist.
-    if (import.meta.env.DEV && !("__TAURI_INTERNALS__" in window)) {
-      transport = import("./mock").then((m) => m.mockTransport);
-    } else {
-      transport = Promise.resolve(tauriTransport);
-    }
-  }
-  return transport;
+/** Subscribe to a Tauri event; resolves to the unsubscribe function. */
+function listen<T>(event: string, cb: (payload: T) => void): Promise<Unlisten> {
+  return tauriListen<T>(event, (e) => cb(e.payload));
 }
 
 /** Told about every rejected command (after normalisation), e.g. to notice "needs_reconnect". */
@@ -63,9 +42,8 @@ export function onCallError(cb: CallErrorListener): Unlisten {
 }
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
-  const t = await getTransport();
   try {
-    return await t.invoke<T>(cmd, args);
+    return await tauriInvoke<T>(cmd, args);
   } catch (e) {
     const err = toUiError(e);
     for (const l of callErrorListeners) {
@@ -87,7 +65,7 @@ export const createIntegration = (providerId: string) =>
 export const updateIntegration = (id: string, patch: IntegrationPatch) =>
   call<IntegrationView>("update_integration", { id, patch });
 
-/** The URL a console request would go to; rejects with the engine's reason when it cannot be sent. */
+/** The URL a custom request (step 6) would go to; rejects with the engine's reason when it cannot be sent. */
 export const previewRequest = (id: string, request: ApiRequest) => call<string>("preview_request", { id, request });
 
 /** Client ID and (optionally) a new secret, validated together by the engine. */
@@ -103,9 +81,6 @@ export const listSites = (id: string) => call<Site[]>("list_sites", { id });
 
 export const selectSite = (id: string, cloudId: string) =>
   call<IntegrationView>("select_site", { id, cloudId });
-
-export const runTestCall = (id: string, presetId: string) =>
-  call<TestCallResult>("run_test_call", { id, presetId });
 
 export const deleteIntegration = (id: string) => call<null>("delete_integration", { id });
 
@@ -133,7 +108,7 @@ export const saveCustomProvider = (id: string | null, input: CustomProviderInput
 /** Refused while an integration uses the provider. */
 export const deleteCustomProvider = (id: string) => call<null>("delete_custom_provider", { id });
 
-// ---- token lifecycle and the API console ------------------------------------------------
+// ---- token lifecycle and API requests (step 6) --------------------------------------------
 
 /** A preset as an ApiRequest (the other fields are ignored by the back end). */
 export const presetRequest = (presetId: string): ApiRequest => ({
@@ -165,26 +140,15 @@ export const diagnoseBrowserError = (id: string | null, text: string) =>
 
 export const getIntegration = (id: string) => call<IntegrationView>("get_integration", { id });
 
-/** Subscribe to `request-progress` (a console request waits before retrying). */
-export async function onRequestProgress(cb: (n: RetryNotice) => void): Promise<Unlisten> {
-  const t = await getTransport();
-  return t.listen<RetryNotice>("request-progress", cb);
-}
+/** Subscribe to `request-progress` (a request on step 6 waits before retrying). */
+export const onRequestProgress = (cb: (n: RetryNotice) => void) => listen<RetryNotice>("request-progress", cb);
 
 /** Subscribe to `connection-changed` (a background refresh happened or failed). */
-export async function onConnectionChanged(cb: (view: IntegrationView) => void): Promise<Unlisten> {
-  const t = await getTransport();
-  return t.listen<IntegrationView>("connection-changed", cb);
-}
+export const onConnectionChanged = (cb: (view: IntegrationView) => void) =>
+  listen<IntegrationView>("connection-changed", cb);
 
 /** Subscribe to `callback-unmatched` (a callback arrived that no authorization was waiting for). */
-export async function onUnmatchedCallback(cb: (e: UiError) => void): Promise<Unlisten> {
-  const t = await getTransport();
-  return t.listen<UiError>("callback-unmatched", cb);
-}
+export const onUnmatchedCallback = (cb: (e: UiError) => void) => listen<UiError>("callback-unmatched", cb);
 
 /** Subscribe to `auth-progress`; resolves to the unsubscribe function. */
-export async function onAuthProgress(cb: (p: AuthProgress) => void): Promise<Unlisten> {
-  const t = await getTransport();
-  return t.listen<AuthProgress>("auth-progress", cb);
-}
+export const onAuthProgress = (cb: (p: AuthProgress) => void) => listen<AuthProgress>("auth-progress", cb);

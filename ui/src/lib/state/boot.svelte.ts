@@ -1,0 +1,41 @@
+// What `bootstrap` returned when Onramp started (providers, keychain, settings problem, the sandbox app)
+// and the notice about a callback nobody waited for, which concerns the whole window.
+import type { Bootstrap, Provider, UiError } from "../bindings";
+
+class Boot {
+  data = $state<Bootstrap | null>(null);
+  /** `bootstrap` failed (the window offers to try again). */
+  error = $state<UiError | null>(null);
+  starting = $state(false);
+  /** A callback arrived that no authorization was waiting for (shown until dismissed). */
+  unmatchedCallback = $state<UiError | null>(null);
+
+  /** Every provider, the sandbox first. */
+  providers = $derived.by<Provider[]>(() => {
+    const list = this.data?.providers ?? [];
+    return [...list.filter((p) => p.id === "sandbox"), ...list.filter((p) => p.id !== "sandbox")];
+  });
+
+  /** The provider step 1 offers when no integration says otherwise. */
+  defaultProvider = $derived<Provider | null>(
+    this.providers.find((p) => p.id === this.data?.defaultProviderId) ?? this.providers[0] ?? null,
+  );
+
+  /** Add a saved custom provider to the list, or replace the one with the same id. */
+  upsertProvider(p: Provider): void {
+    const data = this.data;
+    if (!data) return;
+    const i = data.providers.findIndex((x) => x.id === p.id);
+    if (i >= 0) data.providers[i] = p;
+    else data.providers.push(p);
+  }
+
+  /** Drop a deleted custom provider from the list. */
+  removeProvider(id: string): void {
+    const data = this.data;
+    if (!data) return;
+    data.providers = data.providers.filter((x) => x.id !== id);
+  }
+}
+
+export const boot = new Boot();

@@ -1,0 +1,119 @@
+// Wizard navigation: the steps, the current one, what each needs before Next, and Next itself.
+import * as api from "../api";
+import type { UiError } from "../bindings";
+import { authorization } from "./authorization.svelte";
+import { integration } from "./integration.svelte";
+import { requests } from "./requests.svelte";
+
+/** One key per step, the same as its component (`<Key>Step.svelte`) and its `data-testid="step-<key>"`. */
+export const STEPS = [
+  { key: "providers", title: "Provider" },
+  { key: "registration", title: "Developer console" },
+  { key: "scopes", title: "Scopes" },
+  { key: "authorize", title: "Authorize" },
+  { key: "sites", title: "Site" },
+  { key: "requests", title: "Test call" },
+] as const;
+
+export const LAST_STEP = STEPS.length - 1;
+
+/** Index of the Sites step, skipped for providers without sites (`hasSites: false`). */
+export const SITES_STEP = 4;
+
+class Navigation {
+  step = $state(0);
+  /** Next button: running and its last error. */
+  advancing = $state(false);
+  nextError = $state<UiError | null>(null);
+
+  /** The current provider lists no sites: step 5 counts as done and is jumped over. */
+  sitesSkipped = $derived(integration.provider !== null && !integration.provider.hasSites);
+
+  /** Furthest step whose predecessors are all done. */
+  resumeStep(): number {
+    for (let i = 1; i < LAST_STEP; i++) if (!this.isDone(i)) return i;
+    return LAST_STEP;
+  }
+
+  /** Why Next is not possible on step `i`, or null if it is. */
+  blocker(i: number): string | null {
+    const it = integration.view;
+    switch (i) {
+      case 0:
+        return integration.selectedProviderId ? null : "Pick a provider";
+      case 1:
+        if (!it?.clientId) return "Save the client ID and secret first";
+        return it.hasClientSecret ? null : "Save the client secret first";
+      case 2:
+        return it && it.scopes.length > 0 ? null : "Choose at least one scope";
+      case 3:
+        if (it?.connection?.state === "connected") return null;
+        return it?.connection ? "Reconnect first" : "Authorize first";
+      case SITES_STEP:
+        if (this.sitesSkipped) return null;
+        return it?.site ? null : "Pick a site";
+      default:
+        return "This is the last step";
+    }
+  }
+
+  isDone(i: number): boolean {
+    if (i === 0) return integration.view !== null;
+    return integration.view !== null && this.blocker(i) === null;
+  }
+
+  /** Whether step `i` is jumped over for this provider (it then counts as done). */
+  isSkipped(i: number): boolean {
+    return i === SITES_STEP && this.sitesSkipped;
+  }
+
+  canVisit(i: number): boolean {
+    if (this.isSkipped(i)) return false;
+    if (i <= this.step || i === 0) return true;
+    for (let k = 0; k < i; k++) if (!this.isDone(k)) return false;
+    return true;
+  }
+
+  goto(i: number): void {
+    if (i >= 0 && i <= LAST_STEP && this.canVisit(i)) {
+      this.nextError = null;
+      this.step = i;
+    }
+  }
+
+  back(): void {
+    let i = this.step - 1;
+    while (i > 0 && this.isSkipped(i)) i -= 1;
+    this.goto(i);
+  }
+
+  async next(): Promise<void> {
+    if (this.advancing || this.step >= LAST_STEP || this.blocker(this.step)) return;
+    this.advancing = true;
+    this.nextError = null;
+    try {
+      if (this.step === 0) {
+        const pid = integration.selectedProviderId;
+        if (!integration.view || integration.view.providerId !== pid) {
+          integration.open(await api.createIntegration(pid));
+          authorization.reset();
+          requests.reset();
+        }
+      } else {
+        // Let pending saves land so the next step works on what the back end holds.
+        await integration.settled();
+      }
+      if (this.blocker(this.step) === null) {
+        let i = this.step + 1;
+        while (i < LAST_STEP && this.isSkipped(i)) i += 1;
+        this.step = i;
+      }
+    } catch (e) {
+      this.nextError = api.toUiError(e);
+    } finally {
+      this.advancing = false;
+    }
+  }
+}
+
+export const navigation = new Navigation();

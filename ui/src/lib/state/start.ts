@@ -1,0 +1,59 @@
+// Starting Onramp: subscribe to the back end's events, read `bootstrap`, reopen the last integration
+// on the furthest step it reached (or offer the default provider on step 1).
+import * as api from "../api";
+import { authorization } from "./authorization.svelte";
+import { boot } from "./boot.svelte";
+import { integration } from "./integration.svelte";
+import { navigation } from "./navigation.svelte";
+import { requests } from "./requests.svelte";
+
+let unlistenAuth: api.Unlisten | null = null;
+let unlistenEvents: api.Unlisten[] | null = null;
+
+async function listenEvents(): Promise<void> {
+  const subs: api.Unlisten[] = [];
+  try {
+    subs.push(await api.onRequestProgress((n) => requests.retrying(n)));
+    subs.push(await api.onConnectionChanged((view) => integration.connectionChanged(view)));
+    subs.push(await api.onUnmatchedCallback((e) => (boot.unmatchedCallback = e)));
+    subs.push(api.onCallError((e, cmd, args) => integration.callFailed(e, cmd, args)));
+    unlistenEvents = subs;
+    integration.eventsError = null;
+  } catch (e) {
+    for (const u of subs) u();
+    integration.eventsError = api.toUiError(e, "Listening for connection changes");
+  }
+}
+
+/** Also the retry after a failed start: subscriptions that worked are kept. */
+export async function start(): Promise<void> {
+  boot.starting = true;
+  boot.error = null;
+  try {
+    if (!unlistenAuth) {
+      try {
+        unlistenAuth = await api.onAuthProgress((p) => authorization.progress(p));
+        authorization.listenError = null;
+      } catch (e) {
+        authorization.listenError = api.toUiError(e, "Listening for authorization progress");
+      }
+    }
+    if (!unlistenEvents) await listenEvents();
+    const data = await api.bootstrap();
+    boot.data = data;
+    if (data.unmatchedCallback) boot.unmatchedCallback = data.unmatchedCallback;
+    const last = data.integrations.find((i) => i.id === data.lastIntegrationId) ?? null;
+    if (last && boot.providers.some((p) => p.id === last.providerId)) {
+      integration.open(last);
+      integration.selectedProviderId = last.providerId;
+      navigation.step = navigation.resumeStep();
+    } else {
+      integration.selectedProviderId = boot.defaultProvider?.id ?? "";
+      navigation.step = 0;
+    }
+  } catch (e) {
+    boot.error = api.toUiError(e, "Starting Onramp");
+  } finally {
+    boot.starting = false;
+  }
+}
