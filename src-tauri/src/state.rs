@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use onramp_core::model::{IntegrationView, SandboxConsole};
+use onramp_core::model::{IntegrationView, SandboxApp};
 use onramp_core::{Engine, EngineConfig};
 use onramp_sandbox::{Sandbox, SandboxConfig};
 use tauri::{AppHandle, Manager, Runtime};
@@ -55,7 +55,7 @@ impl AppState {
         };
         let console = sandbox.as_ref().map(|s| {
             let c = s.config();
-            SandboxConsole {
+            SandboxApp {
                 base_url: s.base_url(),
                 app_name: c.app_name,
                 client_id: c.client_id,

@@ -14,6 +14,7 @@ pub mod custom;
 pub mod diagnosis;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod gateway;
 pub mod lifecycle;
 pub mod links;

@@ -371,10 +371,11 @@ pub struct KeychainStatus {
     pub message: Option<String>,
 }
 
-/// The sandbox's "developer console": what a user would copy from Atlassian's console.
+/// The sandbox app: what a user would copy from Atlassian's developer console, shown on the
+/// sandbox app page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct SandboxConsole {
+pub struct SandboxApp {
     pub base_url: String,
     pub app_name: String,
     pub client_id: String,
@@ -388,7 +389,7 @@ pub struct Bootstrap {
     pub integrations: Vec<IntegrationView>,
     pub last_integration_id: Option<String>,
     pub keychain: KeychainStatus,
-    pub sandbox: Option<SandboxConsole>,
+    pub sandbox: Option<SandboxApp>,
     pub default_provider_id: String,
     /// Set when the settings file could not be read; it was left untouched.
     pub settings_problem: Option<UiError>,

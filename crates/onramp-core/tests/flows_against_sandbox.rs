@@ -4,10 +4,11 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use onramp_core::engine::StartedAuthorization;
+use onramp_core::engine::{SandboxLink, StartedAuthorization};
+use onramp_core::events::RecordingSink;
 use onramp_core::model::{
     ApiRequest, CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
-    IntegrationPatch, KeyValue, SandboxConsole,
+    IntegrationPatch, KeyValue, SandboxApp,
 };
 use onramp_core::{Engine, EngineConfig};
 use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -36,18 +37,21 @@ async fn start_sandbox(config: SandboxConfig) -> Sandbox {
 
 fn engine(dir: &std::path::Path, sandbox: Option<&Sandbox>) -> Engine {
     onramp_core::vault::use_mock_keychain();
-    let console = sandbox.map(|s| {
+    let link = sandbox.map(|s| {
         let c = s.config();
-        SandboxConsole {
-            base_url: s.base_url(),
-            app_name: c.app_name,
-            client_id: c.client_id,
-            client_secret: c.client_secret,
+        SandboxLink {
+            app: SandboxApp {
+                base_url: s.base_url(),
+                app_name: c.app_name,
+                client_id: c.client_id,
+                client_secret: c.client_secret,
+            },
+            register_callback: Box::new(s.callback_registrar()),
         }
     });
     Engine::new(EngineConfig {
         config_dir: dir.to_path_buf(),
-        sandbox: console,
+        sandbox: link,
         default_loopback_port: free_port(),
     })
     .unwrap()
@@ -125,10 +129,9 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         )
         .await
         .unwrap();
-    sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
 
     let StartedAuthorization { started, loopback } =
-        engine.start_authorization(&view.id).await.unwrap();
+        engine.start_authorization(&view.id, &RecordingSink::default()).await.unwrap();
     assert!(started.authorize_url.contains("code_challenge_method=S256"));
     let location = consent(&started.authorize_url, "accept").await;
     assert!(location.starts_with(&view.redirect_uri), "{location}");
@@ -212,17 +215,16 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
         )
         .await
         .unwrap();
-    sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
 
     // Cancel first: the callback carries access_denied for this integration.
-    let started = engine.start_authorization(&view.id).await.unwrap().started;
+    let started = engine.start_authorization(&view.id, &RecordingSink::default()).await.unwrap().started;
     let denied = consent(&started.authorize_url, "cancel").await;
     let refused = engine.accept_callback(&denied).err().expect("refused");
     assert_eq!(refused.integration_id.as_deref(), Some(view.id.as_str()));
     assert_eq!(refused.error.to_ui().code, "access_denied");
 
     // Then accept: the deep-link URL comes back with a code.
-    let started = engine.start_authorization(&view.id).await.unwrap().started;
+    let started = engine.start_authorization(&view.id, &RecordingSink::default()).await.unwrap().started;
     let callback = consent(&started.authorize_url, "accept").await;
     assert!(callback.starts_with("onramp://callback?"));
     let accepted = engine

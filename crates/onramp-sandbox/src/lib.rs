@@ -223,6 +223,13 @@ impl Sandbox {
         self.shared.lock().config.registered_callback_url = url;
     }
 
+    /// A handle that registers a callback URL, as a user pastes one into the developer console;
+    /// it outlives borrows of `self`, for an engine that keeps it.
+    pub fn callback_registrar(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move |url| shared.lock().config.registered_callback_url = Some(url.to_string())
+    }
+
     /// Applies to access tokens issued from now on.
     pub fn set_access_token_ttl(&self, ttl: Duration) {
         self.shared.lock().config.access_token_ttl = ttl;

@@ -2,7 +2,9 @@
 //! code exchange.
 
 use super::*;
+use crate::events::EventSink;
 use crate::loopback::{self, LoopbackListener};
+use crate::model::{AuthProgress, AuthStage};
 use crate::oauth::PendingFlow;
 use tokio::sync::oneshot;
 
@@ -33,7 +35,13 @@ pub struct RefusedCallback {
 impl Engine {
     /// Builds the authorize URL and registers the pending flow. For a loopback callback the listener
     /// is bound first, so a busy port is reported before the browser opens.
-    pub async fn start_authorization(&self, id: &str) -> Result<StartedAuthorization, OnrampError> {
+    /// The UI hears `waiting`; the shell then opens the browser and serves the loopback listener
+    /// ([`Self::serve_loopback`]).
+    pub async fn start_authorization(
+        &self,
+        id: &str,
+        events: &dyn EventSink,
+    ) -> Result<StartedAuthorization, OnrampError> {
         let integration = self.read_settings().integration(id)?.clone();
         let provider = self.provider(&integration.provider_id)?;
         if integration.client_id.is_empty() {
@@ -84,6 +92,15 @@ impl Engine {
             "authorization started for integration {id} ({:?})",
             integration.callback.kind
         );
+        self.register_sandbox_callback(&integration);
+        report(
+            events,
+            id,
+            AuthStage::Waiting,
+            "Waiting for you to approve in the browser…",
+            None,
+            None,
+        );
         Ok(StartedAuthorization {
             started: AuthorizationStarted {
                 authorize_url: request.url,
@@ -94,16 +111,87 @@ impl Engine {
         })
     }
 
-    pub fn cancel_authorization(&self, id: &str) -> bool {
-        self.flows.cancel(id)
+    /// Ends the integration's pending authorization, if any; the UI hears `cancelled`.
+    pub fn cancel_authorization(&self, id: &str, events: &dyn EventSink) {
+        if self.flows.cancel(id) {
+            report(
+                events,
+                id,
+                AuthStage::Cancelled,
+                "Authorization cancelled.",
+                None,
+                None,
+            );
+        }
+    }
+
+    /// The system browser could not be opened: the flow keeps waiting, and the UI shows the
+    /// authorize URL to copy.
+    pub fn browser_unavailable(&self, id: &str, why: &str, events: &dyn EventSink) {
+        tracing::warn!("could not open the system browser: {why}");
+        let error = OnrampError::BrowserUnavailable(why.to_string());
+        report(
+            events,
+            id,
+            AuthStage::Waiting,
+            "Open the authorize URL in your browser.",
+            Some(&error),
+            None,
+        );
+    }
+
+    /// Hands every request the loopback listener receives to [`Self::handle_callback`]; a stray
+    /// one is refused there and the wait goes on. Returns when the listener closes (its flow ended).
+    pub async fn serve_loopback(&self, mut listener: LoopbackListener, events: &dyn EventSink) {
+        while let Some(url) = listener.next_callback().await {
+            self.handle_callback(&url, events).await;
+        }
+    }
+
+    /// A callback from either channel, start to end: match it to its flow, exchange the code, and
+    /// tell the UI each stage. A stray or malformed request does not end the flow still waiting; a
+    /// callback nobody waits for is reported as unmatched.
+    pub async fn handle_callback(&self, url: &str, events: &dyn EventSink) {
+        let accepted = match self.accept_callback(url) {
+            Ok(accepted) => accepted,
+            Err(refused) => {
+                let Some(id) = refused.integration_id else {
+                    tracing::warn!("a callback matched no authorization in progress; ignored");
+                    events.callback_unmatched(refused.error.to_ui());
+                    return;
+                };
+                let stage = if refused.still_waiting {
+                    AuthStage::Waiting
+                } else if matches!(refused.error, OnrampError::FlowExpired) {
+                    AuthStage::Expired
+                } else {
+                    AuthStage::Failed
+                };
+                let message = "The callback was refused.";
+                report(events, &id, stage, message, Some(&refused.error), None);
+                return;
+            }
+        };
+        let id = accepted.integration_id.clone();
+        let exchanging = "Exchanging the code for tokens…";
+        report(events, &id, AuthStage::Exchanging, exchanging, None, None);
+        match self.finish_authorization(accepted).await {
+            Ok(view) => report(events, &id, AuthStage::Connected, "Connected.", None, Some(view)),
+            Err(e) => {
+                let failed = "The code exchange failed.";
+                report(events, &id, AuthStage::Failed, failed, Some(&e), None)
+            }
+        }
     }
 
     /// Ends the authorizations nobody answered within [`oauth::FLOW_TTL`] (their loopback
     /// listeners close) and returns their integrations, to tell the UI.
-    pub fn expire_stale_authorizations(&self) -> Vec<String> {
+    pub fn expire_stale_authorizations(&self, events: &dyn EventSink) -> Vec<String> {
         let expired = self.flows.expire_stale(now_unix());
         for id in &expired {
             tracing::info!("authorization for integration {id} expired unanswered");
+            let message = "Nobody approved the authorization in time.";
+            report(events, id, AuthStage::Expired, message, None, None);
         }
         expired
     }
@@ -189,6 +277,27 @@ impl Engine {
     }
 }
 
+/// Tells the UI where an authorization stands (and the log, without secrets).
+fn report(
+    events: &dyn EventSink,
+    id: &str,
+    stage: AuthStage,
+    message: &str,
+    error: Option<&OnrampError>,
+    integration: Option<IntegrationView>,
+) {
+    let error = error.map(OnrampError::to_ui);
+    let code = error.as_ref().map(|e| format!(" ({})", e.code));
+    tracing::info!("authorization {id}: {stage:?}{}", code.unwrap_or_default());
+    events.auth_progress(AuthProgress {
+        integration_id: id.to_string(),
+        stage,
+        message: message.to_string(),
+        error,
+        integration,
+    });
+}
+
 /// Binds the loopback listener for a new flow. Right after a previous flow for the same port was
 /// ended, its listener may still be closing: wait for it briefly (1 s after replacing a flow here,
 /// 200 ms otherwise) instead of reporting a busy port.
@@ -260,10 +369,10 @@ mod tests {
                 },
             )
             .unwrap();
-        let first = seed.engine.start_authorization(&seed.id).await.unwrap();
+        let first = seed.engine.start_authorization(&seed.id, &RecordingSink::default()).await.unwrap();
         let mut first_listener = first.loopback.expect("a loopback listener");
         // Nobody answered; the user starts again on the same fixed port.
-        let second = seed.engine.start_authorization(&seed.id).await.unwrap();
+        let second = seed.engine.start_authorization(&seed.id, &RecordingSink::default()).await.unwrap();
         assert!(second.loopback.is_some(), "the port was free again");
         assert_eq!(
             first_listener.next_callback().await,
@@ -285,6 +394,117 @@ mod tests {
                 .is_err(),
             "the replaced flow's state is no longer accepted"
         );
-        assert!(seed.engine.expire_stale_authorizations().is_empty());
+        assert!(seed.engine.expire_stale_authorizations(&RecordingSink::default()).is_empty());
     }
+
+    fn stages(sink: &RecordingSink) -> Vec<(AuthStage, Option<String>)> {
+        sink.take()
+            .into_iter()
+            .map(|e| match e {
+                Recorded::AuthProgress(p) => (p.stage, p.error.map(|e| e.code.to_string())),
+                Recorded::CallbackUnmatched(e) => (AuthStage::Failed, Some(format!("unmatched:{}", e.code))),
+                other => panic!("unexpected event {other:?}"),
+            })
+            .collect()
+    }
+
+    fn state_of(authorize_url: &str) -> String {
+        url::Url::parse(authorize_url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned()
+    }
+
+    #[tokio::test]
+    async fn authorization_stages_are_decided_without_a_window() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .match_body(mockito::Matcher::UrlEncoded("code".into(), "the-code".into()))
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-9","refresh_token":"rt-9","expires_in":3600,"token_type":"Bearer"}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let seed = seeded(&server.url(), 3000, 3600);
+        let sink = RecordingSink::default();
+        let started = seed.engine.start_authorization(&seed.id, &sink).await.unwrap();
+        assert_eq!(stages(&sink), vec![(AuthStage::Waiting, None)]);
+        let state = state_of(&started.started.authorize_url);
+
+        // A forged or stray callback while the genuine flow waits: the flow keeps waiting.
+        seed.engine
+            .handle_callback("onramp://callback?code=x&state=forged", &sink)
+            .await;
+        let after_stray = stages(&sink);
+        assert_eq!(after_stray.len(), 1);
+        assert_eq!(after_stray[0].0, AuthStage::Waiting, "the real flow is still valid");
+
+        // The genuine callback: exchanging, then connected with the view.
+        seed.engine
+            .handle_callback(&format!("onramp://callback?code=the-code&state={state}"), &sink)
+            .await;
+        let events = sink.take();
+        let stages_seen: Vec<AuthStage> = events
+            .iter()
+            .map(|e| match e {
+                Recorded::AuthProgress(p) => p.stage,
+                other => panic!("unexpected event {other:?}"),
+            })
+            .collect();
+        assert_eq!(stages_seen, vec![AuthStage::Exchanging, AuthStage::Connected]);
+        let Recorded::AuthProgress(connected) = &events[1] else { unreachable!() };
+        assert_eq!(
+            connected.integration.as_ref().map(|v| v.connection.is_some()),
+            Some(true)
+        );
+
+        // The same callback again: nobody waits for it any more.
+        seed.engine
+            .handle_callback(&format!("onramp://callback?code=the-code&state={state}"), &sink)
+            .await;
+        assert_eq!(
+            stages(&sink),
+            vec![(AuthStage::Failed, Some("unmatched:state_mismatch".into()))]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_consent_fails_and_cancel_is_reported_once() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let sink = RecordingSink::default();
+        let started = seed.engine.start_authorization(&seed.id, &sink).await.unwrap();
+        let state = state_of(&started.started.authorize_url);
+        seed.engine
+            .handle_callback(
+                &format!("onramp://callback?error=access_denied&state={state}"),
+                &sink,
+            )
+            .await;
+        assert_eq!(
+            stages(&sink),
+            vec![
+                (AuthStage::Waiting, None),
+                (AuthStage::Failed, Some("access_denied".into()))
+            ]
+        );
+        seed.engine.start_authorization(&seed.id, &sink).await.unwrap();
+        seed.engine.cancel_authorization(&seed.id, &sink);
+        seed.engine.cancel_authorization(&seed.id, &sink);
+        assert_eq!(
+            stages(&sink),
+            vec![(AuthStage::Waiting, None), (AuthStage::Cancelled, None)],
+            "a second cancel has nothing to end"
+        );
+        seed.engine.browser_unavailable(&seed.id, "no browser", &sink);
+        assert_eq!(
+            stages(&sink),
+            vec![(AuthStage::Waiting, Some("browser_unavailable".into()))]
+        );
+    }
+
 }

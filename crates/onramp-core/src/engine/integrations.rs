@@ -31,6 +31,7 @@ impl Engine {
             updated_at: now,
         };
         let view = self.view(&integration);
+        self.register_sandbox_callback(&integration);
         self.write_settings(|s| {
             s.last_integration_id = Some(integration.id.clone());
             s.integrations.push(integration);
@@ -82,6 +83,7 @@ impl Engine {
                 }
             }
         }
+        let patch_callback = patch.callback.is_some();
         // Only the patched fields change: a refresh or history entry written meanwhile stays.
         self.write_settings(|s| {
             let i = s.integration_mut(id)?;
@@ -104,7 +106,11 @@ impl Engine {
             s.last_integration_id = Some(id.to_string());
             Ok(())
         })?;
-        self.integration(id)
+        let view = self.integration(id)?;
+        if patch_callback {
+            self.register_sandbox_callback(&self.read_settings().integration(id)?.clone());
+        }
+        Ok(view)
     }
 
     /// Deletes an integration: its keychain entries first, then its settings.

@@ -35,7 +35,7 @@ use crate::lifecycle::TokenLifecycle;
 use crate::model::{
     ApiRequest, AuthorizationStarted, Bootstrap, CallbackKind, CallbackSettings, Connection,
     ConnectionState, CustomProviderInput, HistoryEntry, IntegrationPatch, IntegrationView,
-    KeychainStatus, Provider, RetryNotice, SandboxConsole, ScopeAdvice, ScopeReport, Site,
+    KeychainStatus, Provider, RetryNotice, SandboxApp, ScopeAdvice, ScopeReport, Site,
     TestCallPreset, TestCallResult,
 };
 use crate::now_unix;
@@ -45,8 +45,15 @@ use crate::vault::{SecretKind, Vault};
 
 pub struct EngineConfig {
     pub config_dir: PathBuf,
-    pub sandbox: Option<SandboxConsole>,
+    pub sandbox: Option<SandboxLink>,
     pub default_loopback_port: u16,
+}
+
+/// The in-process sandbox, when it runs: its app (shown on the sandbox app page) and how to
+/// "register" a callback URL with it, as a user pastes one into Atlassian's developer console.
+pub struct SandboxLink {
+    pub app: SandboxApp,
+    pub register_callback: Box<dyn Fn(&str) + Send + Sync>,
 }
 
 pub struct Engine {
@@ -97,7 +104,7 @@ impl Engine {
     }
 
     pub(super) fn sandbox_base(&self) -> Option<&str> {
-        self.config.sandbox.as_ref().map(|s| s.base_url.as_str())
+        self.config.sandbox.as_ref().map(|s| s.app.base_url.as_str())
     }
 
     /// Everything the UI needs to start. Probes the keychain (a blocking D-Bus round trip).
@@ -121,7 +128,7 @@ impl Engine {
             integrations,
             last_integration_id: settings.last_integration_id.clone(),
             keychain,
-            sandbox: self.config.sandbox.clone(),
+            sandbox: self.config.sandbox.as_ref().map(|s| s.app.clone()),
             default_provider_id,
             settings_problem: self.settings_problem.clone(),
             unmatched_callback: self

@@ -38,11 +38,12 @@ impl Engine {
         // The sandbox's credentials are known: catch them pasted into each other's field.
         if let Some(sandbox) = &self.config.sandbox {
             if integration.provider_id == DEFAULT_PROVIDER_ID
-                && (client_id == sandbox.client_secret || secret == Some(&sandbox.client_id))
+                && (client_id == sandbox.app.client_secret
+                    || secret == Some(&sandbox.app.client_id))
             {
                 return Err(OnrampError::invalid(
                     "client ID",
-                    "The client ID and the secret look swapped: paste the sandbox console's Client ID into the Client ID field and its Secret into the Secret field.",
+                    "The client ID and the secret look swapped: paste the sandbox app page's Client ID into the Client ID field and its Secret into the Secret field.",
                 ));
             }
         }
@@ -57,6 +58,16 @@ impl Engine {
             i.has_client_secret |= secret.is_some();
         })?;
         self.integration(id)
+    }
+
+    /// The sandbox plays the developer console too: the callback URL an integration uses is
+    /// "registered" there, like pasting it into Atlassian's console. Real providers are not touched.
+    pub(super) fn register_sandbox_callback(&self, integration: &Integration) {
+        if let Some(sandbox) = &self.config.sandbox {
+            if integration.provider_id == DEFAULT_PROVIDER_ID {
+                (sandbox.register_callback)(&redirect_uri_for(&integration.callback));
+            }
+        }
     }
 }
 

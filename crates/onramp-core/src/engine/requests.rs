@@ -125,12 +125,12 @@ impl Engine {
 
     /// Runs a console request: refreshes the token first when it is about to expire, refreshes once
     /// and retries when the gateway rejects the token, and waits and retries (bounded) on 429, 503 and
-    /// other 5xx answers, telling `on_retry` about each wait. Records the call in the history.
+    /// other 5xx answers, telling `events` about each wait. Records the call in the history.
     pub async fn run_request(
         &self,
         id: &str,
         request: &ApiRequest,
-        on_retry: &(dyn Fn(RetryNotice) + Send + Sync),
+        events: &dyn crate::events::EventSink,
     ) -> Result<TestCallResult, OnrampError> {
         let integration = self.read_settings().integration(id)?.clone();
         let provider = self.provider(&integration.provider_id)?;
@@ -145,7 +145,7 @@ impl Engine {
                 &resolved.method,
                 &resolved.url,
                 resolved.body.as_deref(),
-                on_retry,
+                &|notice| events.request_progress(notice),
             )
             .await?;
         let error = (!(200..300).contains(&raw.status)).then(|| {
@@ -381,7 +381,7 @@ mod tests {
         let s = seeded(&server.url(), remaining, lifetime);
         let r = s
             .engine
-            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &|_| {})
+            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &RecordingSink::default())
             .await
             .unwrap();
         (r, refreshes.load(Ordering::SeqCst))
@@ -432,20 +432,11 @@ mod tests {
             .create_async()
             .await;
         let s = seeded(&server.url(), 3000, 3600);
-        let notices = Arc::new(Mutex::new(Vec::new()));
-        let sink = notices.clone();
+        let sink = RecordingSink::default();
         let started = std::time::Instant::now();
-        let request = ApiRequest {
-            preset_id: Some(custom::TEST_CALL_ID.into()),
-            method: String::new(),
-            product: None,
-            path: String::new(),
-            query: None,
-            body: None,
-        };
         let r = s
             .engine
-            .run_request(&s.id, &request, &move |n| sink.lock().unwrap().push(n))
+            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &sink)
             .await
             .unwrap();
         assert_eq!((r.status, r.attempts), (200, 2));
@@ -453,7 +444,14 @@ mod tests {
             started.elapsed() >= std::time::Duration::from_millis(950),
             "waited as told"
         );
-        let notices = notices.lock().unwrap();
+        let notices: Vec<RetryNotice> = sink
+            .take()
+            .into_iter()
+            .filter_map(|e| match e {
+                Recorded::RequestProgress(n) => Some(n),
+                _ => None,
+            })
+            .collect();
         assert_eq!(notices.len(), 1);
         assert_eq!(
             (notices[0].status, notices[0].wait_ms, notices[0].attempt),
@@ -472,7 +470,7 @@ mod tests {
             .await;
         let s = seeded(&server.url(), 3000, 3600);
         s.engine
-            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &|_| {})
+            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &RecordingSink::default())
             .await
             .unwrap();
         let h = s.engine.integration(&s.id).unwrap().history;

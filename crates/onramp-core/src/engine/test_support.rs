@@ -4,6 +4,7 @@
 use super::*;
 use crate::model::{ClientAuth, CustomProviderInput};
 use std::sync::Arc;
+pub use crate::events::{Recorded, RecordingSink};
 
 pub struct Seeded {
     pub engine: Arc<Engine>,

@@ -83,6 +83,18 @@ impl Engine {
         self.integration(id)
     }
 
+    /// The periodic background work: authorizations nobody answered in time end (their loopback
+    /// port is freed) and the UI hears `expired`; tokens close to expiry are refreshed, so a
+    /// connection left open stays alive, and the UI hears `connection-changed` for each.
+    pub async fn background_tick(&self, events: &dyn crate::events::EventSink) {
+        self.expire_stale_authorizations(events);
+        for id in self.refresh_due_in_background().await {
+            if let Ok(view) = self.integration(&id) {
+                events.connection_changed(view);
+            }
+        }
+    }
+
     /// Refreshes, in the background, every token that is due (see `due_for_proactive_refresh`).
     /// A failed attempt is tried again after 30 s, 1 min, 2 min … (at most 15 min); `invalid_grant`
     /// marks the connection "needs reconnect" instead. Returns the integrations that were tried, whose
@@ -319,7 +331,7 @@ mod tests {
             .await;
         let r = s
             .engine
-            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &|_| {})
+            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &RecordingSink::default())
             .await
             .unwrap();
         assert_eq!(r.status, 200);
