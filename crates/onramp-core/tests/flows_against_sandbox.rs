@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use onramp_core::engine::StartedAuthorization;
 use onramp_core::model::{
-    CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
+    CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput, ErrorCode,
     IntegrationPatch, KeyValue, SandboxConsole,
 };
 use onramp_core::{Engine, EngineConfig};
@@ -162,7 +162,7 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         .run_test_call(&view.id, "custom-test")
         .await
         .unwrap_err();
-    assert_eq!(e.to_ui().code, "needs_reconnect");
+    assert_eq!(e.to_ui().code, ErrorCode::NeedsReconnect);
     let after = engine.integration(&view.id).unwrap();
     assert_eq!(
         after.connection.unwrap().state,
@@ -213,7 +213,7 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     let denied = consent(&started.authorize_url, "cancel").await;
     let refused = engine.accept_callback(&denied).err().expect("refused");
     assert_eq!(refused.integration_id.as_deref(), Some(view.id.as_str()));
-    assert_eq!(refused.error.to_ui().code, "access_denied");
+    assert_eq!(refused.error.to_ui().code, ErrorCode::AccessDenied);
 
     // Then accept: the deep-link URL comes back with a code.
     let started = engine.start_authorization(&view.id).await.unwrap().started;

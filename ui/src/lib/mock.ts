@@ -15,6 +15,7 @@ import type {
   Bootstrap,
   CallbackSettings,
   CustomProviderInput,
+  ErrorCode,
   IntegrationPatch,
   IntegrationView,
   KeyValue,
@@ -267,13 +268,13 @@ const retryListeners = new Set<(n: RetryNotice) => void>();
 const connectionListeners = new Set<(v: IntegrationView) => void>();
 let counter = 0;
 
-function err(code: string, title: string, detail: string, hint: string | null = null): UiError {
+function err(code: ErrorCode, title: string, detail: string, hint: string | null = null): UiError {
   return { code, title, detail, hint, facts: [] };
 }
 
 function get(id: string): IntegrationView {
   const it = integrations.get(id);
-  if (!it) throw err("not_found", "Integration not found", `No integration with id ${id}.`);
+  if (!it) throw err("unknown_integration", "Integration not found", `No integration with id ${id}.`);
   return it;
 }
 
@@ -338,7 +339,7 @@ function refreshToken(it: IntegrationView): void {
   if (!c) throw err("not_connected", "Not connected", "Authorize first: there is no token.");
   if (c.state === "needs_reconnect") throw err("needs_reconnect", "Authorize again", c.reason ?? "The connection was lost.");
   if (!c.hasRefreshToken) {
-    throw err("no_refresh_token", "No refresh token", "The grant has no refresh token: offline_access was not granted.", "Add offline_access in step 3 and authorize again.");
+    throw err("needs_reconnect", "No refresh token", "The grant has no refresh token: offline_access was not granted.", "Add offline_access in step 3 and authorize again.");
   }
   if (revokedPending) {
     revokedPending = false;
@@ -437,7 +438,7 @@ async function runRequest(id: string, req: ApiRequest): Promise<TestCallResult> 
   let presetId = "custom";
   if (req.presetId) {
     const preset = provider.testCalls.find((p) => p.id === req.presetId);
-    if (!preset) throw err("unknown_preset", "Unknown test call", req.presetId);
+    if (!preset) throw err("unknown_test_call", "Unknown test call", req.presetId);
     presetId = preset.id;
     method = preset.method;
     [path, query] = preset.path.includes("?") ? (preset.path.split("?", 2) as [string, string]) : [preset.path, null];
@@ -458,7 +459,7 @@ async function runRequest(id: string, req: ApiRequest): Promise<TestCallResult> 
       }
     }
   }
-  if (product && !it.site) throw err("no_site_selected", "No site selected", "Pick a site on step 5 first.");
+  if (product && !it.site) throw err("no_site", "No site selected", "Pick a site on step 5 first.");
   const prefix = product ? `/ex/${product}/${it.site!.id}` : "";
   const rel = `${prefix}${path}${query ? `?${query}` : ""}`;
   const url = presetId === "custom-test" ? path : `${provider.gatewayUrl}${rel}`;
@@ -522,7 +523,7 @@ function curl(id: string, req: ApiRequest, reveal: boolean): string {
   let product = req.product;
   if (req.presetId) {
     const preset = provider.testCalls.find((p) => p.id === req.presetId);
-    if (!preset) throw err("unknown_preset", "Unknown test call", req.presetId);
+    if (!preset) throw err("unknown_test_call", "Unknown test call", req.presetId);
     method = preset.method;
     path = preset.path;
     product = preset.product;
@@ -554,15 +555,15 @@ function diagnose(id: string | null, text: string): UiError {
   if (lower.includes("redirect_uri") || lower.includes("callback")) {
     const refused = /redirect_uri=([^&\s]+)/.exec(decoded)?.[1] ?? /(https?:\/\/[^\s"'<>]+|onramp:\/\/[^\s"'<>]+)/.exec(decoded)?.[1];
     if (refused) facts.push({ key: "Atlassian refused", value: refused });
-    return { code: "redirect_uri_mismatch", title: "The callback URL does not match the app's", detail: "Atlassian compares the callback URL character by character with the one registered on the app.", hint: "In the developer console open Authorization → OAuth 2.0 (3LO), paste the URL Onramp sent exactly, save, wait a minute, and authorize again.", facts };
+    return { code: "redirect_uri_not_registered", title: "The callback URL does not match the app's", detail: "Atlassian compares the callback URL character by character with the one registered on the app.", hint: "In the developer console open Authorization → OAuth 2.0 (3LO), paste the URL Onramp sent exactly, save, wait a minute, and authorize again.", facts };
   }
   if (lower.includes("unauthorized_client") || lower.includes("client_id")) {
     return { code: "unauthorized_client", title: "The app is not allowed to start this authorization", detail: `The authorize request was refused: ${decoded.slice(0, 200)}`, hint: "Check the client ID in step 2 against the console's Settings page, and the callback URL under Authorization.", facts };
   }
   if (lower.includes("scope")) {
-    return { code: "invalid_scope", title: "A requested scope is not enabled on the app", detail: decoded.slice(0, 300), hint: "In the console open Permissions → Configure → Edit Scopes and add every scope chosen in step 3.", facts };
+    return { code: "scopes_not_added", title: "A requested scope is not enabled on the app", detail: decoded.slice(0, 300), hint: "In the console open Permissions → Configure → Edit Scopes and add every scope chosen in step 3.", facts };
   }
-  return { code: "browser_error_unknown", title: "Onramp does not recognise this error", detail: `The text was: ${decoded.slice(0, 300)}`, hint: "Check the client ID, callback URL and scopes against the developer console.", facts };
+  return { code: "unknown", title: "Onramp does not recognise this error", detail: `The text was: ${decoded.slice(0, 300)}`, hint: "Check the client ID, callback URL and scopes against the developer console.", facts };
 }
 
 if (params.has("resume") || params.has("console")) {
@@ -594,7 +595,7 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
       : { available: true, message: null },
     sandbox: sandboxConsole, defaultProviderId: "sandbox",
     settingsProblem: params.has("settingsproblem")
-      ? err("settings_unreadable", "Your saved settings could not be read", "settings.json: expected value at line 1 column 1", "Onramp left the file untouched and started empty. Fix or move the file, then restart.")
+      ? err("settings", "Your saved settings could not be read", "settings.json: expected value at line 1 column 1", "Onramp left the file untouched and started empty. Fix or move the file, then restart.")
       : null,
     unmatchedCallback: params.has("unmatched")
       ? err("state_mismatch", "This callback does not belong to an authorization in progress", "Onramp was restarted after the browser opened. It was ignored.", "Start the authorization again from step 4.")
@@ -649,7 +650,7 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
     t.push(
       setTimeout(() => {
         if (it.clientId === "fail") {
-          emit({ ...base, stage: "failed", message: "Token exchange failed", error: err("invalid_client", "The client ID or secret was rejected", "POST /oauth/token answered 401 {\"error\":\"access_denied\",\"error_description\":\"Unauthorized\"}", "Copy the client ID and secret again from the console and save them in step 2.") });
+          emit({ ...base, stage: "failed", message: "Token exchange failed", error: err("token_unauthorized", "The client ID or secret was rejected", "POST /oauth/token answered 401 {\"error\":\"access_denied\",\"error_description\":\"Unauthorized\"}", "Copy the client ID and secret again from the console and save them in step 2.") });
           return;
         }
         it.connection = {
@@ -721,14 +722,14 @@ const handlers: Record<string, (a: Record<string, unknown>) => unknown> = {
   select_site: (a) => {
     const it = get(String(a.id));
     const site = sitesFor(it).find((s) => s.id === a.cloudId);
-    if (!site) throw err("site_not_found", "Site not reachable", `The token does not reach ${String(a.cloudId)}.`);
+    if (!site) throw err("invalid_input", "Site not reachable", `The token does not reach ${String(a.cloudId)}.`);
     it.site = site;
     return it;
   },
   run_test_call: (a): TestCallResult => {
     const it = get(String(a.id));
     const preset = providerOf(it.providerId).testCalls.find((p) => p.id === a.presetId);
-    if (!preset) throw err("unknown_preset", "Unknown test call", String(a.presetId));
+    if (!preset) throw err("unknown_test_call", "Unknown test call", String(a.presetId));
     const granted = it.connection?.grantedScopes ?? [];
     const ok = preset.needsScopes.length === 0 || preset.needsScopes.some((alt) => alt.every((s) => granted.includes(s)));
     const prefix = preset.product ? `/ex/${preset.product}/${it.site?.id ?? "?"}` : "";

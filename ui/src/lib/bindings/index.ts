@@ -1,3 +1,4 @@
+export type * from "./AdviceCode";
 export type * from "./ApiRequest";
 export type * from "./AuthProgress";
 export type * from "./AuthStage";
@@ -13,6 +14,7 @@ export type * from "./ConsoleGuide";
 export type * from "./ConsoleStep";
 export type * from "./CustomProviderInput";
 export type * from "./Environment";
+export type * from "./ErrorCode";
 export type * from "./Evidence";
 export type * from "./HistoryEntry";
 export type * from "./IntegrationPatch";
