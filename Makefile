@@ -40,6 +40,8 @@ e2e:
 test: build ui-check lint unit e2e
 	@echo "All tests passed."
 
-# Regenerates ui/src/lib/bindings from the Rust types (the unit tests fail while they are stale).
+# Regenerates ui/src/lib/bindings (types) and ui/src/lib/contract.ts (command and event names) from Rust;
+# the unit tests fail while either is stale.
 bindings:
 	ONRAMP_WRITE_BINDINGS=1 $(CARGO) test -p onramp-core bindings
+	ONRAMP_WRITE_BINDINGS=1 $(CARGO) test -p onramp contract

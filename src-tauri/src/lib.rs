@@ -1,8 +1,9 @@
 //! Onramp's shell: wires the engine (`onramp-core`) and the sandbox into a Tauri window.
 //! Rules live in the engine; this crate only translates between Tauri and the engine.
 
-mod callback;
-mod commands;
+mod callbacks;
+pub mod commands;
+mod events;
 mod logging;
 mod state;
 
@@ -16,41 +17,17 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         // Must be the first plugin: a second launch (e.g. the OS opening an onramp:// link) hands its
         // arguments to this instance and exits; the deep-link feature turns them into an open-url event.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            callback::focus_main_window(app);
+            callbacks::focus_main_window(app);
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::bootstrap,
-            commands::create_integration,
-            commands::update_integration,
-            commands::save_credentials,
-            commands::preview_request,
-            commands::start_authorization,
-            commands::cancel_authorization,
-            commands::list_sites,
-            commands::select_site,
-            commands::delete_integration,
-            commands::open_url,
-            commands::advise_scopes,
-            commands::scope_report,
-            commands::filter_sites,
-            commands::discover_provider,
-            commands::save_custom_provider,
-            commands::delete_custom_provider,
-            commands::run_request,
-            commands::curl_command,
-            commands::refresh_now,
-            commands::disconnect,
-            commands::diagnose_browser_error,
-            commands::get_integration,
-        ])
+        .invoke_handler(commands::handler())
         .setup(|app| {
             let handle = app.handle().clone();
             let state = tauri::async_runtime::block_on(AppState::start(&handle))?;
             app.manage(state);
-            callback::install_deep_link_handler(&handle);
-            callback::start_background_work(&handle);
+            callbacks::install_deep_link_handler(&handle);
+            callbacks::start_background_work(&handle);
             Ok(())
         })
 }

@@ -3,7 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use onramp_core::model::{IntegrationView, SandboxApp};
+use onramp_core::engine::SandboxLink;
+use onramp_core::model::SandboxApp;
 use onramp_core::{Engine, EngineConfig};
 use onramp_sandbox::{Sandbox, SandboxConfig};
 use tauri::{AppHandle, Manager, Runtime};
@@ -53,13 +54,16 @@ impl AppState {
                 None
             }
         };
-        let console = sandbox.as_ref().map(|s| {
+        let link = sandbox.as_ref().map(|s| {
             let c = s.config();
-            SandboxApp {
-                base_url: s.base_url(),
-                app_name: c.app_name,
-                client_id: c.client_id,
-                client_secret: c.client_secret,
+            SandboxLink {
+                app: SandboxApp {
+                    base_url: s.base_url(),
+                    app_name: c.app_name,
+                    client_id: c.client_id,
+                    client_secret: c.client_secret,
+                },
+                register_callback: Box::new(s.callback_registrar()),
             }
         });
         let default_loopback_port = std::env::var("ONRAMP_LOOPBACK_PORT")
@@ -68,20 +72,10 @@ impl AppState {
             .unwrap_or(onramp_core::loopback::DEFAULT_PORT);
         let engine = Engine::new(EngineConfig {
             config_dir,
-            sandbox: console,
+            sandbox: link,
             default_loopback_port,
         })?;
         Ok(AppState { engine, sandbox })
-    }
-
-    /// The sandbox plays the developer console too: the callback URL the user picks is "registered"
-    /// there, like pasting it into Atlassian's console. Real providers are not touched.
-    pub fn register_sandbox_callback(&self, view: &IntegrationView) {
-        if view.provider_id == "sandbox" {
-            if let Some(s) = &self.sandbox {
-                s.set_registered_callback(Some(view.redirect_uri.clone()));
-            }
-        }
     }
 }
 

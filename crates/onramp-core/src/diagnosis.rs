@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{KeyValue, Provider, TestCallPreset, UiError};
+use crate::model::{ErrorCode, KeyValue, Provider, TestCallPreset, UiError};
 
-fn ui(code: &str, title: &str, detail: String, hint: &str, facts: Vec<KeyValue>) -> UiError {
+fn ui(code: ErrorCode, title: &str, detail: String, hint: &str, facts: Vec<KeyValue>) -> UiError {
     UiError {
-        code: code.into(),
+        code,
         title: title.into(),
         detail,
         hint: Some(hint.into()),
@@ -89,22 +89,22 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
             if v2 && classic_confluence {
                 detail.push_str(" Confluence's v2 API rejects classic Confluence scopes: it needs granular ones such as read:space:confluence.");
             }
-            ui("scope_mismatch", "The token lacks a scope for this call", detail,
+            ui(ErrorCode::ScopeMismatch, "The token lacks a scope for this call", detail,
                "Add the missing scope to the app in the developer console (Permissions) and in step 3, then authorize again: scopes only change with a new consent.", facts)
         }
-        401 => ui("unauthorized", "The gateway did not accept the token",
+        401 => ui(ErrorCode::Unauthorized, "The gateway did not accept the token",
             format!("HTTP 401{}. The access token expired or was revoked, or the request went to the wrong host: 3LO tokens only work on the API gateway, not on <site>.atlassian.net.{}",
                 if body.trim().is_empty() { String::new() } else { format!(": {}", excerpt(body)) },
                 if ctx.refreshed { " Onramp already refreshed the token once and retried." } else { "" }),
             "Refresh the connection; if it still fails, authorize again in step 4.", facts),
-        403 => ui("forbidden", "Permission denied on the site",
+        403 => ui(ErrorCode::Forbidden, "Permission denied on the site",
             format!("HTTP 403: {}. The user who authorized lacks a product permission, or an admin restriction (such as an app access rule) blocks the app. Authorizing again does not change this.", excerpt(body)),
             "Ask a site admin for the permission this operation needs, or authorize as a user who has it.", facts),
         404 => {
             if let Some(c) = ctx.cloud_id {
                 facts.push(fact("cloudId", c));
             }
-            ui("not_found", "Not found",
+            ui(ErrorCode::NotFound, "Not found",
                 format!("HTTP 404: {}. The cloudId may be wrong, the site may not have this product (a Jira path on a Confluence-only site), or the path is mistyped. Jira also answers 404 when you lack permission to see an item.", excerpt(body)),
                 "Check the site picked in step 5 and the path; product paths are /ex/jira/{cloudId}/rest/api/3/… and /ex/confluence/{cloudId}/wiki/….", facts)
         }
@@ -113,19 +113,19 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
             if let Some(r) = replacement {
                 facts.push(fact("Use instead", r));
             }
-            ui("endpoint_removed", "This endpoint was removed",
+            ui(ErrorCode::EndpointRemoved, "This endpoint was removed",
                 format!("HTTP 410 Gone: {}.{}", excerpt(body),
                     replacement.map(|r| format!(" Atlassian replaced it with {r} (CHANGE-2046).")).unwrap_or_default()),
                 replacement.map_or("Find the endpoint's replacement in Atlassian's changelog.", |_| "Switch to the replacement endpoint; note that /search/jql pages with nextPageToken and returns only issue ids unless you ask for fields."),
                 facts)
         }
-        429 => ui("rate_limited", "Rate limited",
+        429 => ui(ErrorCode::RateLimited, "Rate limited",
             format!("HTTP 429: Atlassian's rate limit was hit and Onramp's retries ran out. {}", excerpt(body)),
             "Wait for the time in Retry-After / X-RateLimit-Reset and try again; retrying earlier gets the same or a longer wait.", facts),
-        500..=599 => ui("server_error", "The provider had a problem",
+        500..=599 => ui(ErrorCode::ServerError, "The provider had a problem",
             format!("HTTP {status}: {}. Onramp retried with backoff and gave up.", excerpt(body)),
             "Try again later. If it persists, check Atlassian's status page.", facts),
-        _ => ui("http_error", &format!("Unexpected response (HTTP {status})"), excerpt(body), "Read the body above for the provider's own explanation.", facts),
+        _ => ui(ErrorCode::HttpError, &format!("Unexpected response (HTTP {status})"), excerpt(body), "Read the body above for the provider's own explanation.", facts),
     }
 }
 
@@ -148,24 +148,24 @@ pub fn for_browser_text(text: &str, sent_redirect_uri: Option<&str>) -> UiError 
         {
             facts.push(fact("Atlassian refused", refused));
         }
-        return ui("redirect_uri_not_registered", "The callback URL is not registered for this app",
+        return ui(ErrorCode::RedirectUriNotRegistered, "The callback URL is not registered for this app",
             "Atlassian compared the callback URL Onramp sent with the one in the app's settings and they differ. They must match character for character: scheme, 127.0.0.1 vs localhost, port, path and trailing slash.".into(),
             "In the developer console open Authorization → OAuth 2.0 (3LO), paste the URL Onramp sent exactly, save, wait a minute, and authorize again.", facts);
     }
     if lower.contains("unauthorized_client") {
-        return ui("unauthorized_client", "Atlassian does not recognise this client",
+        return ui(ErrorCode::UnauthorizedClient, "Atlassian does not recognise this client",
             format!("The authorize request was refused as unauthorized_client: {}", excerpt(&decoded)),
             "Check the client ID in step 2 against the console's Settings page, and the callback URL under Authorization.", facts);
     }
     if lower.contains("must authorize this app") {
-        return ui("admin_approval_required", "A site admin must allow this app",
+        return ui(ErrorCode::AdminApprovalRequired, "A site admin must allow this app",
             "The organisation blocks apps installed by users; an admin has to authorize the app for the site first.".into(),
             "Ask an admin to allow it in Atlassian Administration → Apps → Connected apps, then authorize again.", facts);
     }
     if lower.contains("requires access to a")
         || (lower.contains("access denied") && lower.contains("site"))
     {
-        return ui("product_access_missing", "The user lacks access to a product the scopes need",
+        return ui(ErrorCode::ProductAccessMissing, "The user lacks access to a product the scopes need",
             "The requested scopes need a Jira or Confluence site that this user cannot access.".into(),
             "Remove the other product's scopes in step 3, or sign in as a user with access to that product.", facts);
     }
@@ -173,7 +173,7 @@ pub fn for_browser_text(text: &str, sent_redirect_uri: Option<&str>) -> UiError 
         || lower.contains("something went wrong")
         || lower.contains("not requested any supported")
     {
-        return ui("scopes_not_added", "A requested scope is not added to the app",
+        return ui(ErrorCode::ScopesNotAdded, "A requested scope is not added to the app",
             "Atlassian rejects an authorization that asks for scopes the app does not have under Permissions in the developer console (or a misspelled scope).".into(),
             "In the console open Permissions → Configure → Edit Scopes and add every scope chosen in step 3 (offline_access excepted), or remove the extra ones in step 3.", facts);
     }
@@ -192,7 +192,7 @@ pub fn for_browser_text(text: &str, sent_redirect_uri: Option<&str>) -> UiError 
         }
         .to_ui();
     }
-    ui("unknown", "Onramp does not recognise this error",
+    ui(ErrorCode::Unknown, "Onramp does not recognise this error",
         format!("The text was: {}", excerpt(&decoded)),
         "Check the client ID, callback URL and scopes against the developer console; the reference lists no match for this message.", facts)
 }
@@ -262,7 +262,7 @@ mod tests {
             401,
             r#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
         );
-        assert_eq!(e.code, "scope_mismatch");
+        assert_eq!(e.code, ErrorCode::ScopeMismatch);
         assert!(e.detail.contains("Missing: read:jira-user"), "{}", e.detail);
     }
 
@@ -297,12 +297,12 @@ mod tests {
         let p = provider();
         let url = "https://api.atlassian.com/ex/jira/c1/rest/api/3/myself";
         let cases = [
-            (401, "Unauthorized", "unauthorized"),
-            (403, "{\"errorMessages\":[\"nope\"]}", "forbidden"),
-            (404, "{}", "not_found"),
-            (429, "", "rate_limited"),
-            (503, "down", "server_error"),
-            (418, "teapot", "http_error"),
+            (401, "Unauthorized", ErrorCode::Unauthorized),
+            (403, "{\"errorMessages\":[\"nope\"]}", ErrorCode::Forbidden),
+            (404, "{}", ErrorCode::NotFound),
+            (429, "", ErrorCode::RateLimited),
+            (503, "down", ErrorCode::ServerError),
+            (418, "teapot", ErrorCode::HttpError),
         ];
         for (status, body, code) in cases {
             let e = for_response(&ctx(&p, None, url, &[]), status, body);
@@ -339,7 +339,7 @@ mod tests {
             410,
             body,
         );
-        assert_eq!(e.code, "endpoint_removed");
+        assert_eq!(e.code, ErrorCode::EndpointRemoved);
         assert!(e.facts.iter().any(|f| f.value == "/rest/api/3/search/jql"));
         assert_eq!(
             removed_endpoint_replacement("/ex/jira/c/rest/api/2/search"),
@@ -356,17 +356,17 @@ mod tests {
     fn browser_errors_are_recognised() {
         let text = "https://id.atlassian.com/error?error=unauthorized_client&error_description=redirect_uri%20is%20not%20registered%20for%20client:%20http://localhost:47823/callback";
         let e = for_browser_text(text, Some("http://127.0.0.1:47823/callback"));
-        assert_eq!(e.code, "redirect_uri_not_registered");
+        assert_eq!(e.code, ErrorCode::RedirectUriNotRegistered);
         assert_eq!(e.facts[0].value, "http://127.0.0.1:47823/callback");
         assert_eq!(e.facts[1].value, "http://localhost:47823/callback");
         let cases = [
-            ("The app's callback URL is invalid. Contact the app developer to fix the redirect URL in the app's settings.", "redirect_uri_not_registered"),
-            ("Your site admin must authorize this app for the site acme.atlassian.net before the app can access your account.", "admin_approval_required"),
-            ("Access denied. This app requires access to a Jira & Confluence site which you don't have", "product_access_missing"),
-            ("Something went wrong", "scopes_not_added"),
-            ("error=unauthorized_client", "unauthorized_client"),
-            ("error=access_denied&state=x", "access_denied"),
-            ("completely new error", "unknown"),
+            ("The app's callback URL is invalid. Contact the app developer to fix the redirect URL in the app's settings.", ErrorCode::RedirectUriNotRegistered),
+            ("Your site admin must authorize this app for the site acme.atlassian.net before the app can access your account.", ErrorCode::AdminApprovalRequired),
+            ("Access denied. This app requires access to a Jira & Confluence site which you don't have", ErrorCode::ProductAccessMissing),
+            ("Something went wrong", ErrorCode::ScopesNotAdded),
+            ("error=unauthorized_client", ErrorCode::UnauthorizedClient),
+            ("error=access_denied&state=x", ErrorCode::AccessDenied),
+            ("completely new error", ErrorCode::Unknown),
         ];
         for (text, code) in cases {
             assert_eq!(for_browser_text(text, None).code, code, "{text}");

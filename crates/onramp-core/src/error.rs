@@ -3,7 +3,7 @@
 //! Messages never contain a token or secret: variants only carry provider error codes, descriptions,
 //! status codes and response bodies from endpoints that do not echo credentials.
 
-use crate::model::UiError;
+use crate::model::{ErrorCode, UiError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnrampError {
@@ -44,6 +44,9 @@ pub enum OnrampError {
     },
     #[error("network error: {0}")]
     Network(String),
+    /// The system browser could not be opened (the authorize URL, a documentation link).
+    #[error("the system browser could not be opened: {0}")]
+    BrowserUnavailable(String),
     #[error("port {0} is in use")]
     PortInUse(u16),
     #[error("not connected")]
@@ -56,6 +59,9 @@ pub enum OnrampError {
     UnknownTestCall(String),
     #[error("unexpected response {status}")]
     UnexpectedResponse { status: u16, body: String },
+    /// Onramp itself failed (e.g. a background task panicked or was cancelled): a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl OnrampError {
@@ -73,75 +79,75 @@ impl OnrampError {
     }
 
     pub fn to_ui(&self) -> UiError {
-        let (code, title, detail, hint): (&str, String, String, Option<String>) = match self {
+        let (code, title, detail, hint): (ErrorCode, String, String, Option<String>) = match self {
             OnrampError::Catalog(m) => (
-                "catalog",
+                ErrorCode::Catalog,
                 "Onramp's provider catalog is broken".into(),
                 m.clone(),
                 Some("This is a bug in Onramp; please report it.".into()),
             ),
             OnrampError::UnknownProvider(id) => (
-                "unknown_provider",
+                ErrorCode::UnknownProvider,
                 "Unknown provider".into(),
                 format!("Onramp has no provider called \"{id}\"."),
                 Some("Pick a provider from the list in step 1.".into()),
             ),
             OnrampError::UnknownIntegration(id) => (
-                "unknown_integration",
+                ErrorCode::UnknownIntegration,
                 "This integration no longer exists".into(),
                 format!("No saved integration has the id {id}."),
                 Some("Start again from step 1.".into()),
             ),
             OnrampError::SandboxNotRunning => (
-                "sandbox_not_running",
+                ErrorCode::SandboxNotRunning,
                 "The sandbox is not running".into(),
                 "Onramp could not start its local sandbox server.".into(),
                 Some("Check the app log, or pick a real provider.".into()),
             ),
             OnrampError::InvalidInput { field, problem } => (
-                "invalid_input",
+                ErrorCode::InvalidInput,
                 format!("Check the {field}"),
                 problem.clone(),
                 None,
             ),
             OnrampError::Settings { path, problem } => (
-                "settings",
+                ErrorCode::Settings,
                 "Onramp could not use its settings file".into(),
                 format!("{path}: {problem}"),
                 Some("The file was left as it is. Fix or move it, then restart Onramp.".into()),
             ),
             OnrampError::KeychainUnavailable(m) => (
-                "keychain_unavailable",
+                ErrorCode::KeychainUnavailable,
                 "The OS keychain is not available".into(),
                 format!("Onramp keeps client secrets and tokens only in the OS keychain, and it could not reach it: {m}"),
                 Some("On Linux, start and unlock a Secret Service provider (GNOME Keyring or KWallet), then try again. Nothing was written in plain text.".into()),
             ),
             OnrampError::Keychain(m) => (
-                "keychain",
+                ErrorCode::Keychain,
                 "The OS keychain refused the request".into(),
                 m.clone(),
                 Some("Unlock your keychain (it may be locked), then try again.".into()),
             ),
             OnrampError::ClientSecretMissing => (
-                "client_secret_missing",
+                ErrorCode::ClientSecretMissing,
                 "No client secret stored".into(),
                 "Atlassian needs the app's client secret to exchange the code and to refresh tokens.".into(),
                 Some("Paste the secret from the developer console's Settings page in step 2.".into()),
             ),
             OnrampError::StateMismatch => (
-                "state_mismatch",
+                ErrorCode::StateMismatch,
                 "This callback does not belong to an authorization in progress".into(),
                 "The callback's state value does not match any authorization Onramp is waiting for: it was already used, it is from an older attempt, or Onramp was restarted after the browser opened. It was ignored.".into(),
                 Some("Start the authorization again from step 4 and use the newest browser tab.".into()),
             ),
             OnrampError::FlowExpired => (
-                "flow_expired",
+                ErrorCode::FlowExpired,
                 "The authorization took too long".into(),
                 "Onramp waits 10 minutes for the browser to come back; this one expired.".into(),
                 Some("Click Authorize again.".into()),
             ),
             OnrampError::CallbackMalformed(m) => (
-                "callback_malformed",
+                ErrorCode::CallbackMalformed,
                 "The callback could not be read".into(),
                 m.clone(),
                 Some("Start the authorization again from step 4.".into()),
@@ -150,14 +156,14 @@ impl OnrampError {
                 let described = description.clone().unwrap_or_default();
                 if error == "access_denied" {
                     (
-                        "access_denied",
+                        ErrorCode::AccessDenied,
                         "Access was denied at the consent screen".into(),
                         format!("The provider answered access_denied{}. Usually this means Cancel was clicked on the consent page.", if described.is_empty() { String::new() } else { format!(" ({described})") }),
                         Some("Click Authorize again and choose Accept. If you did accept, your site admin may have to allow the app.".into()),
                     )
                 } else {
                     (
-                        "authorization_refused",
+                        ErrorCode::AuthorizationRefused,
                         format!("The provider refused the authorization: {error}"),
                         if described.is_empty() { "No description was given.".into() } else { described },
                         Some("Check the client ID, callback URL and scopes in the developer console, then authorize again.".into()),
@@ -169,31 +175,31 @@ impl OnrampError {
                 let raw = format!("{status_text}{error}{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default());
                 match (error.as_str(), description.as_deref()) {
                     ("access_denied", _) => (
-                        "token_unauthorized",
+                        ErrorCode::TokenUnauthorized,
                         "The token endpoint rejected the client credentials".into(),
                         format!("The provider answered {raw}. The client secret is wrong or missing, or the client ID belongs to another app."),
                         Some("Copy the secret again from the developer console (Settings) in step 2, then authorize again.".into()),
                     ),
                     ("invalid_request", Some(d)) if d.contains("authorization_code") => (
-                        "code_invalid",
+                        ErrorCode::CodeInvalid,
                         "The authorization code was not accepted".into(),
                         format!("The provider answered {raw}. Codes expire within minutes and work only once."),
                         Some("Authorize again; Onramp exchanges the new code at once.".into()),
                     ),
                     ("invalid_grant", Some(d)) if d.to_ascii_lowercase().contains("refresh token") => (
-                        "refresh_token_invalid",
+                        ErrorCode::RefreshTokenInvalid,
                         "The refresh token is no longer valid".into(),
                         format!("The provider answered {raw}. It was revoked, expired (90 days unused or 365 days old), rotated and reused, or the password changed."),
                         Some("Reconnect: authorize again in step 4. Your other settings stay as they are.".into()),
                     ),
                     ("invalid_grant", _) => (
-                        "invalid_grant",
+                        ErrorCode::InvalidGrant,
                         "The provider did not accept the grant".into(),
                         format!("The provider answered {raw}. The code may not match the callback URL it was issued for."),
                         Some("Check that the callback URL in the console matches exactly, then authorize again.".into()),
                     ),
                     _ => (
-                        "token_error",
+                        ErrorCode::TokenError,
                         "The token endpoint returned an error".into(),
                         format!("The provider answered {raw}."),
                         None,
@@ -201,46 +207,58 @@ impl OnrampError {
                 }
             }
             OnrampError::Network(m) => (
-                "network",
+                ErrorCode::Network,
                 "Could not reach the provider".into(),
                 m.clone(),
                 Some("Check your network connection and try again.".into()),
             ),
+            OnrampError::BrowserUnavailable(m) => (
+                ErrorCode::BrowserUnavailable,
+                "The system browser could not be opened".into(),
+                m.clone(),
+                Some("Copy the URL into a browser yourself.".into()),
+            ),
             OnrampError::PortInUse(port) => (
-                "port_in_use",
+                ErrorCode::PortInUse,
                 format!("Port {port} is already in use"),
                 format!("Onramp could not listen on 127.0.0.1:{port} for the callback: another program uses that port."),
                 Some("Close the other program, or pick another port in step 2 and update the callback URL in the developer console to match.".into()),
             ),
             OnrampError::NotConnected => (
-                "not_connected",
+                ErrorCode::NotConnected,
                 "Not connected yet".into(),
                 "There is no token for this integration.".into(),
                 Some("Authorize in step 4 first.".into()),
             ),
             OnrampError::NeedsReconnect(reason) => (
-                "needs_reconnect",
+                ErrorCode::NeedsReconnect,
                 "This connection needs to be authorized again".into(),
                 reason.clone(),
                 Some("Authorize again in step 4; the rest of the integration is kept.".into()),
             ),
             OnrampError::NoSiteSelected => (
-                "no_site",
+                ErrorCode::NoSite,
                 "No site selected".into(),
                 "Jira and Confluence calls go to a site (cloudId); none is selected.".into(),
                 Some("Pick a site in step 5.".into()),
             ),
             OnrampError::UnknownTestCall(id) => (
-                "unknown_test_call",
+                ErrorCode::UnknownTestCall,
                 "Unknown test call".into(),
                 format!("This provider has no test call \"{id}\"."),
                 None,
             ),
             OnrampError::UnexpectedResponse { status, body } => (
-                "unexpected_response",
+                ErrorCode::UnexpectedResponse,
                 format!("Unexpected response (HTTP {status})"),
                 truncate(body, 2000),
                 None,
+            ),
+            OnrampError::Internal(m) => (
+                ErrorCode::Internal,
+                "Onramp hit an internal error".into(),
+                m.clone(),
+                Some("This is a bug in Onramp; please report it.".into()),
             ),
         };
         // Which form field is wrong, for the UI to mark it (the title says it in words).
@@ -252,7 +270,7 @@ impl OnrampError {
             _ => Vec::new(),
         };
         UiError {
-            code: code.to_string(),
+            code,
             title,
             detail,
             hint,
@@ -290,7 +308,7 @@ mod tests {
             description: Some("User did not authorize the request".into()),
         }
         .to_ui();
-        assert_eq!(ui.code, "access_denied");
+        assert_eq!(ui.code, ErrorCode::AccessDenied);
         assert!(ui.detail.contains("Cancel"));
         assert!(ui.detail.contains("User did not authorize the request"));
     }
@@ -302,7 +320,7 @@ mod tests {
             error: "access_denied".into(),
             description: Some("Unauthorized".into()),
         };
-        assert_eq!(wrong_secret.to_ui().code, "token_unauthorized");
+        assert_eq!(wrong_secret.to_ui().code, ErrorCode::TokenUnauthorized);
         assert!(wrong_secret.to_ui().detail.contains("HTTP 401"));
 
         let stale_code = OnrampError::TokenEndpoint {
@@ -310,14 +328,14 @@ mod tests {
             error: "invalid_request".into(),
             description: Some("authorization_code is invalid".into()),
         };
-        assert_eq!(stale_code.to_ui().code, "code_invalid");
+        assert_eq!(stale_code.to_ui().code, ErrorCode::CodeInvalid);
 
         let dead_refresh = OnrampError::TokenEndpoint {
             status: Some(403),
             error: "invalid_grant".into(),
             description: Some("Unknown or invalid refresh token.".into()),
         };
-        assert_eq!(dead_refresh.to_ui().code, "refresh_token_invalid");
+        assert_eq!(dead_refresh.to_ui().code, ErrorCode::RefreshTokenInvalid);
         assert!(dead_refresh.needs_reconnect());
 
         let mismatch = OnrampError::TokenEndpoint {
@@ -325,7 +343,7 @@ mod tests {
             error: "invalid_grant".into(),
             description: Some("Invalid authorization code".into()),
         };
-        assert_eq!(mismatch.to_ui().code, "invalid_grant");
+        assert_eq!(mismatch.to_ui().code, ErrorCode::InvalidGrant);
 
         let other = OnrampError::TokenEndpoint {
             status: Some(500),
@@ -333,7 +351,7 @@ mod tests {
             description: None,
         };
         let ui = other.to_ui();
-        assert_eq!(ui.code, "token_error");
+        assert_eq!(ui.code, ErrorCode::TokenError);
         assert!(ui.detail.contains("HTTP 500") && ui.detail.contains("server_error"));
     }
 
@@ -346,5 +364,32 @@ mod tests {
         .to_ui();
         assert!(ui.title.contains("418"));
         assert_eq!(ui.detail, "teapot");
+    }
+
+    #[test]
+    fn a_browser_that_does_not_open_is_not_a_network_error() {
+        let ui = OnrampError::BrowserUnavailable("no handler for https".into()).to_ui();
+        assert_eq!(ui.code, ErrorCode::BrowserUnavailable);
+        assert_eq!(ui.title, "The system browser could not be opened");
+        assert_eq!(ui.detail, "no handler for https");
+        assert!(ui.hint.unwrap().contains("Copy the URL into a browser"));
+        let wire =
+            serde_json::to_value(OnrampError::BrowserUnavailable("x".into()).to_ui()).unwrap();
+        assert_eq!(wire["code"], "browser_unavailable");
+    }
+
+    #[test]
+    fn internal_errors_say_they_are_bugs() {
+        let ui = OnrampError::Internal("background task failed: task 7 panicked".into()).to_ui();
+        assert_eq!(ui.code, ErrorCode::Internal);
+        assert_eq!(ui.title, "Onramp hit an internal error");
+        assert_eq!(ui.detail, "background task failed: task 7 panicked");
+        assert_eq!(
+            ui.hint.as_deref(),
+            Some("This is a bug in Onramp; please report it.")
+        );
+        assert!(ui.facts.is_empty());
+        let wire = serde_json::to_value(&ui).unwrap();
+        assert_eq!(wire["code"], "internal");
     }
 }

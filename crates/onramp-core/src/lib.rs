@@ -7,13 +7,14 @@
 //! - [`settings`]: non-secret settings, written atomically;
 //! - [`gateway`]: site discovery and test calls through the API gateway;
 //! - [`engine`]: the facade the shell calls, one method per user action;
-//! - [`model`] and [`error`]: the types and the one error shape the UI sees.
+//! - [`model`], [`error`] and [`error_code`]: the types, the one error shape the UI sees and its codes.
 
 pub mod catalog;
 pub mod custom;
 pub mod diagnosis;
 pub mod engine;
 pub mod error;
+pub mod error_code;
 pub mod events;
 pub mod gateway;
 pub mod lifecycle;
@@ -62,6 +63,9 @@ mod bindings {
         CustomProviderInput::export_all(&cfg).unwrap();
         ApiRequest::export_all(&cfg).unwrap();
         RetryNotice::export_all(&cfg).unwrap();
+        // Reached through UiError and ScopeWarning too; listed because the UI imports them.
+        ErrorCode::export_all(&cfg).unwrap();
+        AdviceCode::export_all(&cfg).unwrap();
     }
 
     fn files(dir: &Path) -> Vec<(String, String)> {

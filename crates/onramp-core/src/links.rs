@@ -20,6 +20,7 @@ pub fn web_link(text: &str) -> Result<Url, OnrampError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ErrorCode;
 
     #[test]
     fn only_web_links_open() {
@@ -37,7 +38,7 @@ mod tests {
         ] {
             assert_eq!(
                 web_link(bad).unwrap_err().to_ui().code,
-                "invalid_input",
+                ErrorCode::InvalidInput,
                 "{bad}"
             );
         }

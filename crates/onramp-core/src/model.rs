@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub use crate::error_code::{AdviceCode, ErrorCode};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductId {
@@ -140,7 +142,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ScopeWarning {
-    pub code: String,
+    pub code: AdviceCode,
     pub severity: Severity,
     pub message: String,
     /// The scopes the remark is about.
@@ -424,7 +426,7 @@ pub enum AuthStage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct UiError {
-    pub code: String,
+    pub code: ErrorCode,
     pub title: String,
     pub detail: String,
     pub hint: Option<String>,

@@ -430,6 +430,7 @@ fn into_token_set(
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
+    use crate::model::ErrorCode;
     use mockito::Matcher;
 
     fn provider(id: &str) -> Provider {
@@ -625,7 +626,7 @@ mod tests {
         match accept_callback(&flows, &params) {
             Err((Some(id), e @ OnrampError::AuthorizationRefused { .. })) => {
                 assert_eq!(id, "int-1");
-                assert_eq!(e.to_ui().code, "access_denied");
+                assert_eq!(e.to_ui().code, ErrorCode::AccessDenied);
                 assert!(e.to_ui().detail.contains("User did not authorize"));
             }
             _ => panic!("expected access_denied"),
@@ -746,7 +747,7 @@ mod tests {
             r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
         )
         .await;
-        assert_eq!(e.to_ui().code, "token_unauthorized");
+        assert_eq!(e.to_ui().code, ErrorCode::TokenUnauthorized);
         assert!(e.to_ui().detail.contains("401"));
 
         let e = token_error(
@@ -754,7 +755,7 @@ mod tests {
             r#"{"error":"invalid_request","error_description":"authorization_code is invalid"}"#,
         )
         .await;
-        assert_eq!(e.to_ui().code, "code_invalid");
+        assert_eq!(e.to_ui().code, ErrorCode::CodeInvalid);
     }
 
     #[tokio::test]

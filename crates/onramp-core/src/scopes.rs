@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use crate::model::{
-    Provider, ScopeAccess, ScopeAdvice, ScopeGrant, ScopeKind, ScopeReport, ScopeWarning, Severity,
-    Site, TestCallPreset,
+    AdviceCode, Provider, ScopeAccess, ScopeAdvice, ScopeGrant, ScopeKind, ScopeReport,
+    ScopeWarning, Severity, Site, TestCallPreset,
 };
 
 /// Atlassian recommends fewer than 50 scopes per app (reference §1.1, §8.1).
@@ -60,7 +60,7 @@ pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
 
     if atlassian_like && !set.contains("offline_access") {
         warnings.push(ScopeWarning {
-            code: "offline_access_missing".into(),
+            code: AdviceCode::OfflineAccessMissing,
             severity: Severity::Warning,
             message: "offline_access is not selected: no refresh token will be issued, so the connection stops working when the access token expires (about an hour on Atlassian).".into(),
             scopes: vec!["offline_access".into()],
@@ -69,7 +69,7 @@ pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
     let count = set.len() as u32;
     if count > RECOMMENDED_MAX_SCOPES {
         warnings.push(ScopeWarning {
-            code: "too_many_scopes".into(),
+            code: AdviceCode::TooManyScopes,
             severity: Severity::Warning,
             message: format!("{count} scopes selected. Atlassian recommends fewer than {RECOMMENDED_MAX_SCOPES} per app; prefer classic scopes where they cover what you need."),
             scopes: Vec::new(),
@@ -82,7 +82,7 @@ pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
         .collect();
     if !unknown.is_empty() && provider.custom.is_none() {
         warnings.push(ScopeWarning {
-            code: "unknown_scopes".into(),
+            code: AdviceCode::UnknownScopes,
             severity: Severity::Warning,
             message: format!("{} not in Onramp's catalog for {}: check the spelling; an unknown scope fails at the consent screen.", plural(&unknown, "is", "are"), provider.display_name),
             scopes: unknown,
@@ -105,7 +105,7 @@ pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
         .any(|c| c.path.starts_with("/wiki/api/v2/"));
     if has_v2_calls && !classic_confluence.is_empty() && !granular_confluence {
         warnings.push(ScopeWarning {
-            code: "confluence_v2_needs_granular".into(),
+            code: AdviceCode::ConfluenceV2NeedsGranular,
             severity: Severity::Warning,
             message: "Only classic Confluence scopes are selected. Confluence's v2 API (/wiki/api/v2/…) rejects them with 401 \"scope does not match\"; add granular scopes such as read:space:confluence and read:page:confluence.".into(),
             scopes: classic_confluence,
@@ -113,7 +113,7 @@ pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
     }
     if set.contains("read:me") && atlassian_like {
         warnings.push(ScopeWarning {
-            code: "user_identity_api".into(),
+            code: AdviceCode::UserIdentityApi,
             severity: Severity::Info,
             message: "read:me needs the User Identity API added to the app under Permissions in the developer console.".into(),
             scopes: vec!["read:me".into()],
@@ -133,7 +133,7 @@ pub fn advise(provider: &Provider, chosen: &[String]) -> ScopeAdvice {
         .collect();
     if !risky.is_empty() {
         warnings.push(ScopeWarning {
-            code: "changes_data".into(),
+            code: AdviceCode::ChangesData,
             severity: Severity::Info,
             message: format!("{} can change, delete or administer data. Keep {} only if your integration needs {}.", plural(&risky, "scope", "scopes"), if risky.len() == 1 { "it" } else { "them" }, if risky.len() == 1 { "it" } else { "them" }),
             scopes: risky.clone(),
@@ -253,8 +253,8 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
-    fn codes(a: &ScopeAdvice) -> Vec<&str> {
-        a.warnings.iter().map(|w| w.code.as_str()).collect()
+    fn codes(a: &ScopeAdvice) -> Vec<AdviceCode> {
+        a.warnings.iter().map(|w| w.code).collect()
     }
 
     #[test]
@@ -290,12 +290,12 @@ mod tests {
     #[test]
     fn missing_offline_access_is_a_warning() {
         let a = advise(&provider("atlassian"), &s(&["read:jira-work"]));
-        assert!(codes(&a).contains(&"offline_access_missing"));
+        assert!(codes(&a).contains(&AdviceCode::OfflineAccessMissing));
         let b = advise(
             &provider("atlassian"),
             &s(&["read:jira-work", "offline_access"]),
         );
-        assert!(!codes(&b).contains(&"offline_access_missing"));
+        assert!(!codes(&b).contains(&AdviceCode::OfflineAccessMissing));
     }
 
     #[test]
@@ -312,7 +312,7 @@ mod tests {
         let w = a
             .warnings
             .iter()
-            .find(|w| w.code == "confluence_v2_needs_granular")
+            .find(|w| w.code == AdviceCode::ConfluenceV2NeedsGranular)
             .expect("v2 warning");
         assert_eq!(w.scopes.len(), 2);
         let b = advise(
@@ -323,7 +323,7 @@ mod tests {
                 "read:space:confluence",
             ]),
         );
-        assert!(!codes(&b).contains(&"confluence_v2_needs_granular"));
+        assert!(!codes(&b).contains(&AdviceCode::ConfluenceV2NeedsGranular));
     }
 
     #[test]
@@ -332,9 +332,9 @@ mod tests {
         let many: Vec<String> = p.scopes.iter().take(51).map(|s| s.name.clone()).collect();
         let a = advise(&p, &many);
         assert_eq!(a.count, 51);
-        assert!(codes(&a).contains(&"too_many_scopes"));
+        assert!(codes(&a).contains(&AdviceCode::TooManyScopes));
         let fifty: Vec<String> = many[..50].to_vec();
-        assert!(!codes(&advise(&p, &fifty)).contains(&"too_many_scopes"));
+        assert!(!codes(&advise(&p, &fifty)).contains(&AdviceCode::TooManyScopes));
     }
 
     #[test]
@@ -357,7 +357,7 @@ mod tests {
                 "write:jira-work"
             ])
         );
-        assert!(codes(&a).contains(&"changes_data"));
+        assert!(codes(&a).contains(&AdviceCode::ChangesData));
     }
 
     #[test]
@@ -366,7 +366,7 @@ mod tests {
         let w = a
             .warnings
             .iter()
-            .find(|w| w.code == "unknown_scopes")
+            .find(|w| w.code == AdviceCode::UnknownScopes)
             .unwrap();
         assert_eq!(w.scopes, s(&["read:jira-wrok"]));
     }

@@ -8,7 +8,7 @@ use onramp_core::engine::{SandboxLink, StartedAuthorization};
 use onramp_core::events::RecordingSink;
 use onramp_core::model::{
     ApiRequest, CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
-    IntegrationPatch, KeyValue, SandboxApp,
+    ErrorCode, IntegrationPatch, KeyValue, SandboxApp,
 };
 use onramp_core::{Engine, EngineConfig};
 use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -129,9 +129,13 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         )
         .await
         .unwrap();
+    // A custom provider is a real server to Onramp: its callback is registered by hand.
+    sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
 
-    let StartedAuthorization { started, loopback } =
-        engine.start_authorization(&view.id, &RecordingSink::default()).await.unwrap();
+    let StartedAuthorization { started, loopback } = engine
+        .start_authorization(&view.id, &RecordingSink::default())
+        .await
+        .unwrap();
     assert!(started.authorize_url.contains("code_challenge_method=S256"));
     let location = consent(&started.authorize_url, "accept").await;
     assert!(location.starts_with(&view.redirect_uri), "{location}");
@@ -147,7 +151,11 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
     assert!(connection.has_refresh_token);
 
     let first = engine
-        .run_request(&view.id, &ApiRequest::preset("custom-test"), &|_| {})
+        .run_request(
+            &view.id,
+            &ApiRequest::preset("custom-test"),
+            &RecordingSink::default(),
+        )
         .await
         .unwrap();
     assert_eq!((first.status, first.refreshed), (200, false));
@@ -155,7 +163,11 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         // The token dies while Onramp still thinks it valid: the 401 triggers one refresh and a retry.
         sandbox.expire_access_tokens();
         let result = engine
-            .run_request(&view.id, &ApiRequest::preset("custom-test"), &|_| {})
+            .run_request(
+                &view.id,
+                &ApiRequest::preset("custom-test"),
+                &RecordingSink::default(),
+            )
             .await
             .unwrap();
         assert_eq!(result.status, 200, "{}", result.body);
@@ -168,10 +180,14 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
     // Revoked at the provider: the connection needs reconnecting, with a reason, and keeps the rest.
     sandbox.revoke_all();
     let e = engine
-        .run_request(&view.id, &ApiRequest::preset("custom-test"), &|_| {})
+        .run_request(
+            &view.id,
+            &ApiRequest::preset("custom-test"),
+            &RecordingSink::default(),
+        )
         .await
         .unwrap_err();
-    assert_eq!(e.to_ui().code, "needs_reconnect");
+    assert_eq!(e.to_ui().code, ErrorCode::NeedsReconnect);
     let after = engine.integration(&view.id).unwrap();
     assert_eq!(
         after.connection.unwrap().state,
@@ -217,14 +233,22 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
         .unwrap();
 
     // Cancel first: the callback carries access_denied for this integration.
-    let started = engine.start_authorization(&view.id, &RecordingSink::default()).await.unwrap().started;
+    let started = engine
+        .start_authorization(&view.id, &RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
     let denied = consent(&started.authorize_url, "cancel").await;
     let refused = engine.accept_callback(&denied).err().expect("refused");
     assert_eq!(refused.integration_id.as_deref(), Some(view.id.as_str()));
-    assert_eq!(refused.error.to_ui().code, "access_denied");
+    assert_eq!(refused.error.to_ui().code, ErrorCode::AccessDenied);
 
     // Then accept: the deep-link URL comes back with a code.
-    let started = engine.start_authorization(&view.id, &RecordingSink::default()).await.unwrap().started;
+    let started = engine
+        .start_authorization(&view.id, &RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
     let callback = consent(&started.authorize_url, "accept").await;
     assert!(callback.starts_with("onramp://callback?"));
     let accepted = engine
@@ -256,12 +280,20 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     assert!(acme[0].url.contains("acme"));
     engine.select_site(&view.id, &acme[0].id).unwrap();
     let result = engine
-        .run_request(&view.id, &ApiRequest::preset("jira-myself"), &|_| {})
+        .run_request(
+            &view.id,
+            &ApiRequest::preset("jira-myself"),
+            &RecordingSink::default(),
+        )
         .await
         .unwrap();
     assert_eq!(result.status, 200);
     let spaces = engine
-        .run_request(&view.id, &ApiRequest::preset("confluence-spaces"), &|_| {})
+        .run_request(
+            &view.id,
+            &ApiRequest::preset("confluence-spaces"),
+            &RecordingSink::default(),
+        )
         .await
         .unwrap();
     assert_eq!(

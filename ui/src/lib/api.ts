@@ -1,4 +1,5 @@
-// Typed wrappers around the Tauri commands in docs/ipc-contract.md.
+// Typed wrappers around the shell's commands. Command and event names come from the generated
+// contract.ts (declared once, in src-tauri/src/commands/mod.rs and onramp_core::events).
 import { invoke as tauriInvoke } from "@tauri-apps/api/core";
 import { listen as tauriListen } from "@tauri-apps/api/event";
 import type {
@@ -17,6 +18,7 @@ import type {
   TestCallResult,
   UiError,
 } from "./bindings";
+import { EVENTS, type CommandName } from "./contract";
 import { toUiError } from "./errors";
 
 export { toUiError } from "./errors";
@@ -24,12 +26,12 @@ export { toUiError } from "./errors";
 export type Unlisten = () => void;
 
 /** Subscribe to a Tauri event; resolves to the unsubscribe function. */
-function listen<T>(event: string, cb: (payload: T) => void): Promise<Unlisten> {
+function listen<T>(event: (typeof EVENTS)[keyof typeof EVENTS], cb: (payload: T) => void): Promise<Unlisten> {
   return tauriListen<T>(event, (e) => cb(e.payload));
 }
 
 /** Told about every rejected command (after normalisation), e.g. to notice "needs_reconnect". */
-export type CallErrorListener = (error: UiError, cmd: string, args: Record<string, unknown> | undefined) => void;
+export type CallErrorListener = (error: UiError, cmd: CommandName, args: Record<string, unknown> | undefined) => void;
 
 const callErrorListeners = new Set<CallErrorListener>();
 
@@ -41,7 +43,7 @@ export function onCallError(cb: CallErrorListener): Unlisten {
   };
 }
 
-async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+async function call<T>(cmd: CommandName, args?: Record<string, unknown>): Promise<T> {
   try {
     return await tauriInvoke<T>(cmd, args);
   } catch (e) {
@@ -141,14 +143,14 @@ export const diagnoseBrowserError = (id: string | null, text: string) =>
 export const getIntegration = (id: string) => call<IntegrationView>("get_integration", { id });
 
 /** Subscribe to `request-progress` (a request on step 6 waits before retrying). */
-export const onRequestProgress = (cb: (n: RetryNotice) => void) => listen<RetryNotice>("request-progress", cb);
+export const onRequestProgress = (cb: (n: RetryNotice) => void) => listen<RetryNotice>(EVENTS.requestProgress, cb);
 
 /** Subscribe to `connection-changed` (a background refresh happened or failed). */
 export const onConnectionChanged = (cb: (view: IntegrationView) => void) =>
-  listen<IntegrationView>("connection-changed", cb);
+  listen<IntegrationView>(EVENTS.connectionChanged, cb);
 
 /** Subscribe to `callback-unmatched` (a callback arrived that no authorization was waiting for). */
-export const onUnmatchedCallback = (cb: (e: UiError) => void) => listen<UiError>("callback-unmatched", cb);
+export const onUnmatchedCallback = (cb: (e: UiError) => void) => listen<UiError>(EVENTS.callbackUnmatched, cb);
 
 /** Subscribe to `auth-progress`; resolves to the unsubscribe function. */
-export const onAuthProgress = (cb: (p: AuthProgress) => void) => listen<AuthProgress>("auth-progress", cb);
+export const onAuthProgress = (cb: (p: AuthProgress) => void) => listen<AuthProgress>(EVENTS.authProgress, cb);

@@ -1,4 +1,4 @@
-import type { KeyValue, UiError } from "./bindings";
+import type { ErrorCode, KeyValue, UiError } from "./bindings";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null;
@@ -16,14 +16,15 @@ function str(v: unknown): string | null {
 }
 
 /**
- * Turn whatever a rejected promise carried into a UiError. The back end rejects with a UiError;
- * anything else (a Tauri plumbing string, a JS Error, a plain object) becomes code "unexpected"
- * with its message kept, so the UI never shows "[object Object]".
+ * Turn whatever a rejected promise carried into a UiError. The back end rejects with a UiError
+ * (its code one of the engine's `ErrorCode`s, trusted as such); anything else (a Tauri plumbing
+ * string, a JS Error, a plain object) becomes code "unexpected" with its message kept, so the UI
+ * never shows "[object Object]".
  */
 export function toUiError(e: unknown, context?: string): UiError {
   if (isRecord(e) && str(e.code) && str(e.title)) {
     return {
-      code: e.code as string,
+      code: e.code as ErrorCode,
       title: e.title as string,
       detail: typeof e.detail === "string" ? e.detail : "",
       hint: str(e.hint),

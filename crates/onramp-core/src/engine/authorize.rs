@@ -35,8 +35,8 @@ pub struct RefusedCallback {
 impl Engine {
     /// Builds the authorize URL and registers the pending flow. For a loopback callback the listener
     /// is bound first, so a busy port is reported before the browser opens.
-    /// The UI hears `waiting`; the shell then opens the browser and serves the loopback listener
-    /// ([`Self::serve_loopback`]).
+    /// The UI hears `waiting`; the shell then opens the browser and hands each request the loopback
+    /// listener receives to [`Self::handle_callback`] until the listener closes (its flow ended).
     pub async fn start_authorization(
         &self,
         id: &str,
@@ -140,14 +140,6 @@ impl Engine {
         );
     }
 
-    /// Hands every request the loopback listener receives to [`Self::handle_callback`]; a stray
-    /// one is refused there and the wait goes on. Returns when the listener closes (its flow ended).
-    pub async fn serve_loopback(&self, mut listener: LoopbackListener, events: &dyn EventSink) {
-        while let Some(url) = listener.next_callback().await {
-            self.handle_callback(&url, events).await;
-        }
-    }
-
     /// A callback from either channel, start to end: match it to its flow, exchange the code, and
     /// tell the UI each stage. A stray or malformed request does not end the flow still waiting; a
     /// callback nobody waits for is reported as unmatched.
@@ -176,7 +168,14 @@ impl Engine {
         let exchanging = "Exchanging the code for tokens…";
         report(events, &id, AuthStage::Exchanging, exchanging, None, None);
         match self.finish_authorization(accepted).await {
-            Ok(view) => report(events, &id, AuthStage::Connected, "Connected.", None, Some(view)),
+            Ok(view) => report(
+                events,
+                &id,
+                AuthStage::Connected,
+                "Connected.",
+                None,
+                Some(view),
+            ),
             Err(e) => {
                 let failed = "The code exchange failed.";
                 report(events, &id, AuthStage::Failed, failed, Some(&e), None)
@@ -369,10 +368,18 @@ mod tests {
                 },
             )
             .unwrap();
-        let first = seed.engine.start_authorization(&seed.id, &RecordingSink::default()).await.unwrap();
+        let first = seed
+            .engine
+            .start_authorization(&seed.id, &RecordingSink::default())
+            .await
+            .unwrap();
         let mut first_listener = first.loopback.expect("a loopback listener");
         // Nobody answered; the user starts again on the same fixed port.
-        let second = seed.engine.start_authorization(&seed.id, &RecordingSink::default()).await.unwrap();
+        let second = seed
+            .engine
+            .start_authorization(&seed.id, &RecordingSink::default())
+            .await
+            .unwrap();
         assert!(second.loopback.is_some(), "the port was free again");
         assert_eq!(
             first_listener.next_callback().await,
@@ -394,7 +401,10 @@ mod tests {
                 .is_err(),
             "the replaced flow's state is no longer accepted"
         );
-        assert!(seed.engine.expire_stale_authorizations(&RecordingSink::default()).is_empty());
+        assert!(seed
+            .engine
+            .expire_stale_authorizations(&RecordingSink::default())
+            .is_empty());
     }
 
     fn stages(sink: &RecordingSink) -> Vec<(AuthStage, Option<String>)> {
@@ -402,7 +412,9 @@ mod tests {
             .into_iter()
             .map(|e| match e {
                 Recorded::AuthProgress(p) => (p.stage, p.error.map(|e| e.code.to_string())),
-                Recorded::CallbackUnmatched(e) => (AuthStage::Failed, Some(format!("unmatched:{}", e.code))),
+                Recorded::CallbackUnmatched(e) => {
+                    (AuthStage::Failed, Some(format!("unmatched:{}", e.code)))
+                }
                 other => panic!("unexpected event {other:?}"),
             })
             .collect()
@@ -432,7 +444,11 @@ mod tests {
             .await;
         let seed = seeded(&server.url(), 3000, 3600);
         let sink = RecordingSink::default();
-        let started = seed.engine.start_authorization(&seed.id, &sink).await.unwrap();
+        let started = seed
+            .engine
+            .start_authorization(&seed.id, &sink)
+            .await
+            .unwrap();
         assert_eq!(stages(&sink), vec![(AuthStage::Waiting, None)]);
         let state = state_of(&started.started.authorize_url);
 
@@ -442,11 +458,18 @@ mod tests {
             .await;
         let after_stray = stages(&sink);
         assert_eq!(after_stray.len(), 1);
-        assert_eq!(after_stray[0].0, AuthStage::Waiting, "the real flow is still valid");
+        assert_eq!(
+            after_stray[0].0,
+            AuthStage::Waiting,
+            "the real flow is still valid"
+        );
 
         // The genuine callback: exchanging, then connected with the view.
         seed.engine
-            .handle_callback(&format!("onramp://callback?code=the-code&state={state}"), &sink)
+            .handle_callback(
+                &format!("onramp://callback?code=the-code&state={state}"),
+                &sink,
+            )
             .await;
         let events = sink.take();
         let stages_seen: Vec<AuthStage> = events
@@ -456,16 +479,27 @@ mod tests {
                 other => panic!("unexpected event {other:?}"),
             })
             .collect();
-        assert_eq!(stages_seen, vec![AuthStage::Exchanging, AuthStage::Connected]);
-        let Recorded::AuthProgress(connected) = &events[1] else { unreachable!() };
         assert_eq!(
-            connected.integration.as_ref().map(|v| v.connection.is_some()),
+            stages_seen,
+            vec![AuthStage::Exchanging, AuthStage::Connected]
+        );
+        let Recorded::AuthProgress(connected) = &events[1] else {
+            unreachable!()
+        };
+        assert_eq!(
+            connected
+                .integration
+                .as_ref()
+                .map(|v| v.connection.is_some()),
             Some(true)
         );
 
         // The same callback again: nobody waits for it any more.
         seed.engine
-            .handle_callback(&format!("onramp://callback?code=the-code&state={state}"), &sink)
+            .handle_callback(
+                &format!("onramp://callback?code=the-code&state={state}"),
+                &sink,
+            )
             .await;
         assert_eq!(
             stages(&sink),
@@ -477,7 +511,11 @@ mod tests {
     async fn a_refused_consent_fails_and_cancel_is_reported_once() {
         let seed = seeded("http://127.0.0.1:9", 3000, 3600);
         let sink = RecordingSink::default();
-        let started = seed.engine.start_authorization(&seed.id, &sink).await.unwrap();
+        let started = seed
+            .engine
+            .start_authorization(&seed.id, &sink)
+            .await
+            .unwrap();
         let state = state_of(&started.started.authorize_url);
         seed.engine
             .handle_callback(
@@ -492,7 +530,10 @@ mod tests {
                 (AuthStage::Failed, Some("access_denied".into()))
             ]
         );
-        seed.engine.start_authorization(&seed.id, &sink).await.unwrap();
+        seed.engine
+            .start_authorization(&seed.id, &sink)
+            .await
+            .unwrap();
         seed.engine.cancel_authorization(&seed.id, &sink);
         seed.engine.cancel_authorization(&seed.id, &sink);
         assert_eq!(
@@ -500,11 +541,11 @@ mod tests {
             vec![(AuthStage::Waiting, None), (AuthStage::Cancelled, None)],
             "a second cancel has nothing to end"
         );
-        seed.engine.browser_unavailable(&seed.id, "no browser", &sink);
+        seed.engine
+            .browser_unavailable(&seed.id, "no browser", &sink);
         assert_eq!(
             stages(&sink),
             vec![(AuthStage::Waiting, Some("browser_unavailable".into()))]
         );
     }
-
 }

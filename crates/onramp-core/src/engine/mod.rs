@@ -104,7 +104,10 @@ impl Engine {
     }
 
     pub(super) fn sandbox_base(&self) -> Option<&str> {
-        self.config.sandbox.as_ref().map(|s| s.app.base_url.as_str())
+        self.config
+            .sandbox
+            .as_ref()
+            .map(|s| s.app.base_url.as_str())
     }
 
     /// Everything the UI needs to start. Probes the keychain (a blocking D-Bus round trip).
@@ -221,5 +224,5 @@ async fn run_blocking<T: Send + 'static>(
 ) -> Result<T, OnrampError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| OnrampError::Keychain(format!("keychain task failed: {e}")))?
+        .map_err(|e| OnrampError::Internal(format!("background task failed: {e}")))?
 }

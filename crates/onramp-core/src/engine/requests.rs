@@ -381,7 +381,11 @@ mod tests {
         let s = seeded(&server.url(), remaining, lifetime);
         let r = s
             .engine
-            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &RecordingSink::default())
+            .run_request(
+                &s.id,
+                &preset(custom::TEST_CALL_ID),
+                &RecordingSink::default(),
+            )
             .await
             .unwrap();
         (r, refreshes.load(Ordering::SeqCst))
@@ -470,7 +474,11 @@ mod tests {
             .await;
         let s = seeded(&server.url(), 3000, 3600);
         s.engine
-            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &RecordingSink::default())
+            .run_request(
+                &s.id,
+                &preset(custom::TEST_CALL_ID),
+                &RecordingSink::default(),
+            )
             .await
             .unwrap();
         let h = s.engine.integration(&s.id).unwrap().history;

@@ -2,9 +2,9 @@
 #![allow(dead_code)]
 
 use super::*;
+pub use crate::events::{Recorded, RecordingSink};
 use crate::model::{ClientAuth, CustomProviderInput};
 use std::sync::Arc;
-pub use crate::events::{Recorded, RecordingSink};
 
 pub struct Seeded {
     pub engine: Arc<Engine>,

@@ -331,7 +331,11 @@ mod tests {
             .await;
         let r = s
             .engine
-            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &RecordingSink::default())
+            .run_request(
+                &s.id,
+                &preset(custom::TEST_CALL_ID),
+                &RecordingSink::default(),
+            )
             .await
             .unwrap();
         assert_eq!(r.status, 200);

@@ -2,10 +2,10 @@
 import type { IntegrationView } from "./IntegrationView";
 import type { KeychainStatus } from "./KeychainStatus";
 import type { Provider } from "./Provider";
-import type { SandboxConsole } from "./SandboxConsole";
+import type { SandboxApp } from "./SandboxApp";
 import type { UiError } from "./UiError";
 
-export type Bootstrap = { providers: Array<Provider>, integrations: Array<IntegrationView>, lastIntegrationId: string | null, keychain: KeychainStatus, sandbox: SandboxConsole | null, defaultProviderId: string, 
+export type Bootstrap = { providers: Array<Provider>, integrations: Array<IntegrationView>, lastIntegrationId: string | null, keychain: KeychainStatus, sandbox: SandboxApp | null, defaultProviderId: string, 
 /**
  * Set when the settings file could not be read; it was left untouched.
  */

@@ -1,0 +1,79 @@
+//! Tauri commands, one file per wizard step (same names as `onramp_core::engine`). Each is a few
+//! lines: arguments in, one engine call, `UiError` out. No rules, no user-facing words.
+//!
+//! The command list is declared once, in [`commands!`]: it registers the handlers and names them
+//! for the UI's generated `ui/src/lib/contract.ts` (a test fails while that file is stale, and
+//! while a command has no wrapper in `ui/src/lib/api.ts`).
+
+pub mod authorize;
+pub mod integrations;
+pub mod providers;
+pub mod registration;
+pub mod requests;
+pub mod scopes;
+pub mod sites;
+pub mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+type Result<T> = std::result::Result<T, onramp_core::model::UiError>;
+
+macro_rules! commands {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        /// Every command the window may call, by name.
+        pub const COMMAND_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        /// The invoke handler for every command in [`COMMAND_NAMES`].
+        pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($module::$name),*]
+        }
+    };
+}
+
+commands! {
+    integrations::bootstrap,
+    integrations::get_integration,
+    integrations::create_integration,
+    integrations::update_integration,
+    integrations::delete_integration,
+    providers::discover_provider,
+    providers::save_custom_provider,
+    providers::delete_custom_provider,
+    registration::save_credentials,
+    registration::open_url,
+    scopes::advise_scopes,
+    scopes::scope_report,
+    authorize::start_authorization,
+    authorize::cancel_authorization,
+    authorize::diagnose_browser_error,
+    sites::list_sites,
+    sites::filter_sites,
+    sites::select_site,
+    requests::run_request,
+    requests::preview_request,
+    requests::curl_command,
+    tokens::refresh_now,
+    tokens::disconnect,
+}
+
+/// The UI's copy of the contract: command names and event names, as TypeScript.
+pub fn contract_ts() -> String {
+    let commands: String = COMMAND_NAMES
+        .iter()
+        .map(|c| format!("\n  | \"{c}\""))
+        .collect();
+    let events: String = onramp_core::events::Event::ALL
+        .iter()
+        .map(|e| {
+            let key = format!("{e:?}");
+            let key = key[..1].to_ascii_lowercase() + &key[1..];
+            format!("  {key}: \"{}\",\n", e.name())
+        })
+        .collect();
+    format!(
+        "// Generated from src-tauri/src/commands/mod.rs and onramp_core::events by `make bindings`; do not edit.\n\n\
+         /** Every command the shell registers. */\nexport type CommandName ={commands};\n\n\
+         /** Every event the engine emits, by name. */\nexport const EVENTS = {{\n{events}}} as const;\n"
+    )
+}

@@ -1,0 +1,32 @@
+//! Step 2, registration in the developer console: credentials, and the console's pages.
+
+use onramp_core::model::IntegrationView;
+use onramp_core::OnrampError;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_opener::OpenerExt;
+
+use super::Result;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn save_credentials(
+    state: State<'_, AppState>,
+    id: String,
+    client_id: String,
+    secret: Option<String>,
+) -> Result<IntegrationView> {
+    let secret = secret.as_deref();
+    Ok(state
+        .engine
+        .save_credentials(&id, &client_id, secret)
+        .await?)
+}
+
+/// Opens a documentation or developer-console page in the system browser; only http(s) URLs.
+#[tauri::command]
+pub async fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<()> {
+    let link = onramp_core::links::web_link(&url)?;
+    app.opener()
+        .open_url(link.as_str(), None::<&str>)
+        .map_err(|e| OnrampError::BrowserUnavailable(e.to_string()).into())
+}

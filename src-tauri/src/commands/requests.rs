@@ -1,0 +1,41 @@
+//! Step 6, requests: preset test calls and custom requests, their URL preview and curl form.
+
+use onramp_core::model::{ApiRequest, TestCallResult};
+use tauri::{AppHandle, Runtime, State};
+
+use super::Result;
+use crate::events::WindowEvents;
+use crate::state::AppState;
+
+/// Each wait before a retry is announced as a `request-progress` event.
+#[tauri::command]
+pub async fn run_request<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    id: String,
+    request: ApiRequest,
+) -> Result<TestCallResult> {
+    let events = WindowEvents(app);
+    Ok(state.engine.run_request(&id, &request, &events).await?)
+}
+
+/// The URL a request would go to, or why it cannot be sent (no network).
+#[tauri::command]
+pub async fn preview_request(
+    state: State<'_, AppState>,
+    id: String,
+    request: ApiRequest,
+) -> Result<String> {
+    Ok(state.engine.preview_request(&id, &request)?)
+}
+
+#[tauri::command]
+pub async fn curl_command(
+    state: State<'_, AppState>,
+    id: String,
+    request: ApiRequest,
+    reveal_token: bool,
+) -> Result<String> {
+    let engine = &state.engine;
+    Ok(engine.curl_command(&id, &request, reveal_token).await?)
+}

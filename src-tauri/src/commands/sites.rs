@@ -1,0 +1,30 @@
+//! Step 5, sites: list what the token reaches, filter, pick.
+
+use onramp_core::model::{IntegrationView, Site};
+use tauri::State;
+
+use super::Result;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn list_sites(state: State<'_, AppState>, id: String) -> Result<Vec<Site>> {
+    Ok(state.engine.list_sites(&id).await?)
+}
+
+#[tauri::command]
+pub async fn filter_sites(
+    state: State<'_, AppState>,
+    id: String,
+    subdomain: String,
+) -> Result<Vec<Site>> {
+    Ok(state.engine.filter_sites(&id, &subdomain)?)
+}
+
+#[tauri::command]
+pub async fn select_site(
+    state: State<'_, AppState>,
+    id: String,
+    cloud_id: String,
+) -> Result<IntegrationView> {
+    Ok(state.engine.select_site(&id, &cloud_id)?)
+}

@@ -1,0 +1,35 @@
+// Generated from src-tauri/src/commands/mod.rs and onramp_core::events by `make bindings`; do not edit.
+
+/** Every command the shell registers. */
+export type CommandName =
+  | "bootstrap"
+  | "get_integration"
+  | "create_integration"
+  | "update_integration"
+  | "delete_integration"
+  | "discover_provider"
+  | "save_custom_provider"
+  | "delete_custom_provider"
+  | "save_credentials"
+  | "open_url"
+  | "advise_scopes"
+  | "scope_report"
+  | "start_authorization"
+  | "cancel_authorization"
+  | "diagnose_browser_error"
+  | "list_sites"
+  | "filter_sites"
+  | "select_site"
+  | "run_request"
+  | "preview_request"
+  | "curl_command"
+  | "refresh_now"
+  | "disconnect";
+
+/** Every event the engine emits, by name. */
+export const EVENTS = {
+  authProgress: "auth-progress",
+  requestProgress: "request-progress",
+  connectionChanged: "connection-changed",
+  callbackUnmatched: "callback-unmatched",
+} as const;
