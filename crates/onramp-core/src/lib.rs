@@ -24,6 +24,7 @@ pub mod model;
 pub mod oauth;
 pub mod scopes;
 pub mod settings;
+pub mod steps;
 pub mod vault;
 
 pub use engine::{Engine, EngineConfig};

@@ -346,6 +346,8 @@ pub struct IntegrationView {
     pub has_client_secret: bool,
     /// Test calls the granted scopes allow (empty until connected).
     pub runnable_test_calls: Vec<String>,
+    /// Where the integration stands in the wizard, step by step (from `crate::steps`).
+    pub steps: Vec<crate::steps::StepStatus>,
     /// Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.
     pub history: Vec<HistoryEntry>,
 }

@@ -143,6 +143,7 @@ impl Engine {
     }
 
     pub(super) fn view(&self, i: &Integration) -> IntegrationView {
+        let provider = self.provider(&i.provider_id).ok();
         IntegrationView {
             id: i.id.clone(),
             name: i.name.clone(),
@@ -155,12 +156,13 @@ impl Engine {
             site: i.site.clone(),
             connection: i.connection.clone(),
             has_client_secret: i.has_client_secret,
-            runnable_test_calls: match (&i.connection, self.provider(&i.provider_id)) {
-                (Some(c), Ok(p)) if c.state == ConnectionState::Connected => {
-                    crate::scopes::runnable_test_calls(&p, &c.granted_scopes)
+            runnable_test_calls: match (&i.connection, &provider) {
+                (Some(c), Some(p)) if c.state == ConnectionState::Connected => {
+                    crate::scopes::runnable_test_calls(p, &c.granted_scopes)
                 }
                 _ => Vec::new(),
             },
+            steps: crate::steps::statuses(i, provider.as_ref()),
             history: i.history.clone(),
         }
     }

@@ -3,6 +3,7 @@ import type { CallbackSettings } from "./CallbackSettings";
 import type { Connection } from "./Connection";
 import type { HistoryEntry } from "./HistoryEntry";
 import type { Site } from "./Site";
+import type { StepStatus } from "./StepStatus";
 
 /**
  * A saved integration as the UI sees it.
@@ -16,6 +17,10 @@ redirectUri: string, scopes: Array<string>, consoleDone: Array<string>, site: Si
  * Test calls the granted scopes allow (empty until connected).
  */
 runnableTestCalls: Array<string>, 
+/**
+ * Where the integration stands in the wizard, step by step (from `crate::steps`).
+ */
+steps: Array<StepStatus>, 
 /**
  * Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.
  */

@@ -37,6 +37,8 @@ export type * from "./ScopeReport";
 export type * from "./ScopeWarning";
 export type * from "./Severity";
 export type * from "./Site";
+export type * from "./StepStatus";
 export type * from "./TestCallPreset";
 export type * from "./TestCallResult";
 export type * from "./UiError";
+export type * from "./WizardStep";

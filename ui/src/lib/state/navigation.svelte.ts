@@ -26,8 +26,8 @@ class Navigation {
   advancing = $state(false);
   nextError = $state<UiError | null>(null);
 
-  /** The current provider lists no sites: step 5 counts as done and is jumped over. */
-  sitesSkipped = $derived(integration.provider !== null && !integration.provider.hasSites);
+  /** The current provider lists no sites: step 5 counts as done and is jumped over (the engine says). */
+  sitesSkipped = $derived(integration.view?.steps[SITES_STEP]?.skipped ?? false);
 
   /** Furthest step whose predecessors are all done. */
   resumeStep(): number {
@@ -35,26 +35,13 @@ class Navigation {
     return LAST_STEP;
   }
 
-  /** Why Next is not possible on step `i`, or null if it is. */
+  /** Why Next is not possible on step `i`, or null if it is. Step 1 needs a provider picked here;
+   * every other step's blocker comes from the engine (`IntegrationView.steps`). */
   blocker(i: number): string | null {
+    if (i === 0) return integration.selectedProviderId ? null : "Pick a provider";
     const it = integration.view;
-    switch (i) {
-      case 0:
-        return integration.selectedProviderId ? null : "Pick a provider";
-      case 1:
-        if (!it?.clientId) return "Save the client ID and secret first";
-        return it.hasClientSecret ? null : "Save the client secret first";
-      case 2:
-        return it && it.scopes.length > 0 ? null : "Choose at least one scope";
-      case 3:
-        if (it?.connection?.state === "connected") return null;
-        return it?.connection ? "Reconnect first" : "Authorize first";
-      case SITES_STEP:
-        if (this.sitesSkipped) return null;
-        return it?.site ? null : "Pick a site";
-      default:
-        return "This is the last step";
-    }
+    if (!it) return "Pick a provider";
+    return it.steps[i]?.blocker ?? null;
   }
 
   isDone(i: number): boolean {
