@@ -100,7 +100,7 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
         authorize_url: input.authorize_url.trim().to_string(),
         token_url: input.token_url.trim().to_string(),
         audience: None,
-        // Custom requests in the API console are relative to the test-call URL's origin: the only
+        // Custom requests (step 6) are relative to the test-call URL's origin: the only
         // API address the user gave. Without one there is none (and the console says so).
         gateway_url: input
             .test_call_url

@@ -476,7 +476,7 @@ pub struct TestCallResult {
     pub refreshed: bool,
 }
 
-/// A request in the API console: a preset, or a custom request relative to a product's gateway path.
+/// A request of step 6: a preset, or a custom request relative to a product's gateway path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiRequest {

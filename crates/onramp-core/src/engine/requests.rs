@@ -14,7 +14,7 @@ pub(super) struct Sent {
     refreshed: bool,
 }
 
-/// A console request resolved to what is sent.
+/// A request resolved to what is sent.
 pub(super) struct ResolvedRequest {
     label: String,
     method: String,
@@ -24,7 +24,7 @@ pub(super) struct ResolvedRequest {
 }
 
 impl Engine {
-    /// Resolves a console request to (label id, method, URL, path for the history, body, preset).
+    /// Resolves a request to (label id, method, URL, path for the history, body, preset).
     pub(super) fn resolve_request(
         &self,
         integration: &Integration,
@@ -123,7 +123,7 @@ impl Engine {
         })
     }
 
-    /// Runs a console request: refreshes the token first when it is about to expire, refreshes once
+    /// Runs a request: refreshes the token first when it is about to expire, refreshes once
     /// and retries when the gateway rejects the token, and waits and retries (bounded) on 429, 503 and
     /// other 5xx answers, telling `events` about each wait. Records the call in the history.
     pub async fn run_request(
@@ -278,14 +278,14 @@ impl Engine {
         })
     }
 
-    /// The method and URL a console request would go to, or why it cannot be sent; no network.
+    /// The method and URL a request would go to, or why it cannot be sent; no network.
     pub fn preview_request(&self, id: &str, request: &ApiRequest) -> Result<String, OnrampError> {
         let integration = self.read_settings().integration(id)?.clone();
         let provider = self.provider(&integration.provider_id)?;
         Ok(self.resolve_request(&integration, &provider, request)?.url)
     }
 
-    /// `curl` for a console request; the real token only when `reveal` is true.
+    /// `curl` for a request; the real token only when `reveal` is true.
     pub async fn curl_command(
         &self,
         id: &str,
