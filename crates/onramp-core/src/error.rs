@@ -56,6 +56,8 @@ pub enum OnrampError {
     UnknownTestCall(String),
     #[error("unexpected response {status}")]
     UnexpectedResponse { status: u16, body: String },
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl OnrampError {
@@ -241,6 +243,12 @@ impl OnrampError {
                 format!("Unexpected response (HTTP {status})"),
                 truncate(body, 2000),
                 None,
+            ),
+            OnrampError::Internal(m) => (
+                "internal",
+                "Onramp hit an internal error".into(),
+                m.clone(),
+                Some("This is a bug in Onramp; please report it.".into()),
             ),
         };
         // Which form field is wrong, for the UI to mark it (the title says it in words).
