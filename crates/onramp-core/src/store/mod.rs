@@ -152,7 +152,8 @@ impl Store {
         self.path.as_deref()
     }
 
-    /// Runs `work` on the connection in a blocking thread.
+    /// Runs `work` on the connection in a blocking thread. A caller that stops waiting does not
+    /// stop the work: a started write is finished (or rolled back) as a whole.
     async fn run<T, F>(&self, work: F) -> Result<T, OnrampError>
     where
         T: Send + 'static,

@@ -57,6 +57,18 @@ fn paths(history: &[HistoryEntry]) -> Vec<String> {
     history.iter().map(|h| h.path.clone()).collect()
 }
 
+/// The engine keeps a `Store` in shared state and awaits it in `Send` futures (Tauri commands).
+#[test]
+fn the_store_and_its_futures_can_cross_threads() {
+    fn send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let store = Store::in_memory();
+    send_sync(&store);
+    send(store.update_integration("a", |_| Ok(())));
+    send(store.append_history("a", entry(1), 5));
+    send(store.integrations());
+}
+
 #[tokio::test]
 async fn integrations_come_back_oldest_first_without_history() {
     let store = Store::in_memory();
