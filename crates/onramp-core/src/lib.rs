@@ -4,7 +4,10 @@
 //! - [`oauth`]: authorize URL, pending flows (state), callback parsing, code exchange, refresh;
 //! - [`loopback`]: the one-shot `127.0.0.1:<port>/callback` listener;
 //! - [`vault`]: secrets in the OS keychain, nowhere else;
-//! - [`settings`]: non-secret settings, written atomically;
+//! - [`store`]: non-secret data (integrations, history, custom providers) in an embedded SQLite
+//!   database, safe with two Onramp processes; imports the old `settings.json` once;
+//! - [`settings`]: the `settings.json` format (one JSON file, written atomically), which the
+//!   store imports on its first start;
 //! - [`gateway`]: site discovery and test calls through the API gateway;
 //! - [`engine`]: the facade the shell calls, one method per user action;
 //! - [`model`], [`error`] and [`error_code`]: the types, the one error shape the UI sees and its codes.
@@ -25,6 +28,7 @@ pub mod oauth;
 pub mod scopes;
 pub mod settings;
 pub mod steps;
+pub mod store;
 pub mod vault;
 
 pub use engine::{Engine, EngineConfig};

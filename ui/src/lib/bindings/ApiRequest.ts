@@ -2,7 +2,7 @@
 import type { ProductId } from "./ProductId";
 
 /**
- * A request in the API console: a preset, or a custom request relative to a product's gateway path.
+ * A request of step 6: a preset, or a custom request relative to a product's gateway path.
  */
 export type ApiRequest = { 
 /**
