@@ -23,7 +23,7 @@ impl AppState {
         let log_dir = env_path("ONRAMP_LOG_DIR").map_or_else(|| app.path().app_log_dir(), Ok)?;
         let log_path = crate::logging::init(&log_dir)?;
         tracing::info!(
-            "Onramp {} starting; settings in {}, log in {}",
+            "Onramp {} starting; data in {}, log in {}",
             env!("CARGO_PKG_VERSION"),
             config_dir.display(),
             log_path.display()

@@ -149,6 +149,19 @@ impl Scenario {
         self.home.join(".config/dev.onramp.app")
     }
 
+    /// The integrations the running app has stored, read through a second connection to its
+    /// database (as a second Onramp process would).
+    pub async fn stored_integrations(&self) -> Vec<onramp_core::store::Integration> {
+        let db = onramp_core::store::path_in(&self.config_dir());
+        let opened = onramp_core::store::Store::open(&db, None);
+        assert!(opened.problem.is_none(), "{:?}", opened.problem);
+        opened
+            .store
+            .integrations()
+            .await
+            .expect("integrations readable")
+    }
+
     /// The app's log directory (Tauri's app_log_dir on Linux).
     pub fn log_dir(&self) -> PathBuf {
         self.home.join(".local/share/dev.onramp.app/logs")

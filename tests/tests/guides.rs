@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use onramp_e2e::flows::{self, checked, next, Callback, SHORT};
 use onramp_e2e::harness::{Paths, Scenario};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn paths() -> Paths {
     Paths::discover(env!("CARGO_BIN_EXE_fake-browser"))
@@ -157,16 +157,8 @@ async fn console_guide_scope_picker_and_requested_vs_granted() {
         .await;
 
     // The checklist was saved with the integration.
-    let settings: Value =
-        serde_json::from_slice(&std::fs::read(scn.config_dir().join("settings.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        settings["integrations"][0]["consoleDone"]
-            .as_array()
-            .unwrap()
-            .len(),
-        steps.len()
-    );
+    let stored = scn.stored_integrations().await;
+    assert_eq!(stored[0].console_done.len(), steps.len());
     tokio::time::sleep(Duration::from_millis(100)).await;
     scn.finish().await;
 }

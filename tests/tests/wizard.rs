@@ -4,7 +4,6 @@
 
 use onramp_e2e::flows::{self, next, Callback, AUTH, SANDBOX_USER, SHORT};
 use onramp_e2e::harness::{files_under, keychain_lookup, Paths, Scenario};
-use serde_json::Value;
 
 fn paths() -> Paths {
     Paths::discover(env!("CARGO_BIN_EXE_fake-browser"))
@@ -49,15 +48,12 @@ async fn authorize_pick_site_and_test(scn: &mut Scenario, secrets: Secrets) {
         .await;
 
     // What was stored where.
-    let settings: Value = serde_json::from_slice(
-        &std::fs::read(scn.config_dir().join("settings.json")).expect("settings.json exists"),
-    )
-    .unwrap();
-    let integration = &settings["integrations"][0];
-    let id = integration["id"].as_str().unwrap();
+    let stored = scn.stored_integrations().await;
+    let integration = &stored[0];
+    let id = integration.id.as_str();
     assert_eq!(
-        integration["site"]["id"],
-        Value::String(chosen.clone()),
+        integration.site.as_ref().map(|s| s.id.as_str()),
+        Some(chosen.as_str()),
         "the picked site is saved"
     );
     let refresh =
@@ -69,6 +65,13 @@ async fn authorize_pick_site_and_test(scn: &mut Scenario, secrets: Secrets) {
     assert!(refresh.starts_with("sbx_rt_"), "a sandbox refresh token");
     assert_eq!(stored_secret, secrets.client_secret);
     let mut checked = 0;
+    let config_files = files_under(&scn.config_dir());
+    assert!(
+        config_files
+            .iter()
+            .any(|(p, _)| p.ends_with(onramp_core::store::DATABASE_FILE)),
+        "the store's database is among the files searched for secrets"
+    );
     for dir in [scn.config_dir(), scn.log_dir()] {
         for (path, bytes) in files_under(&dir) {
             let text = String::from_utf8_lossy(&bytes);
@@ -86,7 +89,7 @@ async fn authorize_pick_site_and_test(scn: &mut Scenario, secrets: Secrets) {
             checked += 1;
         }
     }
-    assert!(checked >= 2, "settings and log were both checked");
+    assert!(checked >= 2, "the database and the log were both checked");
     let log = std::fs::read_to_string(scn.log_dir().join("onramp.log")).unwrap();
     assert!(log.contains("connected"), "the log records the connection");
 }

@@ -1,6 +1,7 @@
-//! How long one API-console call's history line takes to save: `Store::append_history` on a file
-//! database, against today's `settings::save` (whole file rewritten and fsynced) of a settings
-//! with 5 integrations of 50 history lines each.
+//! How long one request's history line takes to save: `Store::append_history` on a file database,
+//! against what Onramp did before the store (`settings::save`, reproduced in `save_whole_file`:
+//! the whole settings.json rewritten to a temporary file, fsynced, renamed) for 5 integrations of
+//! 50 history lines each.
 //!
 //! `cargo run --release -p onramp-core --example store_write_time [DIR]`; DIR (default: a
 //! temporary folder under the system temp dir) should be on the disk Onramp's config dir is on,
@@ -10,8 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use onramp_core::model::{ApiRequest, CallbackKind, CallbackSettings, HistoryEntry, ProductId};
-use onramp_core::settings::{self, Integration, Settings};
-use onramp_core::store::Store;
+use onramp_core::store::legacy::{self as settings, Settings};
+use onramp_core::store::{Integration, Store};
 
 const INTEGRATIONS: usize = 5;
 const HISTORY: usize = 50;
@@ -56,6 +57,19 @@ fn integration(n: usize) -> Integration {
     }
 }
 
+/// What `settings::save` did before the store: atomic replace of the whole file, with fsyncs.
+fn save_whole_file(dir: &Path, settings: &Settings) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let text = serde_json::to_string_pretty(settings)?;
+    let tmp = dir.join(".settings.json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, settings::path_in(dir))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -78,7 +92,7 @@ fn main() {
         dir.path().display()
     );
 
-    // Today: the engine rewrites the whole settings.json (and fsyncs it) for each history line.
+    // Before the store: the engine rewrote the whole settings.json (and fsyncs it) for each history line.
     let settings_dir = dir.path().join("settings");
     let mut settings = Settings {
         version: 1,
@@ -86,7 +100,7 @@ fn main() {
         last_integration_id: Some("integration-0".into()),
         custom_providers: vec![],
     };
-    settings::save(&settings_dir, &settings).expect("settings saved");
+    save_whole_file(&settings_dir, &settings).expect("settings saved");
     let size = std::fs::metadata(settings::path_in(&settings_dir))
         .map(|m| m.len())
         .unwrap_or(0);
@@ -96,7 +110,7 @@ fn main() {
         i.history.insert(0, entry(HISTORY + n));
         i.history.truncate(HISTORY);
         let started = Instant::now();
-        settings::save(&settings_dir, &settings).expect("settings saved");
+        save_whole_file(&settings_dir, &settings).expect("settings saved");
         json_times.push(started.elapsed());
     }
 
@@ -124,7 +138,7 @@ fn main() {
     let json = median(json_times);
     let sqlite = median(store_times);
     println!(
-        "settings::save ({INTEGRATIONS} integrations x {HISTORY} history lines, {size} bytes): median {json:?}"
+        "whole-file settings.json save ({INTEGRATIONS} integrations x {HISTORY} history lines, {size} bytes): median {json:?}"
     );
     println!("Store::append_history (cap {HISTORY}, file database, WAL): median {sqlite:?}");
     println!(

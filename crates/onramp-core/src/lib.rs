@@ -6,8 +6,6 @@
 //! - [`vault`]: secrets in the OS keychain, nowhere else;
 //! - [`store`]: non-secret data (integrations, history, custom providers) in an embedded SQLite
 //!   database, safe with two Onramp processes; imports the old `settings.json` once;
-//! - [`settings`]: the `settings.json` format (one JSON file, written atomically), which the
-//!   store imports on its first start;
 //! - [`gateway`]: site discovery and test calls through the API gateway;
 //! - [`engine`]: the facade the shell calls, one method per user action;
 //! - [`model`], [`error`] and [`error_code`]: the types, the one error shape the UI sees and its codes.
@@ -26,7 +24,6 @@ pub mod loopback;
 pub mod model;
 pub mod oauth;
 pub mod scopes;
-pub mod settings;
 pub mod steps;
 pub mod store;
 pub mod vault;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::model::{ConnectionState, Provider};
-use crate::settings::Integration;
+use crate::store::Integration;
 
 /// The wizard's steps, in order; the same names as the engine's, commands' and UI's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

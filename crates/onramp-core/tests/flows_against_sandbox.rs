@@ -104,8 +104,9 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
                 issuer: None,
             },
         )
+        .await
         .unwrap();
-    let view = engine.create_integration(&provider.id).unwrap();
+    let view = engine.create_integration(&provider.id).await.unwrap();
     let port = free_port();
     let view = engine
         .update_integration(
@@ -120,6 +121,7 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     engine
         .save_credentials(
@@ -188,7 +190,7 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         .await
         .unwrap_err();
     assert_eq!(e.to_ui().code, ErrorCode::NeedsReconnect);
-    let after = engine.integration(&view.id).unwrap();
+    let after = engine.integration(&view.id).await.unwrap();
     assert_eq!(
         after.connection.unwrap().state,
         ConnectionState::NeedsReconnect
@@ -203,7 +205,7 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     sandbox.set_withheld_scopes(vec!["read:space:confluence".into()]);
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path(), Some(&sandbox));
-    let view = engine.create_integration("sandbox").unwrap();
+    let view = engine.create_integration("sandbox").await.unwrap();
     let requested = vec![
         "offline_access".to_string(),
         "read:jira-user".into(),
@@ -222,6 +224,7 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     engine
         .save_credentials(
@@ -264,7 +267,7 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     let sites = engine.list_sites(&view.id).await.unwrap();
     assert_eq!(sites.len(), 2);
     assert_eq!(sandbox.refresh_count(), refreshes_before + 1);
-    let report = engine.scope_report(&view.id).unwrap();
+    let report = engine.scope_report(&view.id).await.unwrap();
     assert_eq!(report.missing, vec!["read:space:confluence".to_string()]);
     let row = report
         .rows
@@ -275,10 +278,10 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     assert!(row.disables.iter().any(|d| d.contains("Confluence v2")));
 
     // The site filter matches the host label exactly.
-    let acme = engine.filter_sites(&view.id, "acme").unwrap();
+    let acme = engine.filter_sites(&view.id, "acme").await.unwrap();
     assert_eq!(acme.len(), 1);
     assert!(acme[0].url.contains("acme"));
-    engine.select_site(&view.id, &acme[0].id).unwrap();
+    engine.select_site(&view.id, &acme[0].id).await.unwrap();
     let result = engine
         .run_request(
             &view.id,

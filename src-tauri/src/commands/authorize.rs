@@ -44,5 +44,8 @@ pub async fn diagnose_browser_error(
     id: Option<String>,
     text: String,
 ) -> Result<UiError> {
-    Ok(state.engine.diagnose_browser_error(id.as_deref(), &text))
+    Ok(state
+        .engine
+        .diagnose_browser_error(id.as_deref(), &text)
+        .await)
 }

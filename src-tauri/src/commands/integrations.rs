@@ -13,7 +13,7 @@ pub async fn bootstrap(state: State<'_, AppState>) -> Result<Bootstrap> {
 
 #[tauri::command]
 pub async fn get_integration(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
-    Ok(state.engine.integration(&id)?)
+    Ok(state.engine.integration(&id).await?)
 }
 
 #[tauri::command]
@@ -21,7 +21,7 @@ pub async fn create_integration(
     state: State<'_, AppState>,
     provider_id: String,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.create_integration(&provider_id)?)
+    Ok(state.engine.create_integration(&provider_id).await?)
 }
 
 #[tauri::command]
@@ -30,7 +30,7 @@ pub async fn update_integration(
     id: String,
     patch: IntegrationPatch,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.update_integration(&id, patch)?)
+    Ok(state.engine.update_integration(&id, patch).await?)
 }
 
 #[tauri::command]

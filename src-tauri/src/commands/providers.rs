@@ -20,10 +20,10 @@ pub async fn save_custom_provider(
     id: Option<String>,
     input: CustomProviderInput,
 ) -> Result<Provider> {
-    Ok(state.engine.save_custom_provider(id, input)?)
+    Ok(state.engine.save_custom_provider(id, input).await?)
 }
 
 #[tauri::command]
 pub async fn delete_custom_provider(state: State<'_, AppState>, id: String) -> Result<()> {
-    Ok(state.engine.delete_custom_provider(&id)?)
+    Ok(state.engine.delete_custom_provider(&id).await?)
 }

@@ -26,7 +26,7 @@ pub async fn preview_request(
     id: String,
     request: ApiRequest,
 ) -> Result<String> {
-    Ok(state.engine.preview_request(&id, &request)?)
+    Ok(state.engine.preview_request(&id, &request).await?)
 }
 
 #[tauri::command]

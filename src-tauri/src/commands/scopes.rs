@@ -12,10 +12,10 @@ pub async fn advise_scopes(
     provider_id: String,
     scopes: Vec<String>,
 ) -> Result<ScopeAdvice> {
-    Ok(state.engine.advise_scopes(&provider_id, &scopes)?)
+    Ok(state.engine.advise_scopes(&provider_id, &scopes).await?)
 }
 
 #[tauri::command]
 pub async fn scope_report(state: State<'_, AppState>, id: String) -> Result<ScopeReport> {
-    Ok(state.engine.scope_report(&id)?)
+    Ok(state.engine.scope_report(&id).await?)
 }

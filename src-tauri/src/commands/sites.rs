@@ -17,7 +17,7 @@ pub async fn filter_sites(
     id: String,
     subdomain: String,
 ) -> Result<Vec<Site>> {
-    Ok(state.engine.filter_sites(&id, &subdomain)?)
+    Ok(state.engine.filter_sites(&id, &subdomain).await?)
 }
 
 #[tauri::command]
@@ -26,5 +26,5 @@ pub async fn select_site(
     id: String,
     cloud_id: String,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.select_site(&id, &cloud_id)?)
+    Ok(state.engine.select_site(&id, &cloud_id).await?)
 }

@@ -42,8 +42,8 @@ impl Engine {
         id: &str,
         events: &dyn EventSink,
     ) -> Result<StartedAuthorization, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
         if integration.client_id.is_empty() {
             return Err(OnrampError::invalid(
                 "client ID",
@@ -237,7 +237,7 @@ impl Engine {
         accepted: AcceptedCallback,
     ) -> Result<IntegrationView, OnrampError> {
         let id = accepted.integration_id.clone();
-        let integration = self.read_settings().integration(&id)?.clone();
+        let integration = self.store.integration(&id).await?;
         let endpoint = self.token_endpoint(&integration).await?;
         let tokens = oauth::exchange_code(
             &self.http,
@@ -255,7 +255,7 @@ impl Engine {
         let lock = self.lifecycle.refresh_lock(&id);
         let _refreshing = lock.lock().await;
         // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
-        self.read_settings().integration(&id)?;
+        self.store.integration(&id).await?;
         self.store_tokens(&id, &tokens, true).await?;
         self.lifecycle.clear_backoff(&id);
         let connection = Connection {
@@ -268,11 +268,12 @@ impl Engine {
             token_lifetime: tokens.lifetime,
             last_refresh_at: None,
         };
-        self.change_integration(&id, |i| {
+        self.change_integration(&id, move |i| {
             i.connection = Some(connection);
-        })?;
+        })
+        .await?;
         tracing::info!("integration {id} connected");
-        self.integration(&id)
+        self.integration(&id).await
     }
 }
 
@@ -367,6 +368,7 @@ mod tests {
                     ..Default::default()
                 },
             )
+            .await
             .unwrap();
         let first = seed
             .engine

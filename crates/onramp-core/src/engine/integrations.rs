@@ -3,12 +3,15 @@
 use super::*;
 
 impl Engine {
-    pub fn integration(&self, id: &str) -> Result<IntegrationView, OnrampError> {
-        Ok(self.view(self.read_settings().integration(id)?))
+    pub async fn integration(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        self.view(&self.store.integration(id).await?).await
     }
 
-    pub fn create_integration(&self, provider_id: &str) -> Result<IntegrationView, OnrampError> {
-        let provider = self.provider(provider_id)?;
+    pub async fn create_integration(
+        &self,
+        provider_id: &str,
+    ) -> Result<IntegrationView, OnrampError> {
+        let provider = self.provider(provider_id).await?;
         let now = now_unix();
         let integration = Integration {
             id: new_id(),
@@ -30,24 +33,21 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        let view = self.view(&integration);
+        let id = integration.id.clone();
         self.register_sandbox_callback(&integration);
-        self.write_settings(|s| {
-            s.last_integration_id = Some(integration.id.clone());
-            s.integrations.push(integration);
-            Ok(())
-        })?;
-        tracing::info!("created integration {} for {provider_id}", view.id);
-        Ok(view)
+        self.store.insert_integration(integration).await?;
+        self.store.set_last_integration_id(Some(id.clone())).await?;
+        tracing::info!("created integration {id} for {provider_id}");
+        self.integration(&id).await
     }
 
-    pub fn update_integration(
+    pub async fn update_integration(
         &self,
         id: &str,
         patch: IntegrationPatch,
     ) -> Result<IntegrationView, OnrampError> {
-        let current = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&current.provider_id)?;
+        let current = self.store.integration(id).await?;
+        let provider = self.provider(&current.provider_id).await?;
         if let Some(name) = &patch.name {
             if name.trim().is_empty() {
                 return Err(OnrampError::invalid("name", "The name cannot be empty."));
@@ -84,38 +84,39 @@ impl Engine {
             }
         }
         let patch_callback = patch.callback.is_some();
-        // Only the patched fields change: a refresh or history entry written meanwhile stays.
-        self.write_settings(|s| {
-            let i = s.integration_mut(id)?;
-            if let Some(v) = patch.name {
-                i.name = v.trim().to_string();
-            }
-            if let Some(v) = patch.client_id {
-                i.client_id = v;
-            }
-            if let Some(v) = patch.callback {
-                i.callback = v;
-            }
-            if let Some(v) = patch.scopes {
-                i.scopes = without_repeats(v);
-            }
-            if let Some(v) = patch.console_done {
-                i.console_done = v;
-            }
-            i.updated_at = now_unix();
-            s.last_integration_id = Some(id.to_string());
-            Ok(())
-        })?;
-        let view = self.integration(id)?;
+        // Only the patched fields change, in one transaction: a refresh or history entry written
+        // meanwhile (by this Onramp or another) stays.
+        let changed = self
+            .change_integration(id, move |i| {
+                if let Some(v) = patch.name {
+                    i.name = v.trim().to_string();
+                }
+                if let Some(v) = patch.client_id {
+                    i.client_id = v;
+                }
+                if let Some(v) = patch.callback {
+                    i.callback = v;
+                }
+                if let Some(v) = patch.scopes {
+                    i.scopes = without_repeats(v);
+                }
+                if let Some(v) = patch.console_done {
+                    i.console_done = v;
+                }
+            })
+            .await?;
+        self.store
+            .set_last_integration_id(Some(id.to_string()))
+            .await?;
         if patch_callback {
-            self.register_sandbox_callback(&self.read_settings().integration(id)?.clone());
+            self.register_sandbox_callback(&changed);
         }
-        Ok(view)
+        self.view(&changed).await
     }
 
-    /// Deletes an integration: its keychain entries first, then its settings.
+    /// Deletes an integration: its keychain entries first, then its record and history.
     pub async fn delete_integration(&self, id: &str) -> Result<(), OnrampError> {
-        self.read_settings().integration(id)?;
+        self.store.integration(id).await?;
         self.flows.cancel(id);
         // Wait for a refresh in flight, or it would write a live token back after the delete.
         let lock = self.lifecycle.refresh_lock(id);
@@ -124,13 +125,7 @@ impl Engine {
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.delete_all(&owned)).await?;
-        self.write_settings(|s| {
-            s.integrations.retain(|i| i.id != id);
-            if s.last_integration_id.as_deref() == Some(id) {
-                s.last_integration_id = None;
-            }
-            Ok(())
-        })
+        self.store.delete_integration(id).await
     }
 }
 
@@ -139,18 +134,18 @@ mod tests {
     use super::*;
     use crate::engine::test_support::*;
 
-    #[test]
-    fn a_new_integration_starts_with_the_suggested_scopes() {
+    #[tokio::test]
+    async fn a_new_integration_starts_with_the_suggested_scopes() {
         let seed = seeded("http://127.0.0.1:9", 3000, 3600);
-        let jira = seed.engine.provider("jira").unwrap();
-        let created = seed.engine.create_integration("jira").unwrap();
+        let jira = seed.engine.provider("jira").await.unwrap();
+        let created = seed.engine.create_integration("jira").await.unwrap();
         assert!(!created.scopes.is_empty());
         assert_eq!(created.scopes, jira.suggested_scopes);
         assert!(created.scopes.contains(&"offline_access".to_string()));
     }
 
-    #[test]
-    fn a_patch_changes_only_its_fields_and_drops_repeated_scopes() {
+    #[tokio::test]
+    async fn a_patch_changes_only_its_fields_and_drops_repeated_scopes() {
         let seed = seeded("http://127.0.0.1:9", 3000, 3600);
         let view = seed
             .engine
@@ -161,6 +156,7 @@ mod tests {
                     ..Default::default()
                 },
             )
+            .await
             .unwrap();
         assert_eq!(view.scopes, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(view.client_id, "client-1", "unpatched fields are kept");

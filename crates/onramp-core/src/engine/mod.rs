@@ -40,7 +40,7 @@ use crate::model::{
 };
 use crate::now_unix;
 use crate::oauth::{self, FlowRegistry};
-use crate::settings::{self, Integration, Settings};
+use crate::store::{self, Integration, Store};
 use crate::vault::{SecretKind, Vault};
 
 pub struct EngineConfig {
@@ -62,10 +62,10 @@ pub struct Engine {
     http: reqwest::Client,
     vault: Vault,
     flows: FlowRegistry,
-    settings: Mutex<Settings>,
-    settings_problem: Option<crate::model::UiError>,
-    /// Whether saving is allowed: not when the file could not be read and was left in place.
-    settings_writable: bool,
+    /// Integrations, their history and custom providers (SQLite; secrets are in `vault`).
+    store: Store,
+    /// Why the store could not be opened or the old settings not imported, shown at start-up.
+    store_problem: Option<crate::model::UiError>,
     /// The sites last listed per integration: a site can only be picked from that list.
     listed_sites: Mutex<HashMap<String, Vec<Site>>>,
     /// Refresh locks and background backoff.
@@ -77,10 +77,13 @@ pub struct Engine {
 impl Engine {
     pub fn new(config: EngineConfig) -> Result<Engine, OnrampError> {
         let catalog = Catalog::load()?;
-        let loaded = settings::load(&config.config_dir, now_unix());
-        let settings_writable = loaded.writable;
-        if let Some(p) = &loaded.problem {
-            tracing::warn!("settings: {p}");
+        // Blocking (a file check, migrations, the one-time import): this runs once, at start-up.
+        let opened = Store::open(
+            &store::path_in(&config.config_dir),
+            Some(&config.config_dir),
+        );
+        if let Some(p) = &opened.problem {
+            tracing::warn!("store: {p}");
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
@@ -94,9 +97,8 @@ impl Engine {
             http,
             vault: Vault,
             flows: FlowRegistry::default(),
-            settings: Mutex::new(loaded.settings),
-            settings_problem: loaded.problem.map(|p| p.to_ui()),
-            settings_writable,
+            store: opened.store,
+            store_problem: opened.problem.map(|p| p.to_ui()),
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             unmatched_callback: Mutex::new(None),
@@ -119,21 +121,23 @@ impl Engine {
                 available: false,
                 message: Some(format!("the keychain check crashed: {e}")),
             });
-        let settings = self.read_settings();
-        let integrations = settings.integrations.iter().map(|i| self.view(i)).collect();
+        let (integrations, last_integration_id, read_problem) = match self.saved_views().await {
+            Ok(found) => (found.0, found.1, None),
+            Err(e) => (Vec::new(), None, Some(e.to_ui())),
+        };
         let default_provider_id = if self.config.sandbox.is_some() {
             DEFAULT_PROVIDER_ID.to_string()
         } else {
             "atlassian".to_string()
         };
         Bootstrap {
-            providers: self.providers(),
+            providers: self.providers().await,
             integrations,
-            last_integration_id: settings.last_integration_id.clone(),
+            last_integration_id,
             keychain,
             sandbox: self.config.sandbox.as_ref().map(|s| s.app.clone()),
             default_provider_id,
-            settings_problem: self.settings_problem.clone(),
+            settings_problem: self.store_problem.clone().or(read_problem),
             unmatched_callback: self
                 .unmatched_callback
                 .lock()
@@ -142,9 +146,19 @@ impl Engine {
         }
     }
 
-    pub(super) fn view(&self, i: &Integration) -> IntegrationView {
-        let provider = self.provider(&i.provider_id).ok();
-        IntegrationView {
+    /// Every saved integration as the UI sees it, and the last one shown.
+    async fn saved_views(&self) -> Result<(Vec<IntegrationView>, Option<String>), OnrampError> {
+        let mut views = Vec::new();
+        for i in self.store.integrations().await? {
+            views.push(self.view(&i).await?);
+        }
+        Ok((views, self.store.last_integration_id().await?))
+    }
+
+    /// The saved integration as the UI sees it (history included).
+    pub(super) async fn view(&self, i: &Integration) -> Result<IntegrationView, OnrampError> {
+        let provider = self.provider(&i.provider_id).await.ok();
+        Ok(IntegrationView {
             id: i.id.clone(),
             name: i.name.clone(),
             provider_id: i.provider_id.clone(),
@@ -163,45 +177,22 @@ impl Engine {
                 _ => Vec::new(),
             },
             steps: crate::steps::statuses(i, provider.as_ref()),
-            history: i.history.clone(),
-        }
-    }
-
-    pub(super) fn read_settings(&self) -> Settings {
-        self.settings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Changes one integration (and its `updated_at`) through [`Self::write_settings`].
-    pub(super) fn change_integration(
-        &self,
-        id: &str,
-        change: impl FnOnce(&mut Integration),
-    ) -> Result<(), OnrampError> {
-        self.write_settings(|s| {
-            let i = s.integration_mut(id)?;
-            change(i);
-            i.updated_at = now_unix();
-            Ok(())
+            history: self.store.history(&i.id).await?,
         })
     }
 
-    /// Applies a change to a copy, saves it, and only then makes it current: a failed save
-    /// leaves both the file and the in-memory settings as they were.
-    pub(super) fn write_settings(
+    /// Changes one saved integration in one transaction (a second Onramp's change is never lost).
+    pub(super) async fn change_integration(
         &self,
-        change: impl FnOnce(&mut Settings) -> Result<(), OnrampError>,
-    ) -> Result<(), OnrampError> {
-        let mut guard = self.settings.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = guard.clone();
-        change(&mut next)?;
-        if self.settings_writable {
-            settings::save(&self.config.config_dir, &next)?;
-        }
-        *guard = next;
-        Ok(())
+        id: &str,
+        change: impl FnOnce(&mut Integration) + Send + 'static,
+    ) -> Result<Integration, OnrampError> {
+        self.store
+            .update_integration(id, move |i| {
+                change(i);
+                Ok(())
+            })
+            .await
     }
 }
 

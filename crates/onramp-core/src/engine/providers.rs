@@ -3,34 +3,31 @@
 use super::*;
 
 impl Engine {
-    pub fn provider(&self, provider_id: &str) -> Result<Provider, OnrampError> {
+    pub async fn provider(&self, provider_id: &str) -> Result<Provider, OnrampError> {
         if provider_id.starts_with(custom::ID_PREFIX) {
-            let settings = self.read_settings();
-            let found = settings
-                .custom_providers
+            let saved = self.store.custom_providers().await?;
+            return saved
                 .iter()
-                .find(|c| c.id == provider_id);
-            return found
+                .find(|c| c.id == provider_id)
                 .map(custom::to_provider)
                 .ok_or_else(|| OnrampError::UnknownProvider(provider_id.to_string()));
         }
         self.catalog.provider(provider_id, self.sandbox_base())
     }
 
-    /// Built-in providers, then the user's custom ones.
-    pub fn providers(&self) -> Vec<Provider> {
+    /// Built-in providers, then the user's custom ones (only the built-in ones when the store
+    /// cannot be read: `bootstrap` reports that).
+    pub async fn providers(&self) -> Vec<Provider> {
         let mut all = self.catalog.providers(self.sandbox_base());
-        all.extend(
-            self.read_settings()
-                .custom_providers
-                .iter()
-                .map(custom::to_provider),
-        );
+        match self.store.custom_providers().await {
+            Ok(saved) => all.extend(saved.iter().map(custom::to_provider)),
+            Err(e) => tracing::warn!("custom providers could not be read: {e}"),
+        }
         all
     }
 
     /// Saves a custom provider (new when `id` is `None`). Integrations using it keep working.
-    pub fn save_custom_provider(
+    pub async fn save_custom_provider(
         &self,
         id: Option<String>,
         input: CustomProviderInput,
@@ -38,7 +35,7 @@ impl Engine {
         custom::validate(&input)?;
         let id = match id {
             Some(id) => {
-                self.provider(&id)?;
+                self.provider(&id).await?;
                 id
             }
             None => format!("{}{}", custom::ID_PREFIX, new_id()),
@@ -47,30 +44,14 @@ impl Engine {
             id: id.clone(),
             input,
         };
-        self.write_settings(|s| {
-            s.custom_providers.retain(|c| c.id != id);
-            s.custom_providers.push(saved.clone());
-            Ok(())
-        })?;
+        self.store.save_custom_provider(saved).await?;
         tracing::info!("custom provider {id} saved");
-        self.provider(&id)
+        self.provider(&id).await
     }
 
     /// Removes a custom provider that no integration uses (saved integrations are never broken).
-    pub fn delete_custom_provider(&self, id: &str) -> Result<(), OnrampError> {
-        self.write_settings(|s| {
-            if let Some(i) = s.integrations.iter().find(|i| i.provider_id == id) {
-                return Err(OnrampError::invalid(
-                    "provider",
-                    format!(
-                        "The integration \"{}\" uses this provider; delete it first.",
-                        i.name
-                    ),
-                ));
-            }
-            s.custom_providers.retain(|c| c.id != id);
-            Ok(())
-        })
+    pub async fn delete_custom_provider(&self, id: &str) -> Result<(), OnrampError> {
+        self.store.delete_custom_provider(id).await
     }
 
     pub async fn discover_provider(

@@ -13,7 +13,7 @@ impl Engine {
         client_id: &str,
         secret: Option<&str>,
     ) -> Result<IntegrationView, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
+        let integration = self.store.integration(id).await?;
         let client_id = client_id.trim().to_string();
         let secret = secret.map(str::trim).filter(|s| !s.is_empty());
         validate_credential("client ID", &client_id)?;
@@ -53,11 +53,13 @@ impl Engine {
             run_blocking(move || vault.set(&owned_id, SecretKind::ClientSecret, &secret)).await?;
             tracing::info!("client secret for integration {id} stored in the keychain");
         }
-        self.change_integration(id, |i| {
+        let stored_secret = secret.is_some();
+        self.change_integration(id, move |i| {
             i.client_id = client_id;
-            i.has_client_secret |= secret.is_some();
-        })?;
-        self.integration(id)
+            i.has_client_secret |= stored_secret;
+        })
+        .await?;
+        self.integration(id).await
     }
 
     /// The sandbox plays the developer console too: the callback URL an integration uses is
@@ -112,7 +114,7 @@ mod tests {
         )
         .contains("swapped"));
         assert_eq!(
-            engine.integration(&seed.id).unwrap().client_id,
+            engine.integration(&seed.id).await.unwrap().client_id,
             "client-1",
             "a refused form changes nothing"
         );

@@ -132,8 +132,8 @@ impl Engine {
         request: &ApiRequest,
         events: &dyn crate::events::EventSink,
     ) -> Result<TestCallResult, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
         let resolved = self.resolve_request(&integration, &provider, request)?;
         let Sent {
             raw,
@@ -148,14 +148,12 @@ impl Engine {
                 &|notice| events.request_progress(notice),
             )
             .await?;
+        // Granted scopes as they are now: a refresh during the call may have changed them.
+        let granted = match self.store.integration(id).await {
+            Ok(i) => i.connection.map(|c| c.granted_scopes).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
         let error = (!(200..300).contains(&raw.status)).then(|| {
-            let granted = self
-                .read_settings()
-                .integration(id)
-                .ok()
-                .and_then(|i| i.connection.clone())
-                .map(|c| c.granted_scopes)
-                .unwrap_or_default();
             diagnosis::for_response(
                 &diagnosis::ResponseContext {
                     provider: &provider,
@@ -182,10 +180,7 @@ impl Engine {
             elapsed_ms: raw.elapsed_ms,
             request: reloadable_request(request, resolved.preset.as_ref()),
         };
-        self.change_integration(id, |i| {
-            i.history.insert(0, entry);
-            i.history.truncate(HISTORY_LIMIT);
-        })?;
+        self.store.append_history(id, entry, HISTORY_LIMIT).await?;
         tracing::info!(
             "request {} for integration {id}: HTTP {} in {} ms after {attempts} attempt(s)",
             resolved.label,
@@ -223,7 +218,7 @@ impl Engine {
             let scope_mismatch = raw.status == 401
                 && String::from_utf8_lossy(&raw.body).contains("scope does not match");
             let token_rejected = (raw.status == 401 && !scope_mismatch)
-                || (matches!(raw.status, 403 | 404) && self.token_possibly_expired(id));
+                || (matches!(raw.status, 403 | 404) && self.token_possibly_expired(id).await);
             if token_rejected && !refreshed {
                 tracing::info!(
                     "integration {id}: gateway answered {}; refreshing once and retrying",
@@ -279,9 +274,13 @@ impl Engine {
     }
 
     /// The method and URL a request would go to, or why it cannot be sent; no network.
-    pub fn preview_request(&self, id: &str, request: &ApiRequest) -> Result<String, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
+    pub async fn preview_request(
+        &self,
+        id: &str,
+        request: &ApiRequest,
+    ) -> Result<String, OnrampError> {
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
         Ok(self.resolve_request(&integration, &provider, request)?.url)
     }
 
@@ -292,8 +291,8 @@ impl Engine {
         request: &ApiRequest,
         reveal: bool,
     ) -> Result<String, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
         let resolved = self.resolve_request(&integration, &provider, request)?;
         let token = if reveal {
             Some(self.access_token(id).await?)
@@ -309,10 +308,16 @@ impl Engine {
     }
 
     /// Explains an error the user copied from the browser, with the callback URL Onramp sent.
-    pub fn diagnose_browser_error(&self, id: Option<&str>, text: &str) -> crate::model::UiError {
-        let sent = id
-            .and_then(|id| self.integration(id).ok())
-            .map(|v| v.redirect_uri);
+    pub async fn diagnose_browser_error(
+        &self,
+        id: Option<&str>,
+        text: &str,
+    ) -> crate::model::UiError {
+        let sent = match id {
+            Some(id) => self.store.integration(id).await.ok(),
+            None => None,
+        }
+        .map(|i| redirect_uri_for(&i.callback));
         diagnosis::for_browser_text(text, sent.as_deref())
     }
 }
@@ -481,15 +486,22 @@ mod tests {
             )
             .await
             .unwrap();
-        let h = s.engine.integration(&s.id).unwrap().history;
+        let h = s.engine.integration(&s.id).await.unwrap().history;
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].method.as_str(), h[0].status), ("GET", 200));
-        let file = std::fs::read_to_string(settings::path_in(s._dir.path())).unwrap();
-        assert!(!file.contains("at-1") && !file.contains("rt-1") && !file.contains("secret-1"));
+        let mut stored = Vec::new();
+        for entry in std::fs::read_dir(s._dir.path()).unwrap() {
+            stored.extend(std::fs::read(entry.unwrap().path()).unwrap_or_default());
+        }
+        let stored = String::from_utf8_lossy(&stored);
+        assert!(stored.contains("/api"), "the history line is in the store");
+        for secret in ["at-1", "rt-1", "secret-1"] {
+            assert!(!stored.contains(secret), "{secret} reached a file");
+        }
     }
 
-    #[test]
-    fn preview_shows_the_exact_url_or_names_the_wrong_field() {
+    #[tokio::test]
+    async fn preview_shows_the_exact_url_or_names_the_wrong_field() {
         let seed = seeded("http://127.0.0.1:9", 3000, 3600);
         let request = |path: &str, body: Option<&str>| ApiRequest {
             preset_id: None,
@@ -502,6 +514,7 @@ mod tests {
         assert_eq!(
             seed.engine
                 .preview_request(&seed.id, &request("/api/x", None))
+                .await
                 .unwrap(),
             "http://127.0.0.1:9/api/x?a=1"
         );
@@ -513,14 +526,15 @@ mod tests {
             let e = seed
                 .engine
                 .preview_request(&seed.id, &request(path, body))
+                .await
                 .unwrap_err()
                 .to_ui();
             assert_eq!(e.facts[0].value, field, "{path} {body:?}");
         }
     }
 
-    #[test]
-    fn history_reloads_presets_as_custom_requests_and_keeps_no_body() {
+    #[tokio::test]
+    async fn history_reloads_presets_as_custom_requests_and_keeps_no_body() {
         let catalog = Catalog::load().unwrap();
         let jira = catalog.provider("jira", None).unwrap();
         let preset = jira

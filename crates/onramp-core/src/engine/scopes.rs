@@ -5,19 +5,22 @@ use super::*;
 
 impl Engine {
     /// The guards of step 3 for a set of scopes.
-    pub fn advise_scopes(
+    pub async fn advise_scopes(
         &self,
         provider_id: &str,
         scopes: &[String],
     ) -> Result<ScopeAdvice, OnrampError> {
-        Ok(crate::scopes::advise(&self.provider(provider_id)?, scopes))
+        Ok(crate::scopes::advise(
+            &self.provider(provider_id).await?,
+            scopes,
+        ))
     }
 
     /// Requested vs granted, from the token's scopes and the chosen site (or, before a choice, the
     /// sites listed so far).
-    pub fn scope_report(&self, id: &str) -> Result<ScopeReport, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
+    pub async fn scope_report(&self, id: &str) -> Result<ScopeReport, OnrampError> {
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
         let connection = integration
             .connection
             .as_ref()

@@ -4,10 +4,11 @@ use super::*;
 use crate::gateway;
 
 impl Engine {
+    /// The sites the token reaches. Like any request, an expired token is refreshed once and
     /// a 429 is waited out.
     pub async fn list_sites(&self, id: &str) -> Result<Vec<Site>, OnrampError> {
-        let integration = self.read_settings().integration(id)?.clone();
-        let provider = self.provider(&integration.provider_id)?;
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
         let url = gateway::accessible_resources_url(&provider);
         let sent = self
             .send_with_recovery(id, "GET", &url, None, &|_| {})
@@ -31,7 +32,11 @@ impl Engine {
     }
 
     /// Picks a site from the list last shown; never guesses one.
-    pub fn select_site(&self, id: &str, cloud_id: &str) -> Result<IntegrationView, OnrampError> {
+    pub async fn select_site(
+        &self,
+        id: &str,
+        cloud_id: &str,
+    ) -> Result<IntegrationView, OnrampError> {
         let site = self
             .last_listed_sites(id)
             .into_iter()
@@ -39,13 +44,14 @@ impl Engine {
             .ok_or_else(|| {
                 OnrampError::invalid("site", "Pick one of the sites listed for this connection.")
             })?;
-        self.change_integration(id, |i| {
+        self.change_integration(id, move |i| {
             i.site = Some(site);
-        })?;
-        self.integration(id)
+        })
+        .await?;
+        self.integration(id).await
     }
     /// The listed sites whose host matches a subdomain exactly (Nango's rule); all of them for "".
-    pub fn filter_sites(&self, id: &str, subdomain: &str) -> Result<Vec<Site>, OnrampError> {
+    pub async fn filter_sites(&self, id: &str, subdomain: &str) -> Result<Vec<Site>, OnrampError> {
         Ok(self
             .last_listed_sites(id)
             .into_iter()

@@ -60,13 +60,18 @@ pub fn seeded(server: &str, remaining: i64, lifetime: i64) -> Seeded {
         created_at: now,
         updated_at: now,
     };
-    let settings = Settings {
+    // Seeded the way a user's data from an older Onramp arrives: a settings.json the store imports.
+    let settings = crate::store::legacy::Settings {
         version: 1,
         integrations: vec![integration],
         last_integration_id: None,
         custom_providers: vec![provider],
     };
-    settings::save(dir.path(), &settings).unwrap();
+    std::fs::write(
+        crate::store::legacy::path_in(dir.path()),
+        serde_json::to_string(&settings).unwrap(),
+    )
+    .unwrap();
     let vault = Vault;
     vault
         .set(&id, SecretKind::ClientSecret, "secret-1")

@@ -27,8 +27,8 @@ impl TokenEndpoint {
 impl Engine {
     /// Atlassian's gateway does not always say 401 for an expired token: a 403/404 is taken as
     /// possibly expired when the token is in the second half of its life (or its age is unknown).
-    pub(super) fn token_possibly_expired(&self, id: &str) -> bool {
-        let Ok(i) = self.read_settings().integration(id).cloned() else {
+    pub(super) async fn token_possibly_expired(&self, id: &str) -> bool {
+        let Ok(i) = self.store.integration(id).await else {
             return false;
         };
         let Some(c) = i.connection else { return false };
@@ -44,7 +44,7 @@ impl Engine {
     pub async fn access_token(&self, id: &str) -> Result<String, OnrampError> {
         let lock = self.lifecycle.refresh_lock(id);
         let _guard = lock.lock().await;
-        let integration = self.read_settings().integration(id)?.clone();
+        let integration = self.store.integration(id).await?;
         let connection = self.usable_connection(&integration)?;
         let fresh = connection
             .expires_at
@@ -65,7 +65,7 @@ impl Engine {
     ) -> Result<String, OnrampError> {
         let lock = self.lifecycle.refresh_lock(id);
         let _guard = lock.lock().await;
-        let integration = self.read_settings().integration(id)?.clone();
+        let integration = self.store.integration(id).await?;
         self.usable_connection(&integration)?;
         match self.stored(id, SecretKind::AccessToken).await? {
             Some(current) if current != used => Ok(current),
@@ -77,10 +77,10 @@ impl Engine {
     pub async fn refresh_now(&self, id: &str) -> Result<IntegrationView, OnrampError> {
         let lock = self.lifecycle.refresh_lock(id);
         let _guard = lock.lock().await;
-        let integration = self.read_settings().integration(id)?.clone();
+        let integration = self.store.integration(id).await?;
         self.usable_connection(&integration)?;
         self.refresh_locked(&integration).await?;
-        self.integration(id)
+        self.integration(id).await
     }
 
     /// The periodic background work: authorizations nobody answered in time end (their loopback
@@ -89,7 +89,7 @@ impl Engine {
     pub async fn background_tick(&self, events: &dyn crate::events::EventSink) {
         self.expire_stale_authorizations(events);
         for id in self.refresh_due_in_background().await {
-            if let Ok(view) = self.integration(&id) {
+            if let Ok(view) = self.integration(&id).await {
                 events.connection_changed(view);
             }
         }
@@ -100,7 +100,7 @@ impl Engine {
     /// marks the connection "needs reconnect" instead. Returns the integrations that were tried, whose
     /// view may have changed.
     pub async fn refresh_due_in_background(&self) -> Vec<String> {
-        let due = self.due_for_proactive_refresh();
+        let due = self.due_for_proactive_refresh().await;
         for id in &due {
             // A success clears the backoff (refresh_locked does it).
             if let Err(e) = self.refresh_now(id).await {
@@ -115,23 +115,29 @@ impl Engine {
     }
 
     /// Connections whose token should be refreshed in the background now.
-    pub fn due_for_proactive_refresh(&self) -> Vec<String> {
+    pub async fn due_for_proactive_refresh(&self) -> Vec<String> {
         let now = now_unix();
-        self.read_settings()
-            .integrations
-            .iter()
+        let saved = match self.store.integrations().await {
+            Ok(saved) => saved,
+            Err(e) => {
+                tracing::warn!("background refresh: the store could not be read: {e}");
+                return Vec::new();
+            }
+        };
+        saved
+            .into_iter()
             .filter(|i| {
                 i.connection
                     .as_ref()
                     .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, now))
             })
-            .map(|i| i.id.clone())
+            .map(|i| i.id)
             .collect()
     }
     /// Forgets the tokens (keychain entries deleted) but keeps the integration and its client secret.
     /// Revoking the grant itself happens at Atlassian: no 3LO revocation endpoint is established.
     pub async fn disconnect(&self, id: &str) -> Result<IntegrationView, OnrampError> {
-        self.read_settings().integration(id)?;
+        self.store.integration(id).await?;
         self.flows.cancel(id);
         let lock = self.lifecycle.refresh_lock(id);
         let _refreshing = lock.lock().await;
@@ -143,11 +149,12 @@ impl Engine {
             vault.delete(&owned, SecretKind::AccessToken)
         })
         .await?;
-        self.change_integration(id, |i| {
+        self.change_integration(id, move |i| {
             i.connection = None;
-        })?;
+        })
+        .await?;
         tracing::info!("integration {id} disconnected");
-        self.integration(id)
+        self.integration(id).await
     }
 
     pub(super) fn usable_connection(
@@ -186,7 +193,7 @@ impl Engine {
         let id = integration.id.clone();
         let Some(refresh_token) = self.stored(&id, SecretKind::RefreshToken).await? else {
             let reason = "The access token expired and there is no refresh token (offline_access was not granted). Authorize again, with offline_access.";
-            self.mark_needs_reconnect(&id, reason)?;
+            self.mark_needs_reconnect(&id, reason).await?;
             return Err(OnrampError::NeedsReconnect(reason.into()));
         };
         let endpoint = self.token_endpoint(integration).await?;
@@ -199,14 +206,14 @@ impl Engine {
                     .as_ref()
                     .map(|c| reconnect_reason(c, now_unix()))
                     .unwrap_or_else(|| e.to_ui().detail);
-                self.mark_needs_reconnect(&id, &reason)?;
+                self.mark_needs_reconnect(&id, &reason).await?;
                 return Err(OnrampError::NeedsReconnect(reason));
             }
             Err(e) => return Err(e),
         };
         self.store_tokens(&id, &tokens, false).await?;
         self.lifecycle.clear_backoff(&id);
-        self.change_integration(&id, |i| {
+        self.change_integration(&id, move |i| {
             if let Some(c) = i.connection.as_mut() {
                 c.expires_at = tokens.expires_at;
                 c.token_lifetime = tokens.lifetime.or(c.token_lifetime);
@@ -216,7 +223,8 @@ impl Engine {
                 }
                 c.has_refresh_token = c.has_refresh_token || tokens.refresh_token.is_some();
             }
-        })?;
+        })
+        .await?;
         tracing::info!("integration {id}: access token refreshed");
         Ok(tokens.access_token)
     }
@@ -246,14 +254,21 @@ impl Engine {
         .await
     }
 
-    pub(super) fn mark_needs_reconnect(&self, id: &str, reason: &str) -> Result<(), OnrampError> {
+    pub(super) async fn mark_needs_reconnect(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> Result<(), OnrampError> {
         tracing::warn!("integration {id} needs reconnect");
-        self.change_integration(id, |i| {
+        let reason = reason.to_string();
+        self.change_integration(id, move |i| {
             if let Some(c) = i.connection.as_mut() {
                 c.state = ConnectionState::NeedsReconnect;
-                c.reason = Some(reason.to_string());
+                c.reason = Some(reason);
             }
         })
+        .await?;
+        Ok(())
     }
 
     /// The token endpoint and client credentials of an integration (the secret from the keychain).
@@ -261,7 +276,7 @@ impl Engine {
         &self,
         integration: &Integration,
     ) -> Result<TokenEndpoint, OnrampError> {
-        let provider = self.provider(&integration.provider_id)?;
+        let provider = self.provider(&integration.provider_id).await?;
         Ok(TokenEndpoint {
             token_url: provider.token_url,
             client_id: integration.client_id.clone(),
@@ -379,7 +394,7 @@ mod tests {
         let s = seeded(&server.url(), 0, 3600);
         let e = s.engine.access_token(&s.id).await.unwrap_err();
         assert!(matches!(&e, OnrampError::NeedsReconnect(r) if r.contains("revoked")));
-        let view = s.engine.integration(&s.id).unwrap();
+        let view = s.engine.integration(&s.id).await.unwrap();
         let c = view.connection.unwrap();
         assert_eq!(c.state, ConnectionState::NeedsReconnect);
         assert!(c.reason.unwrap().contains("invalid_grant"));
@@ -395,9 +410,12 @@ mod tests {
     #[tokio::test]
     async fn due_for_proactive_refresh_lists_expiring_connections() {
         let s = seeded("http://127.0.0.1:9", 100, 3600);
-        assert_eq!(s.engine.due_for_proactive_refresh(), vec![s.id.clone()]);
+        assert_eq!(
+            s.engine.due_for_proactive_refresh().await,
+            vec![s.id.clone()]
+        );
         let fresh = seeded("http://127.0.0.1:9", 3000, 3600);
-        assert!(fresh.engine.due_for_proactive_refresh().is_empty());
+        assert!(fresh.engine.due_for_proactive_refresh().await.is_empty());
     }
 
     #[tokio::test]
@@ -417,10 +435,10 @@ mod tests {
         );
         // The next ticks come within seconds: no new request until the backoff has passed.
         assert!(s.engine.refresh_due_in_background().await.is_empty());
-        assert!(s.engine.due_for_proactive_refresh().is_empty());
+        assert!(s.engine.due_for_proactive_refresh().await.is_empty());
         failing.assert_async().await;
         failing.remove_async().await;
-        let view = s.engine.integration(&s.id).unwrap();
+        let view = s.engine.integration(&s.id).await.unwrap();
         assert_eq!(
             view.connection.unwrap().state,
             ConnectionState::Connected,

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use super::legacy::{self as settings, Settings, SETTINGS_FILE};
 use super::{insert_integration_in, put_meta, save_custom_provider_in, Work, LAST_INTEGRATION};
 use crate::error::OnrampError;
-use crate::settings::{self, Settings, SETTINGS_FILE};
 
 /// Meta key set when the import happened (value: the time and the file it came from).
 pub const IMPORTED: &str = "legacy_settings_imported";
@@ -122,7 +122,7 @@ mod tests {
         ApiRequest, CallbackKind, CallbackSettings, ClientAuth, Connection as Conn,
         ConnectionState, CustomProviderInput, HistoryEntry, KeyValue, ProductId, Site,
     };
-    use crate::settings::Integration;
+    use crate::store::Integration;
     use crate::store::Store;
     use std::path::PathBuf;
 
@@ -130,7 +130,8 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/settings-v1.json")
     }
 
-    /// What `tests/fixtures/settings-v1.json` was written from, by today's `settings::save`.
+    /// What `tests/fixtures/settings-v1.json` was written from, by the last Onramp that saved
+    /// `settings.json` (its `settings::save`, before the store replaced it).
     fn fixture_settings() -> Settings {
         let history = vec![
             HistoryEntry {
@@ -250,17 +251,6 @@ mod tests {
             last_integration_id: Some("0a1b2c3d4e5f6071".into()),
             custom_providers: vec![provider],
         }
-    }
-
-    /// Regenerates the fixture with today's `settings::save`:
-    /// `cargo test -p onramp-core write_settings_v1_fixture -- --ignored`.
-    #[test]
-    #[ignore = "writes tests/fixtures/settings-v1.json"]
-    fn write_settings_v1_fixture() {
-        let dir = tempfile::tempdir().unwrap();
-        settings::save(dir.path(), &fixture_settings()).unwrap();
-        fs::create_dir_all(fixture_path().parent().unwrap()).unwrap();
-        fs::copy(settings::path_in(dir.path()), fixture_path()).unwrap();
     }
 
     /// A config dir holding a copy of the committed fixture.

@@ -18,7 +18,7 @@ use crate::error::OnrampError;
 /// transaction. Append only; never edit a step that has shipped.
 pub const MIGRATIONS: &[&str] = &[
     // 1: what settings.json held. Integrations keep their non-column fields as JSON (camelCase,
-    // as `settings::Integration` serializes them, without id, createdAt, updatedAt and history).
+    // as `store::Integration` serializes them, without id, createdAt, updatedAt and history).
     "CREATE TABLE integrations (
         id TEXT PRIMARY KEY NOT NULL,
         created_at INTEGER NOT NULL,

@@ -11,7 +11,11 @@
 //! - The first start imports the old `settings.json` (`import.rs`).
 
 mod import;
+mod integration;
+pub mod legacy;
 pub mod migrations;
+
+pub use integration::Integration;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,7 +26,6 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::custom::CustomProvider;
 use crate::error::OnrampError;
 use crate::model::HistoryEntry;
-use crate::settings::Integration;
 
 /// The database's file name in the app config dir.
 pub const DATABASE_FILE: &str = "onramp.sqlite3";

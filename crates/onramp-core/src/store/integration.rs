@@ -1,0 +1,32 @@
+//! A saved integration as stored. Never holds a secret: those are in the keychain.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CallbackSettings, Connection, Site};
+
+/// A saved integration. Never holds a secret: those are in the keychain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Integration {
+    pub id: String,
+    pub name: String,
+    pub provider_id: String,
+    #[serde(default)]
+    pub client_id: String,
+    pub callback: CallbackSettings,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub console_done: Vec<String>,
+    #[serde(default)]
+    pub site: Option<Site>,
+    #[serde(default)]
+    pub connection: Option<Connection>,
+    #[serde(default)]
+    pub has_client_secret: bool,
+    /// Newest first; method, path, status and time only.
+    #[serde(default)]
+    pub history: Vec<crate::model::HistoryEntry>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
