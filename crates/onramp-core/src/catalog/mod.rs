@@ -1,0 +1,323 @@
+//! The provider catalog, read from the TOML data files in `catalog/` (embedded at build time).
+//!
+//! Providers name the products they cover; scopes and test calls are shared files filtered by product,
+//! so a fact about a scope or a call is written once.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::OnrampError;
+use crate::model::{
+    CallbackSupport, ClientAuth, ConsoleGuide, Environment, ProductId, Provider, ScopeAccess,
+    ScopeKind,
+};
+
+#[cfg(test)]
+mod reference;
+mod resolve;
+
+/// The id of the provider preselected on first run.
+pub const DEFAULT_PROVIDER_ID: &str = "sandbox";
+
+const PROVIDER_FILES: &[(&str, &str)] = &[
+    (
+        "sandbox.toml",
+        include_str!("../../catalog/providers/sandbox.toml"),
+    ),
+    (
+        "atlassian.toml",
+        include_str!("../../catalog/providers/atlassian.toml"),
+    ),
+    (
+        "jira.toml",
+        include_str!("../../catalog/providers/jira.toml"),
+    ),
+    (
+        "confluence.toml",
+        include_str!("../../catalog/providers/confluence.toml"),
+    ),
+    (
+        "atlassian-government-cloud.toml",
+        include_str!("../../catalog/providers/atlassian-government-cloud.toml"),
+    ),
+];
+const SCOPES_FILE: &str = include_str!("../../catalog/scopes.toml");
+const TEST_CALLS_FILE: &str = include_str!("../../catalog/test_calls.toml");
+const PRESETS_FILE: &str = include_str!("../../catalog/scope_presets.toml");
+
+/// A provider as written in its data file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    pub id: String,
+    pub display_name: String,
+    pub tagline: String,
+    pub environment: Environment,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub audience: Option<String>,
+    pub gateway_url: String,
+    pub products: Vec<ProductId>,
+    pub has_me_endpoint: bool,
+    /// Send a PKCE (S256) challenge. Off for Atlassian: its 3LO apps do not support PKCE, and a
+    /// stray `code_verifier` at the token endpoint is untested (reference §4.1).
+    #[serde(default)]
+    pub pkce: bool,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    pub default_scopes: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Extra authorize parameters, e.g. `prompt = "consent"`.
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+    pub callbacks: Vec<CallbackSupport>,
+    pub console: ConsoleGuide,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeSpec {
+    name: String,
+    product: String,
+    kind: ScopeKind,
+    access: ScopeAccess,
+    description: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetSpec {
+    id: String,
+    label: String,
+    description: String,
+    scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PresetsFile {
+    preset: Vec<PresetSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCallSpec {
+    id: String,
+    #[serde(default)]
+    product: Option<ProductId>,
+    label: String,
+    method: String,
+    path: String,
+    needs: Vec<Vec<String>>,
+    #[serde(default)]
+    requires_me_endpoint: bool,
+    description: String,
+}
+
+#[derive(Deserialize)]
+struct ScopesFile {
+    scope: Vec<ScopeSpec>,
+}
+
+#[derive(Deserialize)]
+struct TestCallsFile {
+    call: Vec<TestCallSpec>,
+}
+
+/// All providers, scopes and test calls. Built once at start-up.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    providers: Vec<ProviderSpec>,
+    scopes: Vec<ScopeSpec>,
+    test_calls: Vec<TestCallSpec>,
+    presets: Vec<PresetSpec>,
+}
+
+impl Catalog {
+    /// Parses the embedded data files. They are part of the build, so a parse error is a bug that the
+    /// catalog tests catch; it is still reported as an error rather than a panic.
+    pub fn load() -> Result<Catalog, OnrampError> {
+        let mut providers = Vec::new();
+        for (file, text) in PROVIDER_FILES {
+            let spec: ProviderSpec =
+                toml::from_str(text).map_err(|e| OnrampError::Catalog(format!("{file}: {e}")))?;
+            providers.push(spec);
+        }
+        let scopes: ScopesFile = toml::from_str(SCOPES_FILE)
+            .map_err(|e| OnrampError::Catalog(format!("scopes.toml: {e}")))?;
+        let calls: TestCallsFile = toml::from_str(TEST_CALLS_FILE)
+            .map_err(|e| OnrampError::Catalog(format!("test_calls.toml: {e}")))?;
+        let presets: PresetsFile = toml::from_str(PRESETS_FILE)
+            .map_err(|e| OnrampError::Catalog(format!("scope_presets.toml: {e}")))?;
+        Ok(Catalog {
+            providers,
+            scopes: scopes.scope,
+            test_calls: calls.call,
+            presets: presets.preset,
+        })
+    }
+
+    pub fn provider_ids(&self) -> impl Iterator<Item = &str> {
+        self.providers.iter().map(|p| p.id.as_str())
+    }
+
+    pub fn spec(&self, provider_id: &str) -> Result<&ProviderSpec, OnrampError> {
+        self.providers
+            .iter()
+            .find(|p| p.id == provider_id)
+            .ok_or_else(|| OnrampError::UnknownProvider(provider_id.to_string()))
+    }
+
+    /// Every provider, resolved. The sandbox is left out when it is not running.
+    pub fn providers(&self, sandbox_base: Option<&str>) -> Vec<Provider> {
+        self.providers
+            .iter()
+            .filter_map(|spec| self.resolve_spec(spec, sandbox_base).ok())
+            .collect()
+    }
+
+    pub fn provider(
+        &self,
+        provider_id: &str,
+        sandbox_base: Option<&str>,
+    ) -> Result<Provider, OnrampError> {
+        self.resolve_spec(self.spec(provider_id)?, sandbox_base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CallbackKind;
+    use std::collections::HashSet;
+
+    pub(super) fn catalog() -> Catalog {
+        Catalog::load().expect("catalog data files parse")
+    }
+
+    #[test]
+    fn every_data_file_parses_and_ids_are_unique() {
+        let c = catalog();
+        let ids: Vec<_> = c.provider_ids().collect();
+        let unique: HashSet<_> = ids.iter().collect();
+        assert_eq!(ids.len(), unique.len(), "duplicate provider id in {ids:?}");
+        for id in [
+            "sandbox",
+            "atlassian",
+            "jira",
+            "confluence",
+            "atlassian-government-cloud",
+        ] {
+            assert!(ids.contains(&id), "{id} missing from the catalog");
+        }
+    }
+
+    #[test]
+    fn scopes_are_unique_and_described() {
+        let c = catalog();
+        let mut seen = HashSet::new();
+        for s in &c.scopes {
+            assert!(seen.insert(&s.name), "scope {} listed twice", s.name);
+            assert!(
+                !s.description.trim().is_empty(),
+                "{} lacks a description",
+                s.name
+            );
+            assert!(
+                ["platform", "jira", "confluence"].contains(&s.product.as_str()),
+                "{} has unknown product {}",
+                s.name,
+                s.product
+            );
+        }
+    }
+
+    #[test]
+    fn test_calls_and_presets_only_name_scopes_in_the_catalog() {
+        let c = catalog();
+        let names: HashSet<_> = c.scopes.iter().map(|s| s.name.as_str()).collect();
+        for call in &c.test_calls {
+            for scope in call.needs.iter().flatten() {
+                assert!(
+                    names.contains(scope.as_str()),
+                    "{} needs unknown scope {scope}",
+                    call.id
+                );
+            }
+        }
+        for preset in &c.presets {
+            for scope in &preset.scopes {
+                assert!(
+                    names.contains(scope.as_str()),
+                    "preset {} names unknown scope {scope}",
+                    preset.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn access_follows_the_scope_verb() {
+        for s in &catalog().scopes {
+            let verb = s.name.split(':').next().unwrap();
+            let expected = match verb {
+                "write" | "send" => ScopeAccess::Write,
+                "delete" => ScopeAccess::Delete,
+                "manage" => ScopeAccess::Manage,
+                _ => ScopeAccess::Read,
+            };
+            assert_eq!(s.access, expected, "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn every_provider_asks_for_offline_access_and_consent() {
+        let c = catalog();
+        for spec in &c.providers {
+            assert!(
+                spec.default_scopes.iter().any(|s| s == "offline_access"),
+                "{} lacks offline_access by default",
+                spec.id
+            );
+            assert_eq!(
+                spec.authorize_params.get("prompt").map(String::as_str),
+                Some("consent"),
+                "{} must send prompt=consent",
+                spec.id
+            );
+            assert!(
+                !spec.console.steps.is_empty(),
+                "{} has no console steps",
+                spec.id
+            );
+            assert!(
+                spec.callbacks
+                    .iter()
+                    .any(|c| c.kind == CallbackKind::Loopback),
+                "{} offers no loopback callback",
+                spec.id
+            );
+        }
+    }
+
+    #[test]
+    fn no_removed_jira_search_endpoint_in_presets() {
+        let c = catalog();
+        for call in &c.test_calls {
+            let path = call.path.split('?').next().unwrap();
+            assert_ne!(
+                path, "/rest/api/3/search",
+                "{} uses the removed endpoint",
+                call.id
+            );
+            assert_ne!(
+                path, "/rest/api/2/search",
+                "{} uses the removed endpoint",
+                call.id
+            );
+        }
+    }
+}

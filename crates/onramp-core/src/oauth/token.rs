@@ -1,0 +1,388 @@
+//! The token endpoint: code exchange and refresh, with the answer's HTTP status kept for the
+//! error report.
+
+use std::sync::{Arc, Mutex};
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, AuthorizationCode, ClientId, ClientSecret, HttpRequest, HttpResponse,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
+};
+
+use crate::error::OnrampError;
+use crate::model::ClientAuth;
+use crate::now_unix;
+
+/// Tokens as received from the token endpoint. Not `Debug`, so it cannot end up in a log by accident.
+pub struct TokenSet {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<i64>,
+    /// `expires_in`, seconds.
+    pub lifetime: Option<i64>,
+    /// Granted scopes; RFC 6749 §5.1: omitted means "as requested".
+    pub scopes: Option<Vec<String>>,
+}
+
+pub struct ClientCredentials<'a> {
+    pub token_url: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    pub auth: ClientAuth,
+}
+
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    creds: &ClientCredentials<'_>,
+    code: &str,
+    redirect_uri: &str,
+    pkce_verifier: Option<&str>,
+) -> Result<TokenSet, OnrampError> {
+    let client = token_client(creds)?.set_redirect_uri(
+        RedirectUrl::new(redirect_uri.to_string())
+            .map_err(|e| OnrampError::invalid("callback URL", e.to_string()))?,
+    );
+    let status = StatusCell::default();
+    let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
+    if let Some(v) = pkce_verifier {
+        request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_string()));
+    }
+    let response = request.request_async(&http_client(http, &status)).await;
+    into_token_set(response, &status)
+}
+
+pub async fn refresh(
+    http: &reqwest::Client,
+    creds: &ClientCredentials<'_>,
+    refresh_token: &str,
+) -> Result<TokenSet, OnrampError> {
+    let client = token_client(creds)?;
+    let status = StatusCell::default();
+    let token = RefreshToken::new(refresh_token.to_string());
+    let response = client
+        .exchange_refresh_token(&token)
+        .request_async(&http_client(http, &status))
+        .await;
+    into_token_set(response, &status)
+}
+
+type TokenClient = oauth2::Client<
+    oauth2::basic::BasicErrorResponse,
+    oauth2::basic::BasicTokenResponse,
+    oauth2::basic::BasicTokenIntrospectionResponse,
+    oauth2::StandardRevocableToken,
+    oauth2::basic::BasicRevocationErrorResponse,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+fn token_client(creds: &ClientCredentials<'_>) -> Result<TokenClient, OnrampError> {
+    Ok(BasicClient::new(ClientId::new(creds.client_id.to_string()))
+        .set_client_secret(ClientSecret::new(creds.client_secret.to_string()))
+        // Atlassian documents client_id/client_secret in the request body (HTTP Basic is unconfirmed
+        // there); custom servers may ask for Basic.
+        .set_auth_type(match creds.auth {
+            ClientAuth::RequestBody => AuthType::RequestBody,
+            ClientAuth::Basic => AuthType::BasicAuth,
+        })
+        .set_token_uri(
+            TokenUrl::new(creds.token_url.to_string())
+                .map_err(|e| OnrampError::invalid("token URL", e.to_string()))?,
+        ))
+}
+
+/// Remembers the HTTP status of the token response: `oauth2` reports the parsed error body only.
+#[derive(Clone, Default)]
+struct StatusCell(Arc<Mutex<Option<u16>>>);
+
+impl StatusCell {
+    fn get(&self) -> Option<u16> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpError(String);
+
+/// The HTTP function `oauth2` calls. Its futures own their client handle (reqwest clients are
+/// cheap `Arc` clones), which keeps them `Send` for any caller.
+fn http_client(
+    http: &reqwest::Client,
+    status: &StatusCell,
+) -> impl Fn(
+    HttpRequest,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>> + Send>,
+> {
+    let http = http.clone();
+    let status = status.clone();
+    move |req| {
+        let http = http.clone();
+        let status = status.clone();
+        Box::pin(async move { send(&http, req, status).await })
+    }
+}
+
+async fn send(
+    http: &reqwest::Client,
+    request: HttpRequest,
+    status: StatusCell,
+) -> Result<HttpResponse, HttpError> {
+    let request = reqwest::Request::try_from(request).map_err(|e| HttpError(e.to_string()))?;
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| HttpError(describe_reqwest_error(&e)))?;
+    *status.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(response.status().as_u16());
+    let mut builder = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| HttpError(describe_reqwest_error(&e)))?;
+    builder
+        .body(body.to_vec())
+        .map_err(|e| HttpError(e.to_string()))
+}
+
+/// reqwest's errors print the URL, which for Onramp never holds a secret (tokens go in headers and
+/// bodies); the source chain says what actually failed.
+pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn into_token_set(
+    response: Result<
+        oauth2::basic::BasicTokenResponse,
+        RequestTokenError<HttpError, oauth2::basic::BasicErrorResponse>,
+    >,
+    status: &StatusCell,
+) -> Result<TokenSet, OnrampError> {
+    match response {
+        Ok(t) => Ok(TokenSet {
+            access_token: t.access_token().secret().clone(),
+            refresh_token: t.refresh_token().map(|r| r.secret().clone()),
+            expires_at: t.expires_in().map(|d| now_unix() + d.as_secs() as i64),
+            lifetime: t.expires_in().map(|d| d.as_secs() as i64),
+            scopes: t
+                .scopes()
+                .map(|s| s.iter().map(|s| s.to_string()).collect()),
+        }),
+        Err(RequestTokenError::ServerResponse(err)) => Err(OnrampError::TokenEndpoint {
+            status: status.get(),
+            error: err.error().to_string(),
+            description: err.error_description().cloned(),
+        }),
+        Err(RequestTokenError::Request(e)) => Err(OnrampError::Network(e.to_string())),
+        Err(RequestTokenError::Parse(_, body)) => match status.get() {
+            // A 2xx body may hold tokens: never echo it.
+            Some(s) if (200..300).contains(&s) => Err(OnrampError::UnexpectedResponse {
+                status: s,
+                body:
+                    "The token response is not the JSON Onramp expects (access_token, token_type)."
+                        .into(),
+            }),
+            s => Err(OnrampError::UnexpectedResponse {
+                status: s.unwrap_or(0),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            }),
+        },
+        Err(RequestTokenError::Other(m)) => Err(OnrampError::UnexpectedResponse {
+            status: status.get().unwrap_or(0),
+            body: m,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ErrorCode;
+    use mockito::Matcher;
+
+    fn creds(url: &str) -> (String, &'static str, &'static str) {
+        (format!("{url}/oauth/token"), "client-123", "s3cret")
+    }
+
+    #[tokio::test]
+    async fn exchange_sends_secret_in_body_and_parses_tokens() {
+        let mut server = mockito::Server::new_async().await;
+        let mock = server
+            .mock("POST", "/oauth/token")
+            .match_header("content-type", "application/x-www-form-urlencoded")
+            .match_body(Matcher::AllOf(vec![
+                Matcher::UrlEncoded("grant_type".into(), "authorization_code".into()),
+                Matcher::UrlEncoded("code".into(), "the-code".into()),
+                Matcher::UrlEncoded("client_id".into(), "client-123".into()),
+                Matcher::UrlEncoded("client_secret".into(), "s3cret".into()),
+                Matcher::UrlEncoded(
+                    "redirect_uri".into(),
+                    "http://127.0.0.1:47823/callback".into(),
+                ),
+            ]))
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-1","refresh_token":"rt-1","expires_in":3600,"scope":"read:jira-work offline_access","token_type":"Bearer"}"#)
+            .create_async()
+            .await;
+        let (token_url, id, secret) = creds(&server.url());
+        let before = now_unix();
+        let t = exchange_code(
+            &reqwest::Client::new(),
+            &ClientCredentials {
+                token_url: &token_url,
+                client_id: id,
+                client_secret: secret,
+                auth: ClientAuth::RequestBody,
+            },
+            "the-code",
+            "http://127.0.0.1:47823/callback",
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("exchange failed: {e}"));
+        mock.assert_async().await;
+        assert_eq!(t.access_token, "at-1");
+        assert_eq!(t.refresh_token.as_deref(), Some("rt-1"));
+        let expires = t.expires_at.unwrap();
+        assert!(expires >= before + 3600 && expires <= now_unix() + 3600);
+        assert_eq!(
+            t.scopes.unwrap(),
+            vec!["read:jira-work".to_string(), "offline_access".to_string()]
+        );
+    }
+
+    async fn token_error(status: usize, body: &str) -> OnrampError {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(status)
+            .with_header("content-type", "application/json")
+            .with_body(body)
+            .create_async()
+            .await;
+        let (token_url, id, secret) = creds(&server.url());
+        match exchange_code(
+            &reqwest::Client::new(),
+            &ClientCredentials {
+                token_url: &token_url,
+                client_id: id,
+                client_secret: secret,
+                auth: ClientAuth::RequestBody,
+            },
+            "c",
+            "onramp://callback",
+            None,
+        )
+        .await
+        {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e,
+        }
+    }
+
+    #[tokio::test]
+    async fn exchange_errors_keep_status_and_code() {
+        let e = token_error(
+            403,
+            r#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#,
+        )
+        .await;
+        assert!(
+            matches!(&e, OnrampError::TokenEndpoint { status: Some(403), error, .. } if error == "invalid_grant")
+        );
+        assert!(e.needs_reconnect());
+
+        let e = token_error(
+            401,
+            r#"{"error":"access_denied","error_description":"Unauthorized"}"#,
+        )
+        .await;
+        assert_eq!(e.to_ui().code, ErrorCode::TokenUnauthorized);
+        assert!(e.to_ui().detail.contains("401"));
+
+        let e = token_error(
+            400,
+            r#"{"error":"invalid_request","error_description":"authorization_code is invalid"}"#,
+        )
+        .await;
+        assert_eq!(e.to_ui().code, ErrorCode::CodeInvalid);
+    }
+
+    #[tokio::test]
+    async fn non_json_error_keeps_the_raw_body() {
+        let e = token_error(502, "<html>Bad gateway</html>").await;
+        match e {
+            OnrampError::UnexpectedResponse { status, body } => {
+                assert_eq!(status, 502);
+                assert!(body.contains("Bad gateway"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_without_new_refresh_token_reports_none() {
+        let mut server = mockito::Server::new_async().await;
+        let mock = server
+            .mock("POST", "/oauth/token")
+            .match_body(Matcher::AllOf(vec![
+                Matcher::UrlEncoded("grant_type".into(), "refresh_token".into()),
+                Matcher::UrlEncoded("refresh_token".into(), "rt-old".into()),
+                Matcher::UrlEncoded("client_secret".into(), "s3cret".into()),
+            ]))
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-2","expires_in":3600,"token_type":"Bearer"}"#)
+            .create_async()
+            .await;
+        let (token_url, id, secret) = creds(&server.url());
+        let t = refresh(
+            &reqwest::Client::new(),
+            &ClientCredentials {
+                token_url: &token_url,
+                client_id: id,
+                client_secret: secret,
+                auth: ClientAuth::RequestBody,
+            },
+            "rt-old",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("refresh failed: {e}"));
+        mock.assert_async().await;
+        assert_eq!(t.access_token, "at-2");
+        assert!(t.refresh_token.is_none());
+        assert!(t.scopes.is_none());
+    }
+
+    #[tokio::test]
+    async fn unreachable_token_endpoint_is_a_network_error() {
+        let e = exchange_code(
+            &reqwest::Client::new(),
+            &ClientCredentials {
+                token_url: "http://127.0.0.1:9/oauth/token",
+                client_id: "c",
+                client_secret: "s",
+                auth: ClientAuth::RequestBody,
+            },
+            "c",
+            "onramp://callback",
+            None,
+        )
+        .await;
+        assert!(matches!(e, Err(OnrampError::Network(_))));
+    }
+}

@@ -1,0 +1,61 @@
+//! Fault injection: the configured delay, 429s and 500s, in front of every API route.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::{json_error, Shr};
+use crate::util::rate_limit_reset;
+
+enum Fault {
+    RateLimit(u64),
+    ServerError,
+}
+
+/// Applies `Faults` to one API request: optional delay, then a 429 or 500 while counters last.
+pub(super) async fn inject_faults(
+    State(shared): State<Shr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (slow_ms, fault) = {
+        let mut st = shared.lock();
+        let f = &mut st.faults;
+        let fault = if f.rate_limit_next > 0 {
+            f.rate_limit_next -= 1;
+            Some(Fault::RateLimit(match f.retry_after_secs {
+                0 => 2,
+                n => n,
+            }))
+        } else if f.server_error_next > 0 {
+            f.server_error_next -= 1;
+            Some(Fault::ServerError)
+        } else {
+            None
+        };
+        (f.slow_ms, fault)
+    };
+    if slow_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(slow_ms)).await;
+    }
+    match fault {
+        // Headers as described in reference §9.2; the body is sandbox wording.
+        Some(Fault::RateLimit(secs)) => {
+            let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            if let Ok(reset) = HeaderValue::from_str(&rate_limit_reset(Duration::from_secs(secs))) {
+                headers.insert("x-ratelimit-reset", reset);
+            }
+            response
+        }
+        // Sandbox wording.
+        Some(Fault::ServerError) => {
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+        None => next.run(request).await,
+    }
+}
