@@ -117,11 +117,7 @@ impl Engine {
     /// Deletes an integration: its keychain entries first, then its record and history.
     pub async fn delete_integration(&self, id: &str) -> Result<(), OnrampError> {
         self.store.integration(id).await?;
-        self.flows.cancel(id);
-        // Wait for a refresh in flight, or it would write a live token back after the delete.
-        let lock = self.lifecycle.refresh_lock(id);
-        let _refreshing = lock.lock().await;
-        self.lifecycle.clear_backoff(id);
+        let _quiet = self.stop_token_work(id).await;
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.delete_all(&owned)).await?;

@@ -219,3 +219,32 @@ async fn run_blocking<T: Send + 'static>(
         .await
         .map_err(|e| OnrampError::Internal(format!("background task failed: {e}")))?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_damaged_database_is_reported_at_start_up_and_never_overwritten() {
+        crate::vault::use_mock_keychain();
+        let dir = tempfile::tempdir().unwrap();
+        let db = store::path_in(dir.path());
+        std::fs::write(&db, b"not a database at all").unwrap();
+        let engine = Engine::new(EngineConfig {
+            config_dir: dir.path().into(),
+            sandbox: None,
+            default_loopback_port: 47823,
+        })
+        .unwrap();
+        let problem = engine.bootstrap().await.settings_problem.expect("reported");
+        assert!(
+            problem.detail.contains(&db.display().to_string()),
+            "names the file: {}",
+            problem.detail
+        );
+        // Onramp still works (without saving), and the file is as it was.
+        let view = engine.create_integration("atlassian").await.unwrap();
+        assert_eq!(engine.integration(&view.id).await.unwrap().id, view.id);
+        assert_eq!(std::fs::read(&db).unwrap(), b"not a database at all");
+    }
+}

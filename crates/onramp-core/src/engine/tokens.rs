@@ -134,14 +134,22 @@ impl Engine {
             .map(|i| i.id)
             .collect()
     }
+
+    /// Before an integration's tokens are removed (disconnect, delete): its pending authorization
+    /// ends, a refresh in flight finishes first (or it would write a live token back afterwards),
+    /// and its background backoff is forgotten. Hold the guard while removing.
+    pub(super) async fn stop_token_work(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.flows.cancel(id);
+        let guard = self.lifecycle.refresh_lock(id).lock_owned().await;
+        self.lifecycle.clear_backoff(id);
+        guard
+    }
+
     /// Forgets the tokens (keychain entries deleted) but keeps the integration and its client secret.
     /// Revoking the grant itself happens at Atlassian: no 3LO revocation endpoint is established.
     pub async fn disconnect(&self, id: &str) -> Result<IntegrationView, OnrampError> {
         self.store.integration(id).await?;
-        self.flows.cancel(id);
-        let lock = self.lifecycle.refresh_lock(id);
-        let _refreshing = lock.lock().await;
-        self.lifecycle.clear_backoff(id);
+        let _quiet = self.stop_token_work(id).await;
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || {
