@@ -112,7 +112,7 @@ impl OnrampError {
             ),
             OnrampError::Settings { path, problem } => (
                 ErrorCode::Settings,
-                "Onramp could not use its settings file".into(),
+                "Onramp could not use its saved data".into(),
                 format!("{path}: {problem}"),
                 Some("The file was left as it is. Fix or move it, then restart Onramp.".into()),
             ),

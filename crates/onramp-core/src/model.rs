@@ -395,8 +395,9 @@ pub struct Bootstrap {
     pub keychain: KeychainStatus,
     pub sandbox: Option<SandboxApp>,
     pub default_provider_id: String,
-    /// Set when the settings file could not be read; it was left untouched.
-    pub settings_problem: Option<UiError>,
+    /// Set when the database could not be opened or read (a damaged or newer file is left untouched
+    /// and nothing is saved), or the old settings.json could not be imported.
+    pub store_problem: Option<UiError>,
     /// A callback no authorization was waiting for arrived before the window was ready (the deep
     /// link that started Onramp, after a restart lost the pending authorization).
     pub unmatched_callback: Option<UiError>,

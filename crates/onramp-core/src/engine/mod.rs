@@ -137,7 +137,7 @@ impl Engine {
             keychain,
             sandbox: self.config.sandbox.as_ref().map(|s| s.app.clone()),
             default_provider_id,
-            settings_problem: self.store_problem.clone().or(read_problem),
+            store_problem: self.store_problem.clone().or(read_problem),
             unmatched_callback: self
                 .unmatched_callback
                 .lock()
@@ -236,7 +236,7 @@ mod tests {
             default_loopback_port: 47823,
         })
         .unwrap();
-        let problem = engine.bootstrap().await.settings_problem.expect("reported");
+        let problem = engine.bootstrap().await.store_problem.expect("reported");
         assert!(
             problem.detail.contains(&db.display().to_string()),
             "names the file: {}",

@@ -7,9 +7,10 @@ import type { UiError } from "./UiError";
 
 export type Bootstrap = { providers: Array<Provider>, integrations: Array<IntegrationView>, lastIntegrationId: string | null, keychain: KeychainStatus, sandbox: SandboxApp | null, defaultProviderId: string, 
 /**
- * Set when the settings file could not be read; it was left untouched.
+ * Set when the database could not be opened or read (a damaged or newer file is left untouched
+ * and nothing is saved), or the old settings.json could not be imported.
  */
-settingsProblem: UiError | null, 
+storeProblem: UiError | null, 
 /**
  * A callback no authorization was waiting for arrived before the window was ready (the deep
  * link that started Onramp, after a restart lost the pending authorization).
