@@ -7,6 +7,7 @@
 //! - [`store`]: non-secret data (integrations, history, custom providers) in an embedded SQLite
 //!   database, safe with two Onramp processes; imports the old `settings.json` once;
 //! - [`gateway`]: site discovery and test calls through the API gateway;
+//! - [`handoff`]: the verified setup for the user's backend (.env, JSON, snippets, team definition);
 //! - [`engine`]: the facade the shell calls, one method per user action;
 //! - [`model`], [`error`] and [`error_code`]: the types, the one error shape the UI sees and its codes.
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod error_code;
 pub mod events;
 pub mod gateway;
+pub mod handoff;
 pub mod lifecycle;
 pub mod links;
 pub mod loopback;
@@ -65,6 +67,9 @@ mod bindings {
         CustomProviderInput::export_all(&cfg).unwrap();
         ApiRequest::export_all(&cfg).unwrap();
         RetryNotice::export_all(&cfg).unwrap();
+        crate::handoff::HandoffFormat::export_all(&cfg).unwrap();
+        crate::handoff::SnippetLanguage::export_all(&cfg).unwrap();
+        crate::handoff::HandoffExport::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();
