@@ -139,7 +139,8 @@ CLIENT_ID={client_id}
 CALL_METHOD={method}
 CALL_URL={url}
 
-: "${{ONRAMP_CLIENT_SECRET:?Set ONRAMP_CLIENT_SECRET to the app's client secret.}}"
+# (No apostrophe in these messages: bash would read it as a quote inside "${{...}}".)
+: "${{ONRAMP_CLIENT_SECRET:?Set ONRAMP_CLIENT_SECRET to the client secret of the app.}}"
 : "${{ONRAMP_REFRESH_TOKEN_FILE:?Set ONRAMP_REFRESH_TOKEN_FILE to the file that keeps the refresh token.}}"
 export ONRAMP_CLIENT_SECRET  # read by jq from the environment
 

@@ -1,0 +1,224 @@
+//! The generated snippets are run for real against the sandbox: bash + curl + jq, Node and Python.
+//! Each snippet gets its own grant (a fresh consent; Onramp drops its copy of the refresh token), so
+//! there is one refresher per grant, as with Atlassian's rotating refresh tokens. A missing
+//! interpreter fails the test: nothing is skipped.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use onramp_core::engine::SandboxLink;
+use onramp_core::events::RecordingSink;
+use onramp_core::handoff::SnippetLanguage;
+use onramp_core::model::{CallbackKind, CallbackSettings, IntegrationPatch, SandboxApp};
+use onramp_core::vault::{SecretKind, Vault};
+use onramp_core::{Engine, EngineConfig};
+use onramp_sandbox::{Sandbox, SandboxConfig};
+
+fn engine(dir: &Path, sandbox: &Sandbox) -> Engine {
+    onramp_core::vault::use_mock_keychain();
+    let c = sandbox.config();
+    Engine::new(EngineConfig {
+        config_dir: dir.to_path_buf(),
+        sandbox: Some(SandboxLink {
+            app: SandboxApp {
+                base_url: sandbox.base_url(),
+                app_name: c.app_name,
+                client_id: c.client_id,
+                client_secret: c.client_secret,
+            },
+            register_callback: Box::new(sandbox.callback_registrar()),
+        }),
+        default_loopback_port: 47823,
+    })
+    .unwrap()
+}
+
+/// Plays the user in the browser: loads the consent page and accepts; returns the redirect.
+async fn consent(authorize_url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = client
+        .get(authorize_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"request\" value=\"";
+    let start = html.find(marker).expect("request id") + marker.len();
+    let request = &html[start..start + html[start..].find('"').unwrap()];
+    let base = url::Url::parse(authorize_url).unwrap();
+    let answer = client
+        .post(base.join("/authorize/decision").unwrap())
+        .form(&[("request", request), ("decision", "accept")])
+        .send()
+        .await
+        .unwrap();
+    answer.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// A new sandbox integration, authorized (its own grant) with a site picked. Onramp forgets its
+/// refresh token, which is returned: from now on the snippet is the grant's only refresher.
+async fn connected(engine: &Engine, sandbox: &Sandbox) -> (String, String) {
+    let view = engine.create_integration("sandbox").await.unwrap();
+    let client_id = sandbox.config().client_id;
+    engine
+        .update_integration(
+            &view.id,
+            IntegrationPatch {
+                client_id: Some(client_id.clone()),
+                scopes: Some(vec!["offline_access".into(), "read:jira-user".into()]),
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::DeepLink,
+                    loopback_port: 47823,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    engine
+        .save_credentials(&view.id, &client_id, Some(&sandbox.config().client_secret))
+        .await
+        .unwrap();
+    let started = engine
+        .start_authorization(&view.id, &RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
+    let callback = consent(&started.authorize_url).await;
+    let accepted = engine
+        .accept_callback(&callback)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    engine.finish_authorization(accepted).await.unwrap();
+    let sites = engine.list_sites(&view.id).await.unwrap();
+    engine.select_site(&view.id, &sites[0].id).await.unwrap();
+    let refresh_token = Vault
+        .get(&view.id, SecretKind::RefreshToken)
+        .unwrap()
+        .expect("a refresh token (offline_access)");
+    Vault.delete(&view.id, SecretKind::RefreshToken).unwrap();
+    (view.id, refresh_token)
+}
+
+/// Runs `program file` with the snippet's environment, off the runtime (the sandbox runs on it).
+async fn run(program: &'static str, file: &Path, env: Vec<(&'static str, String)>) -> Output {
+    let file = file.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(program);
+        cmd.arg(&file).env_clear();
+        // PATH (to find curl and jq) and HOME only; no proxy may catch the loopback calls.
+        for keep in ["PATH", "HOME"] {
+            if let Ok(v) = std::env::var(keep) {
+                cmd.env(keep, v);
+            }
+        }
+        cmd.envs(env).output().unwrap_or_else(|e| {
+            panic!("`{program}` is needed to run the {program} snippet (install it as the README says): {e}")
+        })
+    })
+    .await
+    .unwrap()
+}
+
+async fn snippet_runs(language: SnippetLanguage, program: &'static str, file_name: &str) {
+    let sandbox = Sandbox::start(
+        SandboxConfig::default(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), &sandbox);
+    let (id, first_token) = connected(&engine, &sandbox).await;
+    let code = engine.snippet(&id, language).await.unwrap();
+    let secret = sandbox.config().client_secret;
+    assert!(
+        !code.contains(&secret) && !code.contains(&first_token),
+        "no secret inlined"
+    );
+    let file = dir.path().join(file_name);
+    std::fs::write(&file, &code).unwrap();
+    let token_file = dir.path().join("refresh-token");
+
+    // First run: the refresh token comes from ONRAMP_REFRESH_TOKEN; the rotated one lands in the file.
+    let refreshes = sandbox.refresh_count();
+    let out = run(
+        program,
+        &file,
+        vec![
+            ("ONRAMP_CLIENT_SECRET", secret.clone()),
+            ("ONRAMP_REFRESH_TOKEN", first_token.clone()),
+            (
+                "ONRAMP_REFRESH_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    println!("{program} snippet printed:\n{stdout}{stderr}");
+    assert!(out.status.success(), "{program} failed: {stdout}{stderr}");
+    assert!(
+        stdout.contains("\"displayName\": \"Sandra Boxley\""),
+        "{stdout}"
+    );
+    assert_eq!(sandbox.refresh_count(), refreshes + 1, "one refresh");
+    let stored = std::fs::read_to_string(&token_file).unwrap();
+    let stored = stored.trim();
+    assert!(
+        !stored.is_empty() && stored != first_token,
+        "the rotated token is stored"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the refresh-token file is private");
+    }
+
+    // Second run: only the file. It works because the stored token is the rotated, valid one.
+    let out = run(
+        program,
+        &file,
+        vec![
+            ("ONRAMP_CLIENT_SECRET", secret),
+            (
+                "ONRAMP_REFRESH_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{program} second run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Sandra Boxley"));
+    let again = std::fs::read_to_string(&token_file).unwrap();
+    assert_ne!(again.trim(), stored, "rotated again");
+    assert_eq!(sandbox.refresh_count(), refreshes + 2);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_curl_snippet_refreshes_stores_and_calls_the_gateway() {
+    snippet_runs(SnippetLanguage::Curl, "bash", "onramp.sh").await;
+}
+
+#[tokio::test]
+async fn the_node_snippet_refreshes_stores_and_calls_the_gateway() {
+    snippet_runs(SnippetLanguage::Node, "node", "onramp.mjs").await;
+}
+
+#[tokio::test]
+async fn the_python_snippet_refreshes_stores_and_calls_the_gateway() {
+    snippet_runs(SnippetLanguage::Python, "python3", "onramp.py").await;
+}
