@@ -117,13 +117,13 @@ fn curl(v: &HandoffValues, call: &SnippetCall) -> String {
         ),
         (TokenBody::Form, ClientAuth::RequestBody) => (
             "application/x-www-form-urlencoded",
-            "jq -rn '\"grant_type=refresh_token&client_id=\" + (env.CLIENT_ID|@uri) + \"&client_secret=\" + (env.ONRAMP_CLIENT_SECRET|@uri) + \"&refresh_token=\" + (env.USED_REFRESH_TOKEN|@uri)'",
+            "jq -rjn '\"grant_type=refresh_token&client_id=\" + (env.CLIENT_ID|@uri) + \"&client_secret=\" + (env.ONRAMP_CLIENT_SECRET|@uri) + \"&refresh_token=\" + (env.USED_REFRESH_TOKEN|@uri)'",
             None,
         ),
         (TokenBody::Form, ClientAuth::Basic) => (
             "application/x-www-form-urlencoded",
-            "jq -rn '\"grant_type=refresh_token&refresh_token=\" + (env.USED_REFRESH_TOKEN|@uri)'",
-            Some("basic=\"$(CLIENT_ID=\"$CLIENT_ID\" jq -rjn '(env.CLIENT_ID|@uri) + \":\" + (env.ONRAMP_CLIENT_SECRET|@uri)' | base64 -w0)\"\nauth=(--header @<(printf 'Authorization: Basic %s\\n' \"$basic\"))"),
+            "jq -rjn '\"grant_type=refresh_token&refresh_token=\" + (env.USED_REFRESH_TOKEN|@uri)'",
+            Some("basic=\"$(CLIENT_ID=\"$CLIENT_ID\" jq -rjn '(env.CLIENT_ID|@uri) + \":\" + (env.ONRAMP_CLIENT_SECRET|@uri)' | base64 -w0)\""),
         ),
     };
     format!(
@@ -154,10 +154,8 @@ if [[ -z "$refresh_token" ]]; then
 fi
 
 # 1. Refresh.
-auth=()
-{auth}
-response="$(CLIENT_ID="$CLIENT_ID" USED_REFRESH_TOKEN="$refresh_token" {body} |
-  curl --silent --show-error --request POST "${{auth[@]}}" \
+{auth_setup}response="$(CLIENT_ID="$CLIENT_ID" USED_REFRESH_TOKEN="$refresh_token" {body} |
+  curl --silent --show-error --request POST {auth_arg}\
     --header 'Content-Type: {content_type}' --header 'Accept: application/json' \
     --data-binary @- --write-out '\n%{{http_code}}' "$TOKEN_URL")"
 status="${{response##*$'\n'}}"
@@ -192,7 +190,17 @@ jq . <<<"$answer"
         client_id = sh(&v.client_id),
         method = sh(&call.method),
         url = sh(&call.url),
-        auth = auth_header.unwrap_or("# (the client ID and secret are in the body)"),
+        auth_setup = match auth_header {
+            Some(setup) => format!(
+                "# HTTP Basic: the form-encoded client ID and secret (RFC 6749 2.3.1).\n{setup}\n"
+            ),
+            None => String::new(),
+        },
+        auth_arg = if auth_header.is_some() {
+            "--header @<(printf 'Authorization: Basic %s\\n' \"$basic\") "
+        } else {
+            ""
+        },
     )
 }
 
