@@ -13,6 +13,8 @@ APT_PACKAGES=(
   webkit2gtk-driver xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools
   # fonts so the window renders text under Xvfb
   fonts-dejavu-core
+  # the hand-off snippets are run in the tests: bash + curl + jq, python3 (node comes with npm below)
+  jq python3
 )
 
 missing=()
