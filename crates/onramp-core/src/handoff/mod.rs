@@ -42,8 +42,9 @@ pub enum SnippetLanguage {
     Python,
 }
 
-/// An exported `.env` or JSON file, before it is saved (through the UI's save dialog).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+/// An exported `.env` or JSON file, before it is saved (through the UI's save dialog). Its `Debug`
+/// leaves out contents that hold the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HandoffExport {
     pub contents: String,
@@ -51,6 +52,23 @@ pub struct HandoffExport {
     pub holds_secret: bool,
     /// e.g. `jira-integration.env`; the user picks the real path.
     pub suggested_file_name: String,
+}
+
+impl std::fmt::Debug for HandoffExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandoffExport")
+            .field(
+                "contents",
+                &if self.holds_secret {
+                    "<holds the client secret>"
+                } else {
+                    self.contents.as_str()
+                },
+            )
+            .field("holds_secret", &self.holds_secret)
+            .field("suggested_file_name", &self.suggested_file_name)
+            .finish()
+    }
 }
 
 /// How the token request's body is encoded.
@@ -90,8 +108,8 @@ pub struct ProductBase {
 }
 
 /// Everything a backend needs to use the integration, taken from the integration and its provider.
-/// Never holds a token; holds the client secret only when the user asked for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Never holds a token; holds the client secret only when the user asked for it (so: not `Debug`).
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HandoffValues {
     pub integration_name: String,
