@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod loopback;
 pub mod model;
+pub mod nango;
 pub mod oauth;
 pub mod scopes;
 pub mod steps;
@@ -63,6 +64,7 @@ mod bindings {
         ScopeAdvice::export_all(&cfg).unwrap();
         ScopeReport::export_all(&cfg).unwrap();
         CustomProviderInput::export_all(&cfg).unwrap();
+        NangoTarget::export_all(&cfg).unwrap();
         ApiRequest::export_all(&cfg).unwrap();
         RetryNotice::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
