@@ -73,8 +73,17 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
         )
         .await
         .unwrap();
+    authorize(engine, sandbox, &id).await;
+    let acme = engine.list_sites(&id).await.unwrap();
+    let acme = acme.iter().find(|s| s.id == ACME_CLOUD_ID).unwrap();
+    engine.select_site(&id, &acme.id).await.unwrap();
+    id
+}
+
+/// Authorizes (again) through the sandbox's consent page.
+async fn authorize(engine: &Engine, sandbox: &Sandbox, id: &str) {
     let started = engine
-        .start_authorization(&id, &RecordingSink::default())
+        .start_authorization(id, &RecordingSink::default())
         .await
         .unwrap()
         .started;
@@ -105,10 +114,6 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
         .accept_callback(&callback)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));
     engine.finish_authorization(accepted).await.unwrap();
-    let acme = engine.list_sites(&id).await.unwrap();
-    let acme = acme.iter().find(|s| s.id == ACME_CLOUD_ID).unwrap();
-    engine.select_site(&id, &acme.id).await.unwrap();
-    id
 }
 
 fn target(sandbox: &Sandbox) -> NangoTarget {
@@ -228,6 +233,13 @@ async fn push_hands_the_connection_to_nango_and_onramp_stops_refreshing() {
         .await
         .unwrap_err();
     assert_eq!(again.to_ui().code, ErrorCode::NangoNoRefreshToken);
+
+    // A new authorization is Onramp's own again (a new refresh-token family).
+    authorize(&engine, &sandbox, &id).await;
+    let view = engine.integration(&id).await.unwrap();
+    assert!(view.handed_off.is_none());
+    assert!(refresh_token(&id).is_some());
+    assert!(engine.refresh_now(&id).await.is_ok());
 }
 
 #[tokio::test]

@@ -166,3 +166,37 @@ impl Engine {
         self.integration(id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_support::*;
+
+    #[tokio::test]
+    async fn a_handed_off_connection_is_never_refreshed_again() {
+        let mut server = mockito::Server::new_async().await;
+        let refresh = refresh_mock(&mut server, 0).await;
+        // Expired: due for a background refresh, were it Onramp's.
+        let s = seeded(&server.url(), -10, 3600);
+        assert_eq!(
+            s.engine.due_for_proactive_refresh().await,
+            vec![s.id.clone()]
+        );
+        s.engine
+            .change_integration(&s.id, |i| {
+                i.handed_off = Some(HandOff {
+                    to: "nango".into(),
+                    base_url: "http://localhost:3003".into(),
+                    connection_id: "c".into(),
+                    at: 1,
+                });
+            })
+            .await
+            .unwrap();
+        assert!(s.engine.due_for_proactive_refresh().await.is_empty());
+        let e = s.engine.access_token(&s.id).await.unwrap_err();
+        assert_eq!(e.to_ui().code, crate::model::ErrorCode::HandedOff);
+        assert!(e.to_ui().detail.contains("http://localhost:3003"));
+        refresh.assert_async().await;
+    }
+}

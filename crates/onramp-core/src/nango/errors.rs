@@ -344,3 +344,191 @@ pub(crate) fn words(
     };
     (code, title.to_string(), detail, Some(hint.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each documented answer (bodies from nango-api-and-preflight.md) and its code and words.
+
+    use super::*;
+    use crate::error::OnrampError;
+
+    fn code(step: Step, status: u16, body: &str) -> (ErrorCode, String) {
+        let ui = map_answer(step, status, body, Some(7)).to_ui();
+        (ui.code, ui.detail)
+    }
+
+    #[test]
+    fn every_documented_answer_has_its_own_code() {
+        use ErrorCode::*;
+        let cases: &[(Step, u16, &str, ErrorCode, &str)] = &[
+            // §1.1
+            (
+                Step::Provider,
+                401,
+                r#"{"error":{"message":"Authentication failed. The request is missing the Authorization header.","payload":{},"code":"missing_auth_header"}}"#,
+                NangoKeyRejected,
+                "missing_auth_header",
+            ),
+            (
+                Step::Provider,
+                401,
+                r#"{"error":{"message":"Authentication failed. The provided secret key is not a UUID v4.","code":"invalid_secret_key_format"}}"#,
+                NangoKeyRejected,
+                "UUID v4",
+            ),
+            (
+                Step::CreateIntegration,
+                403,
+                r#"{"error":{"code":"forbidden","message":"Insufficient scope. Required: environment:integrations:create"}}"#,
+                NangoKeyScope,
+                "Required: environment:integrations:create",
+            ),
+            (
+                Step::ImportConnection,
+                429,
+                r#"{"error":{"code":"too_many_request","method":"POST","path":"/connections"}}"#,
+                NangoRateLimited,
+                "7 s",
+            ),
+            // §1.2, §4
+            (
+                Step::CreateIntegration,
+                400,
+                r#"{"error":{"code":"invalid_body","errors":[{"code":"invalid_string","message":"Unique key already exists","path":["uniqueKey"]}]}}"#,
+                NangoIntegrationExists,
+                "Unique key already exists",
+            ),
+            (
+                Step::CreateIntegration,
+                400,
+                r#"{"error":{"code":"invalid_body","errors":[{"code":"invalid_string","message":"Invalid provider","path":["provider"]}]}}"#,
+                NangoProviderUnknown,
+                "refused",
+            ),
+            (
+                Step::CreateIntegration,
+                400,
+                r#"{"error":{"code":"invalid_body","message":"incompatible credentials auth type and provider auth"}}"#,
+                NangoProviderMismatch,
+                "OAuth 2.0",
+            ),
+            (
+                Step::CreateIntegration,
+                400,
+                r#"{"error":{"code":"invalid_body","message":"Missing credentials"}}"#,
+                NangoInvalidBody,
+                "Missing credentials",
+            ),
+            (
+                Step::CreateIntegration,
+                500,
+                r#"{"error":{"code":"server_error","message":"Failed to create integration"}}"#,
+                NangoServerError,
+                "Failed to create integration",
+            ),
+            // §1.3
+            (
+                Step::UpdateIntegration,
+                404,
+                r#"{"error":{"code":"not_found","message":"Integration \"k\" does not exist"}}"#,
+                NangoIntegrationMissing,
+                "deleted",
+            ),
+            (
+                Step::UpdateIntegration,
+                400,
+                r#"{"error":{"code":"invalid_body","errors":[{"code":"invalid_type","message":"Invalid input: expected string, received undefined","path":["credentials","client_id"]}]}}"#,
+                NangoInvalidBody,
+                "credentials.client_id: Invalid input",
+            ),
+            // §1.5, §4
+            (
+                Step::ImportConnection,
+                404,
+                r#"{"error":{"code":"not_found","message":"Integration does not exist"}}"#,
+                NangoIntegrationMissing,
+                "does not exist",
+            ),
+            (
+                Step::ImportConnection,
+                400,
+                r#"{"error":{"code":"invalid_body","errors":[{"code":"unrecognized_keys","message":"Unrecognized key: \"raw\"","path":["credentials"]}]}}"#,
+                NangoInvalidBody,
+                "Unrecognized key",
+            ),
+            (
+                Step::ImportConnection,
+                400,
+                r#"{"error":{"code":"invalid_body","message":"Provider OAUTH2 does not support API_KEY auth"}}"#,
+                NangoProviderMismatch,
+                "OAuth 2.0",
+            ),
+            (
+                Step::ImportConnection,
+                400,
+                r#"{"error":{"code":"resource_capped","message":"Reached maximum number of allowed connections. Upgrade your plan to get rid of connection limits."}}"#,
+                NangoConnectionLimit,
+                "Reached maximum",
+            ),
+            // §1.4: a route that is not there (old Nango, wrong base URL).
+            (
+                Step::CreateIntegration,
+                404,
+                "Cannot POST /integrations",
+                NangoRouteMissing,
+                "CreateIntegration",
+            ),
+            (
+                Step::Provider,
+                404,
+                "<html>not found</html>",
+                NangoRouteMissing,
+                "Provider",
+            ),
+            // Not established by the reference: Nango's envelope on a 404 for an unknown provider name.
+            (
+                Step::Provider,
+                404,
+                r#"{"error":{"code":"not_found","message":"…"}}"#,
+                NangoProviderUnknown,
+                "refused",
+            ),
+            (Step::ReadConnection, 418, "teapot", NangoError, "teapot"),
+        ];
+        for (step, status, body, want, words) in cases {
+            let (got, detail) = code(*step, *status, body);
+            assert_eq!(got, *want, "{step:?} {status} {body}");
+            assert!(detail.contains(words), "{want:?}: {detail}");
+        }
+    }
+
+    #[test]
+    fn onramp_side_problems_say_what_to_do() {
+        for (problem, code, words) in [
+            (
+                NangoProblem::KeyMissing,
+                ErrorCode::NangoKeyMissing,
+                "keychain",
+            ),
+            (
+                NangoProblem::NoExpiry,
+                ErrorCode::NangoNoExpiry,
+                "never refreshes",
+            ),
+            (
+                NangoProblem::NoRefreshToken,
+                ErrorCode::NangoNoRefreshToken,
+                "offline_access",
+            ),
+        ] {
+            let ui = OnrampError::Nango {
+                status: None,
+                problem,
+            }
+            .to_ui();
+            assert_eq!(ui.code, code);
+            assert!(ui.detail.contains(words), "{}", ui.detail);
+            assert!(ui.hint.is_some());
+        }
+    }
+}
