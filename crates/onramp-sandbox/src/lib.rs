@@ -7,6 +7,9 @@
 //! does the same. Where the reference is silent, the wording is the sandbox's own and is marked as
 //! such in the code.
 //!
+//! Under `/nango` it also plays a self-hosted Nango (the target of Onramp's push to Nango, `nango/`),
+//! after `shared/reference/nango-api-and-preflight.md`.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use onramp_sandbox::{Sandbox, SandboxConfig};
