@@ -50,6 +50,7 @@ fn integration(n: usize) -> Integration {
         console_done: vec!["app".into()],
         site: None,
         connection: None,
+        handed_off: None,
         has_client_secret: true,
         history: (0..HISTORY).rev().map(entry).collect(),
         created_at: 1_760_000_000 + n as i64,

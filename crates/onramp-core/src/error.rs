@@ -59,6 +59,15 @@ pub enum OnrampError {
     UnknownTestCall(String),
     #[error("unexpected response {status}")]
     UnexpectedResponse { status: u16, body: String },
+    /// A push to Nango failed (`crate::nango::errors`: what each answer means).
+    #[error("Nango push failed (HTTP {status:?}): {problem:?}")]
+    Nango {
+        status: Option<u16>,
+        problem: crate::nango::NangoProblem,
+    },
+    /// The connection was handed off to Nango: Onramp no longer refreshes it.
+    #[error("handed off to {to} at {base_url}")]
+    HandedOff { to: String, base_url: String },
     /// Onramp itself failed (e.g. a background task panicked or was cancelled): a bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -253,6 +262,13 @@ impl OnrampError {
                 format!("Unexpected response (HTTP {status})"),
                 truncate(body, 2000),
                 None,
+            ),
+            OnrampError::Nango { status, problem } => crate::nango::errors::words(*status, problem),
+            OnrampError::HandedOff { to, base_url } => (
+                ErrorCode::HandedOff,
+                "This connection was handed off".into(),
+                format!("Onramp pushed this connection to {to} ({base_url}) and deleted its own refresh token, because Atlassian lets only one party refresh. Onramp can use the access token until it expires, but no longer refreshes it."),
+                Some("Use the connection through Nango, or authorize again in step 4 to give Onramp a connection of its own.".into()),
             ),
             OnrampError::Internal(m) => (
                 ErrorCode::Internal,

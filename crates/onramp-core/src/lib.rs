@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod loopback;
 pub mod model;
+pub mod nango;
 pub mod oauth;
 pub mod scopes;
 pub mod steps;
@@ -65,6 +66,7 @@ mod bindings {
         ScopeAdvice::export_all(&cfg).unwrap();
         ScopeReport::export_all(&cfg).unwrap();
         CustomProviderInput::export_all(&cfg).unwrap();
+        NangoTarget::export_all(&cfg).unwrap();
         ApiRequest::export_all(&cfg).unwrap();
         RetryNotice::export_all(&cfg).unwrap();
         crate::handoff::HandoffFormat::export_all(&cfg).unwrap();

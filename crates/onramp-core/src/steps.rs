@@ -114,6 +114,7 @@ mod tests {
             console_done: vec![],
             site: None,
             connection: None,
+            handed_off: None,
             has_client_secret: false,
             history: vec![],
             created_at: 0,

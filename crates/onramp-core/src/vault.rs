@@ -1,4 +1,4 @@
-//! Secrets (client secret, access token, refresh token) live only in the OS keychain.
+//! Secrets (client secret, access token, refresh token, Nango secret key) live only in the OS keychain.
 //!
 //! On Linux that is the Secret Service over D-Bus (GNOME Keyring, KWallet). There is no plaintext
 //! fallback: without a keychain, saving a secret fails with a clear error. Entries are stored under
@@ -15,13 +15,19 @@ pub enum SecretKind {
     ClientSecret,
     AccessToken,
     RefreshToken,
+    /// The Nango environment secret key ("Environment API key") a connection is pushed with. Kept per
+    /// integration: the key selects the Nango environment (nango-api-and-preflight.md §1.1), so two
+    /// integrations may push to different environments or instances, and deleting an integration
+    /// deletes its key with its other secrets.
+    NangoSecretKey,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 3] = [
+    pub const ALL: [SecretKind; 4] = [
         SecretKind::ClientSecret,
         SecretKind::AccessToken,
         SecretKind::RefreshToken,
+        SecretKind::NangoSecretKey,
     ];
 
     fn as_str(self) -> &'static str {
@@ -29,6 +35,7 @@ impl SecretKind {
             SecretKind::ClientSecret => "client_secret",
             SecretKind::AccessToken => "access_token",
             SecretKind::RefreshToken => "refresh_token",
+            SecretKind::NangoSecretKey => "nango_secret_key",
         }
     }
 }

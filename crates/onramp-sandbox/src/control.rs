@@ -30,6 +30,8 @@ pub(crate) fn routes() -> Router<Shr> {
         .route("/__sandbox/access-token-ttl", post(set_ttl))
         .route("/__sandbox/withheld-scopes", post(set_withheld))
         .route("/__sandbox/stats", get(stats))
+        .route("/__sandbox/nango/received", get(nango_received))
+        .route("/__sandbox/nango/key-scopes", post(set_nango_key_scopes))
         .route_layer(middleware::from_fn(loopback_only))
 }
 
@@ -82,4 +84,18 @@ async fn set_withheld(State(shared): State<Shr>, Json(scopes): Json<Vec<String>>
 
 async fn stats(State(shared): State<Shr>) -> Json<serde_json::Value> {
     Json(json!({"refresh_count": shared.lock().refresh_count}))
+}
+
+/// What the Nango look-alike received, oldest first (`crate::nango::NangoRequest`).
+async fn nango_received(State(shared): State<Shr>) -> Json<Vec<crate::NangoRequest>> {
+    Json(shared.nango.lock().received.clone())
+}
+
+/// `null`: an unscoped Nango key; a list: a scoped key with only these scopes.
+async fn set_nango_key_scopes(
+    State(shared): State<Shr>,
+    Json(scopes): Json<Option<Vec<String>>>,
+) -> StatusCode {
+    shared.nango.lock().key_scopes = scopes;
+    StatusCode::NO_CONTENT
 }

@@ -7,6 +7,9 @@
 //! does the same. Where the reference is silent, the wording is the sandbox's own and is marked as
 //! such in the code.
 //!
+//! Under `/nango` it also plays a self-hosted Nango (the target of Onramp's push to Nango, `nango/`),
+//! after `shared/reference/nango-api-and-preflight.md`.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -23,6 +26,7 @@
 mod api;
 mod control;
 mod data;
+mod nango;
 mod oauth;
 mod pages;
 mod state;
@@ -38,6 +42,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use data::{ACME_CLOUD_ID, GLOBEX_CLOUD_ID};
+pub use nango::{NangoRequest, NANGO_SECRET_KEY};
 
 use state::Shared;
 
@@ -264,6 +269,22 @@ impl Sandbox {
         self.shared.lock().refresh_count
     }
 
+    /// Every request the Nango look-alike (`{base_url}/nango`) received, oldest first.
+    pub fn nango_received(&self) -> Vec<NangoRequest> {
+        self.shared.nango.lock().received.clone()
+    }
+
+    /// The Nango secret key the sandbox accepts ([`NANGO_SECRET_KEY`] unless changed).
+    pub fn nango_secret_key(&self) -> String {
+        self.shared.nango.lock().secret_key.clone()
+    }
+
+    /// `None`: the Nango key is unscoped. `Some(scopes)`: it is a scoped key with only these
+    /// (e.g. `environment:integrations:create`), and other routes answer 403 `forbidden`.
+    pub fn set_nango_key_scopes(&self, scopes: Option<Vec<String>>) {
+        self.shared.nango.lock().key_scopes = scopes;
+    }
+
     /// Stops accepting connections and waits (up to 5 s) for open ones to finish.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -308,5 +329,6 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(oauth::routes())
         .merge(api::routes(shared.clone()))
         .merge(control::routes())
+        .merge(nango::routes(shared.clone()))
         .with_state(shared)
 }

@@ -18,6 +18,8 @@ pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT`; fixed once bound.
     pub base_url: String,
     state: Mutex<State>,
+    /// The Nango look-alike's state (`crate::nango`), apart from the Atlassian side.
+    pub nango: crate::nango::NangoShared,
 }
 
 impl Shared {
@@ -34,6 +36,7 @@ impl Shared {
                 refresh_count: 0,
                 next_family: 1,
             }),
+            nango: Default::default(),
         }
     }
 

@@ -270,6 +270,8 @@ impl Engine {
         };
         self.change_integration(&id, move |i| {
             i.connection = Some(connection);
+            // A new grant is Onramp's own again (a new refresh-token family).
+            i.handed_off = None;
         })
         .await?;
         tracing::info!("integration {id} connected");

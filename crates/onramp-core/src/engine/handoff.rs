@@ -157,6 +157,7 @@ impl Engine {
             connection: None,
             has_client_secret: false,
             history: Vec::new(),
+            handed_off: None,
             created_at: now,
             updated_at: now,
         };

@@ -28,6 +28,7 @@ impl Engine {
             console_done: Vec::new(),
             site: None,
             connection: None,
+            handed_off: None,
             has_client_secret: false,
             history: Vec::new(),
             created_at: now,

@@ -12,6 +12,7 @@ mod authorize;
 mod handoff;
 mod integrations;
 mod providers;
+mod push;
 mod registration;
 mod requests;
 mod scopes;
@@ -23,6 +24,7 @@ mod tokens;
 pub use authorize::{
     redirect_uri_for, AcceptedCallback, RefusedCallback, StartedAuthorization, DEEP_LINK_CALLBACK,
 };
+pub use push::NANGO_READ_BACK_DELAY;
 pub use registration::validate_credential;
 pub use requests::HISTORY_LIMIT;
 
@@ -171,6 +173,7 @@ impl Engine {
             console_done: i.console_done.clone(),
             site: i.site.clone(),
             connection: i.connection.clone(),
+            handed_off: i.handed_off.clone(),
             has_client_secret: i.has_client_secret,
             runnable_test_calls: match (&i.connection, &provider) {
                 (Some(c), Some(p)) if c.state == ConnectionState::Connected => {

@@ -55,6 +55,7 @@ pub fn seeded(server: &str, remaining: i64, lifetime: i64) -> Seeded {
             token_lifetime: Some(lifetime),
             last_refresh_at: None,
         }),
+        handed_off: None,
         has_client_secret: true,
         history: vec![],
         created_at: now,

@@ -126,6 +126,8 @@ impl Engine {
         };
         saved
             .into_iter()
+            // A handed-off connection is Nango's to refresh (one refresher only).
+            .filter(|i| i.handed_off.is_none())
             .filter(|i| {
                 i.connection
                     .as_ref()
@@ -199,6 +201,12 @@ impl Engine {
         integration: &Integration,
     ) -> Result<String, OnrampError> {
         let id = integration.id.clone();
+        if let Some(h) = &integration.handed_off {
+            return Err(OnrampError::HandedOff {
+                to: h.to.clone(),
+                base_url: h.base_url.clone(),
+            });
+        }
         let Some(refresh_token) = self.stored(&id, SecretKind::RefreshToken).await? else {
             let reason = "The access token expired and there is no refresh token (offline_access was not granted). Authorize again, with offline_access.";
             self.mark_needs_reconnect(&id, reason).await?;

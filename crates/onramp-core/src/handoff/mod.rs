@@ -292,6 +292,7 @@ pub(crate) mod fixture {
             }),
             has_client_secret: true,
             history: Vec::new(),
+            handed_off: None,
             created_at: 1_700_000_000,
             updated_at: 1_700_000_000,
         }

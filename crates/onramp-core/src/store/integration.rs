@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CallbackSettings, Connection, Site};
+use crate::model::{CallbackSettings, Connection, HandOff, Site};
 
 /// A saved integration. Never holds a secret: those are in the keychain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,10 @@ pub struct Integration {
     pub site: Option<Site>,
     #[serde(default)]
     pub connection: Option<Connection>,
+    /// Set after a successful push to Nango: Onramp deleted its refresh token and no longer
+    /// refreshes (one refresher only). A new authorization clears it.
+    #[serde(default)]
+    pub handed_off: Option<HandOff>,
     #[serde(default)]
     pub has_client_secret: bool,
     /// Newest first; method, path, status and time only.

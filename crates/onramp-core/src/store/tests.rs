@@ -18,6 +18,7 @@ pub(crate) fn integration(id: &str, created_at: i64) -> Integration {
         console_done: vec![],
         site: None,
         connection: None,
+        handed_off: None,
         has_client_secret: false,
         history: vec![],
         created_at,

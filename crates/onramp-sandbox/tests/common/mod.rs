@@ -174,3 +174,47 @@ pub async fn body_json(resp: reqwest::Response) -> Value {
 pub fn scope_mismatch() -> Value {
     json!({"code": 401, "message": "Unauthorized; scope does not match"})
 }
+
+/// The sandbox's Nango look-alike: a request with the given key (`None`: no Authorization header).
+impl Fx {
+    pub async fn nango(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(&format!("/nango{path}")));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// With the sandbox's own key.
+    pub async fn nango_ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let key = self.sb.nango_secret_key();
+        self.nango(method, path, Some(&key), body).await
+    }
+}
+
+pub fn nango_integration(key: &str) -> Value {
+    json!({
+        "unique_key": key,
+        "provider": "jira",
+        "display_name": "Jira",
+        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "cs", "scopes": "offline_access,read:jira-work"}
+    })
+}
