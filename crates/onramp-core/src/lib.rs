@@ -20,6 +20,7 @@ pub mod error_code;
 pub mod events;
 pub mod gateway;
 pub mod handoff;
+pub mod health;
 pub mod lifecycle;
 pub mod links;
 pub mod loopback;
@@ -69,6 +70,8 @@ mod bindings {
         NangoTarget::export_all(&cfg).unwrap();
         ApiRequest::export_all(&cfg).unwrap();
         RetryNotice::export_all(&cfg).unwrap();
+        IntegrationSummary::export_all(&cfg).unwrap();
+        crate::health::Health::export_all(&cfg).unwrap();
         crate::handoff::HandoffFormat::export_all(&cfg).unwrap();
         crate::handoff::SnippetLanguage::export_all(&cfg).unwrap();
         crate::handoff::HandoffExport::export_all(&cfg).unwrap();

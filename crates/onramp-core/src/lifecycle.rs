@@ -77,6 +77,15 @@ impl TokenLifecycle {
         wait
     }
 
+    /// The failing background refresh of `id`, if any: failures so far and the next try (Unix s).
+    pub fn background_retry(&self, id: &str) -> Option<(u32, i64)> {
+        self.background_backoff
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
+    }
+
     /// A working refresh, a new grant or a removed connection ends any background backoff.
     pub fn clear_backoff(&self, id: &str) {
         self.background_backoff
@@ -165,7 +174,10 @@ mod tests {
             lifecycle.due_in_background("b", &c, 1000),
             "others are not held back"
         );
+        assert_eq!(lifecycle.background_retry("a"), Some((14, 1900)));
+        assert_eq!(lifecycle.background_retry("b"), None);
         lifecycle.clear_backoff("a");
+        assert_eq!(lifecycle.background_retry("a"), None);
         assert!(lifecycle.due_in_background("a", &c, 1000));
     }
 }

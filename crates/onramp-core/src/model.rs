@@ -589,3 +589,22 @@ pub struct HistoryEntry {
     #[serde(default)]
     pub request: Option<ApiRequest>,
 }
+
+/// One saved integration on the home: lighter than [`IntegrationView`] (no history, no scopes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationSummary {
+    pub id: String,
+    pub name: String,
+    pub provider_id: String,
+    /// The provider's display name, or the id when the provider is gone (a deleted custom one).
+    pub provider_name: String,
+    pub site: Option<Site>,
+    pub health: crate::health::Health,
+    /// The step the wizard opens at: the first one something still blocks.
+    pub step: crate::steps::WizardStep,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}

@@ -94,6 +94,15 @@ pub fn statuses(integration: &Integration, provider: Option<&Provider>) -> Vec<S
     ]
 }
 
+/// Where the integration stands: the first step something still blocks (the last step, requests,
+/// always "blocks", so a finished setup stands there). The home opens the wizard at it.
+pub fn current_step(statuses: &[StepStatus]) -> WizardStep {
+    statuses
+        .iter()
+        .find(|s| s.blocker.is_some() && !s.skipped)
+        .map_or(WizardStep::Requests, |s| s.step)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +194,50 @@ mod tests {
         assert_eq!(sites.blocker, None);
         let unknown = &statuses(&bare(), None)[4];
         assert!(!unknown.skipped, "a missing provider skips nothing");
+    }
+
+    #[test]
+    fn an_integration_stands_at_its_first_blocked_step() {
+        let atlassian = Catalog::load()
+            .unwrap()
+            .provider("atlassian", None)
+            .unwrap();
+        let mut i = bare();
+        assert_eq!(
+            current_step(&statuses(&i, Some(&atlassian))),
+            WizardStep::Registration
+        );
+        i.client_id = "c".into();
+        i.has_client_secret = true;
+        i.scopes = vec!["read:me".into()];
+        assert_eq!(
+            current_step(&statuses(&i, Some(&atlassian))),
+            WizardStep::Authorize
+        );
+        i.connection = Some(Connection {
+            state: ConnectionState::Connected,
+            connected_at: 0,
+            expires_at: None,
+            granted_scopes: vec![],
+            has_refresh_token: true,
+            reason: None,
+            token_lifetime: None,
+            last_refresh_at: None,
+        });
+        assert_eq!(
+            current_step(&statuses(&i, Some(&atlassian))),
+            WizardStep::Sites
+        );
+        i.site = Some(Site {
+            id: "s".into(),
+            name: "s".into(),
+            url: "https://s.atlassian.net".into(),
+            scopes: vec![],
+            avatar_url: None,
+        });
+        assert_eq!(
+            current_step(&statuses(&i, Some(&atlassian))),
+            WizardStep::Requests
+        );
     }
 }

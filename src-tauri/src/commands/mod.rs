@@ -6,6 +6,7 @@
 //! while a command has no wrapper in `ui/src/lib/api.ts`).
 
 pub mod authorize;
+pub mod home;
 pub mod integrations;
 pub mod providers;
 pub mod registration;
@@ -37,6 +38,8 @@ commands! {
     integrations::create_integration,
     integrations::update_integration,
     integrations::delete_integration,
+    home::list_integrations,
+    home::duplicate_integration,
     providers::discover_provider,
     providers::save_custom_provider,
     providers::delete_custom_provider,

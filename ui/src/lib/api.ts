@@ -9,6 +9,7 @@ import type {
   Bootstrap,
   CustomProviderInput,
   IntegrationPatch,
+  IntegrationSummary,
   IntegrationView,
   Provider,
   RetryNotice,
@@ -85,6 +86,12 @@ export const selectSite = (id: string, cloudId: string) =>
   call<IntegrationView>("select_site", { id, cloudId });
 
 export const deleteIntegration = (id: string) => call<null>("delete_integration", { id });
+
+/** Every saved integration with its health, for the home. */
+export const listIntegrations = () => call<IntegrationSummary[]>("list_integrations");
+
+/** A copy of an integration's settings, without secrets, tokens, site or history. */
+export const duplicateIntegration = (id: string) => call<IntegrationView>("duplicate_integration", { id });
 
 export const openUrl = (url: string) => call<null>("open_url", { url });
 

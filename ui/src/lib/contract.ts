@@ -7,6 +7,8 @@ export type CommandName =
   | "create_integration"
   | "update_integration"
   | "delete_integration"
+  | "list_integrations"
+  | "duplicate_integration"
   | "discover_provider"
   | "save_custom_provider"
   | "delete_custom_provider"

@@ -3,13 +3,15 @@
 //!
 //! - [`providers`] (step 1), [`registration`] (step 2), [`scopes`] (step 3), [`authorize`] (step 4),
 //!   [`sites`] (step 5), [`requests`] (step 6);
-//! - [`integrations`]: saved integrations themselves; [`tokens`]: the token lifecycle;
+//! - [`integrations`]: saved integrations themselves; [`home`]: all of them with their health;
+//!   [`tokens`]: the token lifecycle;
 //! - [`handoff`]: the verified setup for the user's backend (`crate::handoff`).
 //!
 //! This file holds the struct, its construction and the helpers every step shares.
 
 mod authorize;
 mod handoff;
+mod home;
 mod integrations;
 mod providers;
 mod push;

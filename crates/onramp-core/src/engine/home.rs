@@ -1,0 +1,125 @@
+//! The integrations home: every saved integration with its health, and duplicating one. Renaming is
+//! `update_integration` with a name; deleting is `delete_integration` (both in `integrations.rs`).
+
+use super::*;
+use crate::model::IntegrationSummary;
+
+impl Engine {
+    /// Every saved integration, oldest first, with its health now and the step where it stands.
+    pub async fn integration_summaries(&self) -> Result<Vec<IntegrationSummary>, OnrampError> {
+        let now = now_unix();
+        let mut out = Vec::new();
+        for i in self.store.integrations().await? {
+            let provider = self.provider(&i.provider_id).await.ok();
+            let atlassian_limits = provider.as_ref().is_some_and(|p| p.custom.is_none());
+            out.push(IntegrationSummary {
+                health: crate::health::health(
+                    &i,
+                    self.lifecycle.background_retry(&i.id),
+                    atlassian_limits,
+                    now,
+                ),
+                step: crate::steps::current_step(&crate::steps::statuses(&i, provider.as_ref())),
+                provider_name: provider
+                    .as_ref()
+                    .map_or_else(|| i.provider_id.clone(), |p| p.display_name.clone()),
+                id: i.id,
+                name: i.name,
+                provider_id: i.provider_id,
+                site: i.site,
+                created_at: i.created_at,
+                updated_at: i.updated_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A copy of an integration's settings (provider, client ID, callback, scopes, checklist) named
+    /// "… (copy)": no client secret, tokens, connection, site, history or hand-off.
+    pub async fn duplicate_integration(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        let source = self.store.integration(id).await?;
+        let now = now_unix();
+        let copy = Integration {
+            id: new_id(),
+            name: format!("{} (copy)", source.name),
+            site: None,
+            connection: None,
+            handed_off: None,
+            has_client_secret: false,
+            history: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            ..source
+        };
+        let new = copy.id.clone();
+        self.register_sandbox_callback(&copy);
+        self.store.insert_integration(copy).await?;
+        tracing::info!("duplicated integration {id} as {new}");
+        self.integration(&new).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_support::*;
+    use crate::health::HealthState;
+    use crate::steps::WizardStep;
+
+    #[tokio::test]
+    async fn the_home_lists_each_integration_with_its_health_and_step() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let fresh = seed.engine.create_integration("jira").await.unwrap();
+        let list = seed.engine.integration_summaries().await.unwrap();
+        assert_eq!(list.len(), 2);
+        let seeded = list.iter().find(|s| s.id == seed.id).unwrap();
+        assert_eq!(seeded.health.state, HealthState::Connected);
+        assert!(seeded.health.expires_at.is_some());
+        assert_eq!(seeded.provider_name, "Mock");
+        assert!(
+            seeded.health.refresh_token.is_none(),
+            "a custom provider's refresh token limits are unknown"
+        );
+        let new = list.iter().find(|s| s.id == fresh.id).unwrap();
+        assert_eq!(new.health.state, HealthState::NotAuthorized);
+        assert_eq!(new.step, WizardStep::Registration);
+        assert_eq!(new.provider_id, "jira");
+    }
+
+    #[tokio::test]
+    async fn a_failing_background_refresh_shows_on_the_home() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let wait = seed
+            .engine
+            .lifecycle
+            .background_failed(&seed.id, now_unix());
+        let list = seed.engine.integration_summaries().await.unwrap();
+        assert_eq!(list[0].health.state, HealthState::RefreshFailing);
+        assert!(list[0].health.next_retry_at.unwrap() >= now_unix() + wait - 1);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_keeps_the_settings_and_nothing_secret() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let copy = seed.engine.duplicate_integration(&seed.id).await.unwrap();
+        let source = seed.engine.integration(&seed.id).await.unwrap();
+        assert_ne!(copy.id, source.id);
+        assert_eq!(copy.name, "Seeded (copy)");
+        assert_eq!(copy.provider_id, source.provider_id);
+        assert_eq!(copy.client_id, source.client_id);
+        assert_eq!(copy.scopes, source.scopes);
+        assert_eq!(copy.callback, source.callback);
+        assert!(copy.connection.is_none() && copy.site.is_none() && copy.handed_off.is_none());
+        assert!(!copy.has_client_secret && copy.history.is_empty());
+        assert!(Vault
+            .get(&copy.id, SecretKind::ClientSecret)
+            .unwrap()
+            .is_none());
+        assert!(Vault
+            .get(&copy.id, SecretKind::RefreshToken)
+            .unwrap()
+            .is_none());
+        assert_eq!(seed.engine.integration_summaries().await.unwrap().len(), 2);
+        assert!(seed.engine.duplicate_integration("nope").await.is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! The integrations home: every saved integration with its health; duplicating one. Renaming and
+//! deleting are `update_integration` and `delete_integration` (`integrations.rs`).
+
+use onramp_core::model::{IntegrationSummary, IntegrationView};
+use tauri::State;
+
+use super::Result;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn list_integrations(state: State<'_, AppState>) -> Result<Vec<IntegrationSummary>> {
+    Ok(state.engine.integration_summaries().await?)
+}
+
+#[tauri::command]
+pub async fn duplicate_integration(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<IntegrationView> {
+    Ok(state.engine.duplicate_integration(&id).await?)
+}
