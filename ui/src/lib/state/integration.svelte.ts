@@ -66,6 +66,12 @@ class Integration {
     this.#take(view);
   }
 
+  /** No integration open (the home's "New integration": step 1 then creates one). */
+  close(): void {
+    this.view = null;
+    this.#confirmed = null;
+  }
+
   /** Take a fresh IntegrationView from the back end (secret saved, site selected, connected…). */
   accept(view: IntegrationView): void {
     if (this.view && this.view.id !== view.id) return;

@@ -3,6 +3,7 @@
 import * as api from "../api";
 import { authorization } from "./authorization.svelte";
 import { boot } from "./boot.svelte";
+import { home } from "./home.svelte";
 import { integration } from "./integration.svelte";
 import { navigation } from "./navigation.svelte";
 import { requests } from "./requests.svelte";
@@ -14,7 +15,12 @@ async function listenEvents(): Promise<void> {
   const subs: api.Unlisten[] = [];
   try {
     subs.push(await api.onRequestProgress((n) => requests.retrying(n)));
-    subs.push(await api.onConnectionChanged((view) => integration.connectionChanged(view)));
+    subs.push(
+      await api.onConnectionChanged((view) => {
+        integration.connectionChanged(view);
+        home.connectionChanged(view);
+      }),
+    );
     subs.push(await api.onUnmatchedCallback((e) => (boot.unmatchedCallback = e)));
     subs.push(api.onCallError((e, cmd, args) => integration.callFailed(e, cmd, args)));
     unlistenEvents = subs;
