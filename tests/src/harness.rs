@@ -69,6 +69,33 @@ impl Scenario {
     pub async fn start(paths: &Paths, name: &str, extra_env: &[(&str, &str)]) -> Scenario {
         let home = repo_root().join("target").join("e2e").join(name);
         let _ = std::fs::remove_dir_all(&home);
+        Scenario::launch(paths, name, home, free_port(), free_port(), extra_env).await
+    }
+
+    /// Quits the app (its whole process group) and starts it again on the same HOME, database and
+    /// keychain entries, with the same sandbox and loopback ports: a user's next start.
+    pub async fn restart(mut self, paths: &Paths, extra_env: &[(&str, &str)]) -> Scenario {
+        if let Some(s) = self.session.take() {
+            let _ = s.close().await;
+        }
+        let (name, home) = (self.name.clone(), self.home.clone());
+        let (sandbox_port, loopback_port) = (self.sandbox_port, self.loopback_port);
+        let shots = self.shots.get();
+        drop(self);
+        let scn =
+            Scenario::launch(paths, &name, home, sandbox_port, loopback_port, extra_env).await;
+        scn.shots.set(shots);
+        scn
+    }
+
+    async fn launch(
+        paths: &Paths,
+        name: &str,
+        home: PathBuf,
+        sandbox_port: u16,
+        loopback_port: u16,
+        extra_env: &[(&str, &str)],
+    ) -> Scenario {
         let config = home.join(".config");
         let data = home.join(".local/share");
         std::fs::create_dir_all(data.join("applications")).unwrap();
@@ -89,8 +116,6 @@ impl Scenario {
         .unwrap();
         std::fs::create_dir_all(screenshot_dir()).unwrap();
         let browser_log = home.join("fake-browser.log");
-        let sandbox_port = free_port();
-        let loopback_port = free_port();
         let port = free_port();
         let native_port = free_port();
         let mut cmd = Command::new(&paths.tauri_driver);
