@@ -8,6 +8,7 @@
 //!   database, safe with two Onramp processes; imports the old `settings.json` once;
 //! - [`gateway`]: site discovery and test calls through the API gateway;
 //! - [`handoff`]: the verified setup for the user's backend (.env, JSON, snippets, team definition);
+//! - [`health`]: an integration's health on the home, and its refresh token's age;
 //! - [`engine`]: the facade the shell calls, one method per user action;
 //! - [`model`], [`error`] and [`error_code`]: the types, the one error shape the UI sees and its codes.
 
