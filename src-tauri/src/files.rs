@@ -1,9 +1,10 @@
 //! File dialogs, opened from Rust so the window needs no dialog or file-system permission.
 //! Nothing is ever written to or read from a default path: a cancelled dialog is `None`.
 //!
-//! Test and automation override: with `ONRAMP_SAVE_PATH_FOR_TESTS` set, no dialog is shown and
-//! that path is used instead (for saving and for opening). When it names an existing directory,
-//! a saved file goes into it under the suggested file name.
+//! Test and automation overrides, in place of the dialogs: with `ONRAMP_SAVE_PATH_FOR_TESTS` set,
+//! no save dialog is shown and that path is used (when it names an existing directory, the file goes
+//! into it under the suggested file name); with `ONRAMP_OPEN_PATH_FOR_TESTS` set, no open dialog is
+//! shown and that file is read.
 
 use std::path::PathBuf;
 
@@ -11,11 +12,13 @@ use onramp_core::OnrampError;
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_dialog::DialogExt;
 
-/// The environment variable that replaces the dialogs (tests, automation).
+/// The environment variable that replaces the save dialog (tests, automation).
 pub const SAVE_PATH_FOR_TESTS: &str = "ONRAMP_SAVE_PATH_FOR_TESTS";
+/// The environment variable that replaces the open dialog (tests, automation).
+pub const OPEN_PATH_FOR_TESTS: &str = "ONRAMP_OPEN_PATH_FOR_TESTS";
 
-fn override_path() -> Option<PathBuf> {
-    std::env::var_os(SAVE_PATH_FOR_TESTS)
+fn override_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
 }
@@ -47,7 +50,7 @@ pub async fn save_path<R: Runtime>(
     app: &AppHandle<R>,
     file_name: &str,
 ) -> Result<Option<PathBuf>, OnrampError> {
-    if let Some(path) = override_path() {
+    if let Some(path) = override_path(SAVE_PATH_FOR_TESTS) {
         return Ok(Some(if path.is_dir() {
             path.join(file_name)
         } else {
@@ -59,7 +62,7 @@ pub async fn save_path<R: Runtime>(
 
 /// Which file to open; `None` when the user cancelled.
 pub async fn open_path<R: Runtime>(app: &AppHandle<R>) -> Result<Option<PathBuf>, OnrampError> {
-    if let Some(path) = override_path() {
+    if let Some(path) = override_path(OPEN_PATH_FOR_TESTS) {
         return Ok(Some(path));
     }
     ask(app, None).await
