@@ -95,7 +95,8 @@ async fn hand_off_files_definition_and_push_to_nango() {
     s.wait_for_text("[data-testid=\"handoff-secret-note\"]", "0600", SHORT)
         .await
         .unwrap();
-    s.wait_for_text("[data-testid=\"handoff-preview\"]", &client_secret, SHORT)
+    // The preview that would show the secret stays hidden until asked (and out of this screenshot).
+    s.wait_for("[data-testid=\"handoff-preview-hidden\"]", SHORT)
         .await
         .unwrap();
     s.click_css("[data-testid=\"handoff-save\"]").await.unwrap();
@@ -111,6 +112,9 @@ async fn hand_off_files_definition_and_push_to_nango() {
     scn.shot_of("[data-testid=\"handoff-files\"]", "handoff-env-secret")
         .await;
     // JSON: a preview in the other format.
+    s.click_css("[data-testid=\"handoff-include-secret\"]")
+        .await
+        .unwrap();
     s.click_css("[data-testid=\"handoff-format-json\"]")
         .await
         .unwrap();
