@@ -231,7 +231,8 @@ async fn hand_off_files_definition_and_push_to_nango() {
     s.wait_for("[data-testid=\"nango-confirm\"]", SHORT)
         .await
         .unwrap();
-    scn.shot("nango-confirm").await;
+    scn.shot_of("[data-testid=\"nango-confirm\"]", "nango-confirm")
+        .await;
     s.click_css("[data-testid=\"nango-confirm-yes\"]")
         .await
         .unwrap();
@@ -244,7 +245,8 @@ async fn hand_off_files_definition_and_push_to_nango() {
         .await
         .unwrap();
     assert!(handed.contains("/nango"), "where: {handed}");
-    scn.shot("handed-off").await;
+    scn.shot_of("[data-testid=\"handed-off\"]", "handed-off")
+        .await;
     assert_eq!(
         keychain_lookup(&format!("{id}/nango_secret_key")).as_deref(),
         Some(onramp_sandbox::NANGO_SECRET_KEY)
