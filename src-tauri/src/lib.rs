@@ -4,6 +4,7 @@
 mod callbacks;
 pub mod commands;
 mod events;
+mod files;
 mod logging;
 mod state;
 
@@ -21,6 +22,8 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
+        // File dialogs are opened from Rust (`files.rs`); the window gets no dialog permission.
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(commands::handler())
         .setup(|app| {
             let handle = app.handle().clone();

@@ -17,6 +17,7 @@ pub enum WizardStep {
     Authorize,
     Sites,
     Requests,
+    Handoff,
 }
 
 /// One step of one integration.
@@ -86,18 +87,18 @@ pub fn statuses(integration: &Integration, provider: Option<&Provider>) -> Vec<S
             },
             provider.is_some() && !has_sites,
         ),
-        status(
-            WizardStep::Requests,
-            blocked("This is the last step"),
-            false,
-        ),
+        // Test calls are optional: the hand-off comes next.
+        status(WizardStep::Requests, None, false),
+        status(WizardStep::Handoff, blocked("This is the last step"), false),
     ]
 }
 
-/// Where the integration stands: the first step something still blocks (the last step, requests,
-/// always "blocks", so a finished setup stands there). The home opens the wizard at it.
+/// Where the integration stands: the first step something still blocks; a finished setup stands at
+/// its requests (test calls), where the verified connection is used. The home opens the wizard there.
 pub fn current_step(statuses: &[StepStatus]) -> WizardStep {
-    statuses
+    // The last step's blocker only says that nothing comes after it: it is not a step to finish.
+    let before_last = &statuses[..statuses.len().saturating_sub(1)];
+    before_last
         .iter()
         .find(|s| s.blocker.is_some() && !s.skipped)
         .map_or(WizardStep::Requests, |s| s.step)
@@ -148,6 +149,7 @@ mod tests {
         assert_eq!(b[2].as_deref(), Some("Choose at least one scope"));
         assert_eq!(b[3].as_deref(), Some("Authorize first"));
         assert_eq!(b[4].as_deref(), Some("Pick a site"));
+        assert_eq!(b[5], None, "test calls are optional");
 
         i.client_id = "cid".into();
         assert_eq!(
@@ -178,8 +180,11 @@ mod tests {
             avatar_url: None,
         });
         let b = blockers(&i, Some(&atlassian));
-        assert_eq!(b[..5], [None, None, None, None, None]);
-        assert!(b[5].is_some(), "nothing comes after the last step");
+        assert_eq!(b[..6], [None, None, None, None, None, None]);
+        assert!(
+            b[6].is_some(),
+            "nothing comes after the hand-off, the last step"
+        );
     }
 
     #[test]

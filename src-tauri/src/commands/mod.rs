@@ -6,9 +6,11 @@
 //! while a command has no wrapper in `ui/src/lib/api.ts`).
 
 pub mod authorize;
+pub mod handoff;
 pub mod home;
 pub mod integrations;
 pub mod providers;
+pub mod push;
 pub mod registration;
 pub mod requests;
 pub mod scopes;
@@ -58,6 +60,15 @@ commands! {
     requests::curl_command,
     tokens::refresh_now,
     tokens::disconnect,
+    handoff::export_handoff,
+    handoff::save_handoff,
+    handoff::snippet,
+    handoff::export_definition,
+    handoff::save_definition,
+    handoff::import_definition,
+    push::save_nango_secret_key,
+    push::has_nango_secret_key,
+    push::push_to_nango,
 }
 
 /// The UI's copy of the contract: command names and event names, as TypeScript.

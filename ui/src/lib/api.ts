@@ -8,14 +8,18 @@ import type {
   AuthorizationStarted,
   Bootstrap,
   CustomProviderInput,
+  HandoffExport,
+  HandoffFormat,
   IntegrationPatch,
   IntegrationSummary,
   IntegrationView,
+  NangoTarget,
   Provider,
   RetryNotice,
   ScopeAdvice,
   ScopeReport,
   Site,
+  SnippetLanguage,
   TestCallResult,
   UiError,
 } from "./bindings";
@@ -148,6 +152,37 @@ export const diagnoseBrowserError = (id: string | null, text: string) =>
   call<UiError>("diagnose_browser_error", { id, text });
 
 export const getIntegration = (id: string) => call<IntegrationView>("get_integration", { id });
+
+// ---- hand-off (step 7) -------------------------------------------------------------------
+
+/** The `.env` or JSON a backend needs; the client secret only when `includeSecret`. */
+export const exportHandoff = (id: string, format: HandoffFormat, includeSecret: boolean) =>
+  call<HandoffExport>("export_handoff", { id, format, includeSecret });
+
+/** Opens the save dialog (from the shell) and writes the export; the path, or null when cancelled. */
+export const saveHandoff = (id: string, format: HandoffFormat, includeSecret: boolean, fileName: string) =>
+  call<string | null>("save_handoff", { id, format, includeSecret, fileName });
+
+/** A runnable program (refresh with rotation → a test call) with the integration's real values. */
+export const snippet = (id: string, language: SnippetLanguage) => call<string>("snippet", { id, language });
+
+/** The team definition (no secrets, no tokens, no site) as JSON text. */
+export const exportDefinition = (id: string) => call<string>("export_definition", { id });
+
+/** Opens the save dialog and writes the team definition; the path, or null when cancelled. */
+export const saveDefinition = (id: string, fileName: string) => call<string | null>("save_definition", { id, fileName });
+
+/** Opens a definition file (dialog from the shell) and creates a new integration; null when cancelled. */
+export const importDefinition = () => call<IntegrationView | null>("import_definition");
+
+/** Keeps the Nango secret key in the keychain only. */
+export const saveNangoSecretKey = (id: string, secretKey: string) =>
+  call<IntegrationView>("save_nango_secret_key", { id, secretKey });
+
+export const hasNangoSecretKey = (id: string) => call<boolean>("has_nango_secret_key", { id });
+
+/** Pushes to Nango; on success Onramp deletes its refresh token and stops refreshing (one refresher only). */
+export const pushToNango = (id: string, target: NangoTarget) => call<IntegrationView>("push_to_nango", { id, target });
 
 /** Subscribe to `request-progress` (a request on step 6 waits before retrying). */
 export const onRequestProgress = (cb: (n: RetryNotice) => void) => listen<RetryNotice>(EVENTS.requestProgress, cb);

@@ -26,7 +26,16 @@ export type CommandName =
   | "preview_request"
   | "curl_command"
   | "refresh_now"
-  | "disconnect";
+  | "disconnect"
+  | "export_handoff"
+  | "save_handoff"
+  | "snippet"
+  | "export_definition"
+  | "save_definition"
+  | "import_definition"
+  | "save_nango_secret_key"
+  | "has_nango_secret_key"
+  | "push_to_nango";
 
 /** Every event the engine emits, by name. */
 export const EVENTS = {

@@ -87,6 +87,40 @@ impl Engine {
         Ok(handoff::to_definition(&integration, &provider))
     }
 
+    /// Writes the team definition to `path` (chosen by the user in a save dialog); returns it.
+    pub async fn save_definition(&self, id: &str, path: &Path) -> Result<String, OnrampError> {
+        let text = self.export_definition(id).await?;
+        let (path, contents) = (path.to_path_buf(), text.clone());
+        run_blocking(move || handoff::env::write_public_file(&path, &contents)).await?;
+        tracing::info!("definition of {id} saved");
+        Ok(text)
+    }
+
+    /// Reads a definition file (chosen by the user in an open dialog) and imports it
+    /// ([`Engine::import_definition`]). A file that cannot be read, or is larger than any
+    /// definition (1 MiB), changes nothing.
+    pub async fn import_definition_file(
+        &self,
+        path: &Path,
+    ) -> Result<IntegrationView, OnrampError> {
+        const LIMIT: u64 = 1 << 20;
+        let owned = path.to_path_buf();
+        let text = run_blocking(move || {
+            let fail = |e: String| {
+                OnrampError::invalid("definition file", format!("{}: {e}", owned.display()))
+            };
+            let size = std::fs::metadata(&owned)
+                .map_err(|e| fail(e.to_string()))?
+                .len();
+            if size > LIMIT {
+                return Err(fail("too large to be an Onramp definition file".into()));
+            }
+            std::fs::read_to_string(&owned).map_err(|e| fail(e.to_string()))
+        })
+        .await?;
+        self.import_definition(&text).await
+    }
+
     /// Creates a new integration from a definition file. It needs its own client secret and
     /// authorization. Everything is checked before anything is written: a bad file changes nothing.
     pub async fn import_definition(&self, text: &str) -> Result<IntegrationView, OnrampError> {
@@ -279,6 +313,32 @@ mod tests {
                 .await
                 .unwrap()
                 .custom
+        );
+    }
+
+    #[tokio::test]
+    async fn a_definition_saved_to_a_file_imports_from_it_and_a_missing_file_changes_nothing() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("team.onramp.json");
+        let text = seed.engine.save_definition(&seed.id, &path).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        let before = seed.engine.store.integrations().await.unwrap().len();
+        let imported = seed.engine.import_definition_file(&path).await.unwrap();
+        assert_ne!(imported.id, seed.id);
+        assert_eq!(
+            seed.engine.store.integrations().await.unwrap().len(),
+            before + 1
+        );
+        let e = seed
+            .engine
+            .import_definition_file(&dir.path().join("missing.json"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_ui().code, crate::model::ErrorCode::InvalidInput);
+        assert_eq!(
+            seed.engine.store.integrations().await.unwrap().len(),
+            before + 1
         );
     }
 

@@ -3,4 +3,4 @@
 /**
  * The wizard's steps, in order; the same names as the engine's, commands' and UI's files.
  */
-export type WizardStep = "providers" | "registration" | "scopes" | "authorize" | "sites" | "requests";
+export type WizardStep = "providers" | "registration" | "scopes" | "authorize" | "sites" | "requests" | "handoff";

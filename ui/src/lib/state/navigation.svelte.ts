@@ -13,12 +13,16 @@ export const STEPS = [
   { key: "authorize", title: "Authorize" },
   { key: "sites", title: "Site" },
   { key: "requests", title: "Test call" },
+  { key: "handoff", title: "Hand-off" },
 ] as const;
 
 export const LAST_STEP = STEPS.length - 1;
 
 /** Index of the Sites step, skipped for providers without sites (`hasSites: false`). */
 export const SITES_STEP = 4;
+
+/** Index of the test-call step: an integration that got this far reopens here (hand-off is a choice). */
+export const REQUESTS_STEP = 5;
 
 class Navigation {
   step = $state(0);
@@ -29,10 +33,10 @@ class Navigation {
   /** The current provider lists no sites: step 5 counts as done and is jumped over (the engine says). */
   sitesSkipped = $derived(integration.view?.steps[SITES_STEP]?.skipped ?? false);
 
-  /** Furthest step whose predecessors are all done. */
+  /** Furthest step whose predecessors are all done, at most the test-call step (or the hand-off once handed off). */
   resumeStep(): number {
-    for (let i = 1; i < LAST_STEP; i++) if (!this.isDone(i)) return i;
-    return LAST_STEP;
+    for (let i = 1; i < REQUESTS_STEP; i++) if (!this.isDone(i)) return i;
+    return integration.view?.handedOff ? LAST_STEP : REQUESTS_STEP;
   }
 
   /** Why Next is not possible on step `i`, or null if it is. Step 1 needs a provider picked here;

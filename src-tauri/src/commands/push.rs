@@ -1,0 +1,34 @@
+//! Step 7, push to Nango: the secret key (keychain only) and the push itself.
+
+use onramp_core::engine::NANGO_READ_BACK_DELAY;
+use onramp_core::model::{IntegrationView, NangoTarget};
+use tauri::State;
+
+use super::Result;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn save_nango_secret_key(
+    state: State<'_, AppState>,
+    id: String,
+    secret_key: String,
+) -> Result<IntegrationView> {
+    Ok(state.engine.save_nango_secret_key(&id, &secret_key).await?)
+}
+
+#[tauri::command]
+pub async fn has_nango_secret_key(state: State<'_, AppState>, id: String) -> Result<bool> {
+    Ok(state.engine.has_nango_secret_key(&id).await?)
+}
+
+#[tauri::command]
+pub async fn push_to_nango(
+    state: State<'_, AppState>,
+    id: String,
+    target: NangoTarget,
+) -> Result<IntegrationView> {
+    Ok(state
+        .engine
+        .push_to_nango(&id, target, NANGO_READ_BACK_DELAY)
+        .await?)
+}
