@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use crate::error_code::{AdviceCode, ErrorCode};
+pub use handoff::{HandOff, NangoProvider, NangoTarget};
+pub use requests::{ApiRequest, HistoryEntry, RetryNotice, TestCallResult};
+
+mod handoff;
+mod requests;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -328,52 +333,6 @@ pub struct Connection {
     pub last_refresh_at: Option<i64>,
 }
 
-/// Onramp gave the connection to another refresher (Nango) and stopped refreshing it: Atlassian
-/// rotates refresh tokens, so only one party may refresh (nango-api-and-preflight.md §1.7 step 5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct HandOff {
-    /// `"nango"`.
-    pub to: String,
-    pub base_url: String,
-    pub connection_id: String,
-    /// Unix seconds.
-    #[ts(type = "number")]
-    pub at: i64,
-}
-
-/// The Nango provider a connection is pushed as (nango-atlassian.md §1): `jira` and `confluence`
-/// run Nango's site-picking post-connection hook, `atlassian` does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-pub enum NangoProvider {
-    Jira,
-    Confluence,
-    Atlassian,
-}
-
-impl NangoProvider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NangoProvider::Jira => "jira",
-            NangoProvider::Confluence => "confluence",
-            NangoProvider::Atlassian => "atlassian",
-        }
-    }
-}
-
-/// Where to push a connection: a Nango instance (Cloud `https://api.nango.dev`, self-hosted
-/// `http://localhost:3003` by default; no path prefix), the integration's unique key there, and the
-/// connection id. The secret key is not here: it lives only in the keychain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct NangoTarget {
-    pub base_url: String,
-    pub provider: NangoProvider,
-    pub integration_key: String,
-    pub connection_id: String,
-}
-
 /// A saved integration as the UI sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -494,100 +453,6 @@ pub struct AuthProgress {
     pub message: String,
     pub error: Option<UiError>,
     pub integration: Option<IntegrationView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct TestCallResult {
-    /// The preset's id, or "custom" for a custom request.
-    pub preset_id: String,
-    pub method: String,
-    pub url: String,
-    pub status: u16,
-    #[ts(type = "number")]
-    pub elapsed_ms: u64,
-    pub ok: bool,
-    pub content_type: Option<String>,
-    /// Pretty-printed when the body is JSON.
-    pub body: String,
-    /// What went wrong and what to do, for a non-2xx answer.
-    pub error: Option<UiError>,
-    #[ts(type = "number")]
-    pub size_bytes: u64,
-    pub headers: Vec<KeyValue>,
-    /// The rate-limit headers among `headers` (Retry-After, X-RateLimit-*, RateLimit-*, Beta-RateLimit-*).
-    pub rate_limit_headers: Vec<KeyValue>,
-    /// How to get the next page, when the answer has one (`nextPageToken`, `_links.next`, `Link`).
-    pub pagination: Option<String>,
-    /// Requests sent, retries included.
-    pub attempts: u32,
-    /// Whether the access token was refreshed during this call (reactively, after a 401/403/404).
-    pub refreshed: bool,
-}
-
-/// A request of step 6: a preset, or a custom request relative to a product's gateway path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiRequest {
-    /// A preset's id; when set, the other fields are ignored.
-    pub preset_id: Option<String>,
-    pub method: String,
-    /// `None` = relative to the gateway itself.
-    pub product: Option<ProductId>,
-    /// e.g. `/rest/api/3/issue/ABC-1`; `{cloudId}` is filled in.
-    pub path: String,
-    /// Without the leading `?`.
-    pub query: Option<String>,
-    /// JSON, for methods that carry a body.
-    pub body: Option<String>,
-}
-
-impl ApiRequest {
-    /// A preset test call (the other fields are ignored).
-    pub fn preset(preset_id: &str) -> ApiRequest {
-        ApiRequest {
-            preset_id: Some(preset_id.to_string()),
-            method: String::new(),
-            product: None,
-            path: String::new(),
-            query: None,
-            body: None,
-        }
-    }
-}
-
-/// Shown while a call waits before retrying (429, 503, 5xx).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct RetryNotice {
-    pub integration_id: String,
-    /// The attempt that will be sent after the wait.
-    pub attempt: u32,
-    pub status: u16,
-    #[ts(type = "number")]
-    pub wait_ms: u64,
-    /// Unix milliseconds when the retry is sent.
-    #[ts(type = "number")]
-    pub retry_at_ms: i64,
-    pub reason: String,
-}
-
-/// One line of an integration's request history. Never holds a token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryEntry {
-    #[ts(type = "number")]
-    pub at: i64,
-    pub method: String,
-    /// The path as requested, relative to the gateway.
-    pub path: String,
-    pub status: u16,
-    #[ts(type = "number")]
-    pub elapsed_ms: u64,
-    /// The request as the custom form reloads it (a preset as its method, product, path and
-    /// query). Never a body: the history is saved to disk. Absent in entries from older versions.
-    #[serde(default)]
-    pub request: Option<ApiRequest>,
 }
 
 /// One saved integration on the home: lighter than [`IntegrationView`] (no history, no scopes).
