@@ -195,12 +195,8 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        let id = integration.id.clone();
-        self.register_sandbox_callback(&integration);
-        self.store.insert_integration(integration).await?;
-        self.store.set_last_integration_id(Some(id.clone())).await?;
-        tracing::info!("imported a definition as integration {id}");
-        self.integration(&id).await
+        tracing::info!("importing a definition as integration {}", integration.id);
+        self.add_integration(integration, true).await
     }
 }
 

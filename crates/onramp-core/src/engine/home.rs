@@ -51,11 +51,8 @@ impl Engine {
             updated_at: now,
             ..source
         };
-        let new = copy.id.clone();
-        self.register_sandbox_callback(&copy);
-        self.store.insert_integration(copy).await?;
-        tracing::info!("duplicated integration {id} as {new}");
-        self.integration(&new).await
+        tracing::info!("duplicating integration {id} as {}", copy.id);
+        self.add_integration(copy, false).await
     }
 }
 

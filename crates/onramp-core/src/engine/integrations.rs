@@ -34,11 +34,23 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
+        tracing::info!("creating integration {} for {provider_id}", integration.id);
+        self.add_integration(integration, true).await
+    }
+
+    /// Saves a new integration (created, duplicated or imported): its callback is registered with
+    /// the sandbox, and it becomes the one reopened at the next start when `make_current`.
+    pub(super) async fn add_integration(
+        &self,
+        integration: Integration,
+        make_current: bool,
+    ) -> Result<IntegrationView, OnrampError> {
         let id = integration.id.clone();
         self.register_sandbox_callback(&integration);
         self.store.insert_integration(integration).await?;
-        self.store.set_last_integration_id(Some(id.clone())).await?;
-        tracing::info!("created integration {id} for {provider_id}");
+        if make_current {
+            self.store.set_last_integration_id(Some(id.clone())).await?;
+        }
         self.integration(&id).await
     }
 
