@@ -2,15 +2,17 @@
 //! except the in-memory keychain. The sandbox plays Atlassian, and (with PKCE enforced and HTTP Basic
 //! client authentication) a strict standards-compliant server for the custom provider.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 
-use onramp_core::engine::{SandboxLink, StartedAuthorization};
+use onramp_core::engine::StartedAuthorization;
 use onramp_core::events::RecordingSink;
 use onramp_core::model::{
     ApiRequest, CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
-    ErrorCode, IntegrationPatch, KeyValue, SandboxApp,
+    ErrorCode, IntegrationPatch, KeyValue,
 };
-use onramp_core::{Engine, EngineConfig};
+use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig};
 
 fn free_port() -> u16 {
@@ -36,25 +38,7 @@ async fn start_sandbox(config: SandboxConfig) -> Sandbox {
 }
 
 fn engine(dir: &std::path::Path, sandbox: Option<&Sandbox>) -> Engine {
-    onramp_core::vault::use_mock_keychain();
-    let link = sandbox.map(|s| {
-        let c = s.config();
-        SandboxLink {
-            app: SandboxApp {
-                base_url: s.base_url(),
-                app_name: c.app_name,
-                client_id: c.client_id,
-                client_secret: c.client_secret,
-            },
-            register_callback: Box::new(s.callback_registrar()),
-        }
-    });
-    Engine::new(EngineConfig {
-        config_dir: dir.to_path_buf(),
-        sandbox: link,
-        default_loopback_port: free_port(),
-    })
-    .unwrap()
+    common::engine(dir, sandbox, free_port())
 }
 
 /// Plays the user in the browser: loads the consent page and answers it; returns the redirect.

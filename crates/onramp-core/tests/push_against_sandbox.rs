@@ -1,17 +1,17 @@
 //! Push to Nango against the sandbox: connect through the sandbox's Atlassian, pick a site, push to
 //! the sandbox's Nango (`{sandbox}/nango`), and check what it received and what Onramp kept.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use onramp_core::engine::SandboxLink;
 use onramp_core::events::RecordingSink;
 use onramp_core::model::{
     CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget,
-    SandboxApp,
 };
 use onramp_core::vault::{SecretKind, Vault};
-use onramp_core::{Engine, EngineConfig};
+use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig, ACME_CLOUD_ID, NANGO_SECRET_KEY};
 use serde_json::Value;
 
@@ -25,22 +25,7 @@ async fn start_sandbox() -> Sandbox {
 }
 
 fn engine(dir: &std::path::Path, s: &Sandbox) -> Engine {
-    onramp_core::vault::use_mock_keychain();
-    let c = s.config();
-    Engine::new(EngineConfig {
-        config_dir: dir.to_path_buf(),
-        sandbox: Some(SandboxLink {
-            app: SandboxApp {
-                base_url: s.base_url(),
-                app_name: c.app_name,
-                client_id: c.client_id,
-                client_secret: c.client_secret,
-            },
-            register_callback: Box::new(s.callback_registrar()),
-        }),
-        default_loopback_port: 47823,
-    })
-    .unwrap()
+    common::engine(dir, Some(s), 47823)
 }
 
 const SCOPES: [&str; 3] = ["offline_access", "read:jira-user", "read:jira-work"];

@@ -3,38 +3,23 @@
 //! there is one refresher per grant, as with Atlassian's rotating refresh tokens. A missing
 //! interpreter fails the test: nothing is skipped.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use onramp_core::engine::SandboxLink;
 use onramp_core::events::RecordingSink;
 use onramp_core::handoff::SnippetLanguage;
 use onramp_core::model::{
     CallbackKind, CallbackSettings, ClientAuth, CustomProviderInput, IntegrationPatch, KeyValue,
-    SandboxApp,
 };
 use onramp_core::vault::{SecretKind, Vault};
-use onramp_core::{Engine, EngineConfig};
+use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig};
 
 fn engine(dir: &Path, sandbox: &Sandbox) -> Engine {
-    onramp_core::vault::use_mock_keychain();
-    let c = sandbox.config();
-    Engine::new(EngineConfig {
-        config_dir: dir.to_path_buf(),
-        sandbox: Some(SandboxLink {
-            app: SandboxApp {
-                base_url: sandbox.base_url(),
-                app_name: c.app_name,
-                client_id: c.client_id,
-                client_secret: c.client_secret,
-            },
-            register_callback: Box::new(sandbox.callback_registrar()),
-        }),
-        default_loopback_port: 47823,
-    })
-    .unwrap()
+    common::engine(dir, Some(sandbox), 47823)
 }
 
 /// Plays the user in the browser: loads the consent page and accepts; returns the redirect.
