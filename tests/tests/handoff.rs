@@ -177,7 +177,7 @@ async fn hand_off_files_definition_and_push_to_nango() {
     .unwrap();
     let all = scn.stored_integrations().await;
     assert_eq!(all.len(), 2, "the import created a second integration");
-    let imported = all.iter().find(|i| i.id != id).unwrap();
+    let imported = all.iter().find(|i| i.id != id).unwrap().clone();
     assert!(imported.connection.is_none() && !imported.has_client_secret);
     scn.shot_of("[data-testid=\"team-definition\"]", "handoff-definition")
         .await;
@@ -267,5 +267,73 @@ async fn hand_off_files_definition_and_push_to_nango() {
     s.click_css("#back").await.unwrap();
     let body = flows::run_preset(&scn, "jira-myself", "200").await;
     assert!(body.contains(SANDBOX_USER), "{body}");
+
+    // The home shows it handed off (where and when) beside the imported one, not authorized.
+    s.click_css("[data-testid=\"home-button\"]").await.unwrap();
+    let row = format!("[data-testid=\"home-row\"][data-id=\"{id}\"]");
+    s.wait_for(&format!("{row}[data-health=\"handed_off\"]"), SHORT)
+        .await
+        .unwrap();
+    let where_to = s
+        .text_of(&format!("{row} [data-testid=\"home-handed-off\"]"))
+        .await
+        .unwrap();
+    assert!(
+        where_to.contains(&format!("127.0.0.1:{}/nango", scn.sandbox_port)),
+        "where: {where_to}"
+    );
+    s.wait_for(
+        &format!(
+            "[data-testid=\"home-row\"][data-id=\"{}\"][data-health=\"not_authorized\"]",
+            imported.id
+        ),
+        SHORT,
+    )
+    .await
+    .unwrap();
+    scn.shot("home-handed-off").await;
+
+    // An import offers to open the new integration: the wizard on it, where it stands (its secret).
+    s.click_css(&format!("{row} [data-testid=\"home-open\"]"))
+        .await
+        .unwrap();
+    while s.find("[data-testid=\"step-handoff\"]").await.is_err() {
+        next(&scn).await;
+    }
+    s.click_css("[data-testid=\"definition-import\"]")
+        .await
+        .unwrap();
+    if let Err(e) = s
+        .wait_for("[data-testid=\"definition-open-imported\"]", SHORT)
+        .await
+    {
+        scn.shot("open-imported-missing").await;
+        panic!("{e}");
+    }
+    let third = scn.stored_integrations().await;
+    assert_eq!(third.len(), 3);
+    let newest = third
+        .iter()
+        .find(|i| i.id != id && i.id != imported.id)
+        .unwrap()
+        .id
+        .clone();
+    s.click_css("[data-testid=\"definition-open-imported\"]")
+        .await
+        .unwrap();
+    s.wait_for("[data-testid=\"step-registration\"]", SHORT)
+        .await
+        .unwrap();
+    let open_now = format!("[data-testid=\"integration-name\"][data-id=\"{newest}\"]");
+    s.wait_for(&open_now, SHORT)
+        .await
+        .expect("the wizard is on the imported integration");
+    // Opened, it is the one the next start reopens.
+    let scn = scn.restart(&paths(), &[]).await;
+    scn.s().wait_for(&open_now, SHORT).await.unwrap();
+    scn.s()
+        .wait_for("[data-testid=\"step-registration\"]", SHORT)
+        .await
+        .unwrap();
     scn.finish().await;
 }

@@ -196,3 +196,176 @@ async fn the_home_lists_every_integration_with_its_health() {
     scn.shot("opened").await;
     scn.finish().await;
 }
+
+/// A refresh that keeps failing, then a revoked grant, seen live on the home: "refresh failing"
+/// with the next try, then "needs reconnect" with the reason.
+#[tokio::test]
+async fn the_home_follows_a_failing_refresh_then_a_revoked_grant() {
+    let paths = paths();
+    let mut scn = Scenario::start(&paths, "home-health", &[]).await;
+    // Access tokens that live 20 s: the background refresh is due after about 16 s.
+    scn.sandbox("access-token-ttl", serde_json::json!({"seconds": 20}))
+        .await;
+    flows::connect_and_test(&mut scn, Callback::Loopback).await;
+    let id = scn.stored_integrations().await[0].id.clone();
+    // The token endpoint goes down: every refresh fails (503), which is worth retrying later.
+    scn.sandbox("faults", serde_json::json!({"token_unavailable_next": 100}))
+        .await;
+    open_home(&scn).await;
+    let s = scn.s();
+    let this_row = format!("{ROW}[data-id=\"{id}\"]");
+    s.wait_for(&format!("{this_row}[data-health=\"connected\"]"), SHORT)
+        .await
+        .unwrap();
+    // Live: the home is not reopened; the background refresh fails and the row follows.
+    s.wait_for(
+        &format!("{this_row}[data-health=\"refresh_failing\"]"),
+        Duration::from_secs(40),
+    )
+    .await
+    .unwrap();
+    let next_try = s.text_of(&row(&id, "home-next-retry")).await.unwrap();
+    assert!(
+        next_try.starts_with("in ") && next_try.contains(':'),
+        "the next try: {next_try}"
+    );
+    let health = s.text_of(&row(&id, "home-health")).await.unwrap();
+    assert!(health.to_lowercase().contains("refresh"), "{health}");
+    scn.shot("refresh-failing").await;
+
+    // Then the grant is refused outright: once the access token has expired, the next call's
+    // refresh gets invalid_grant and the connection needs a new authorization.
+    scn.sandbox(
+        "faults",
+        serde_json::json!({"invalid_grant_next_refresh": true}),
+    )
+    .await;
+    s.wait_for_text(
+        &row(&id, "home-countdown"),
+        "expired",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    s.click_css(&row(&id, "home-open")).await.unwrap();
+    s.wait_for("[data-testid=\"step-requests\"]", SHORT)
+        .await
+        .unwrap();
+    s.click_css("[data-testid=\"run-test\"]").await.unwrap();
+    s.wait_for_text(
+        "[data-testid=\"needs-reconnect\"]",
+        "invalid_grant",
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    open_home(&scn).await;
+    s.wait_for(
+        &format!("{this_row}[data-health=\"needs_reconnect\"]"),
+        SHORT,
+    )
+    .await
+    .unwrap();
+    let reason = s.text_of(&row(&id, "home-detail")).await.unwrap();
+    assert!(reason.contains("invalid_grant"), "the reason: {reason}");
+    assert!(
+        s.find(&row(&id, "home-next-retry")).await.is_err(),
+        "no retry is planned once the grant is refused"
+    );
+    scn.shot("needs-reconnect").await;
+    scn.finish().await;
+}
+
+/// Many integrations (written by a second process, as the command line would): the home lists them
+/// all, the last one can be scrolled to and opened, and the filter narrows by provider.
+#[tokio::test]
+async fn the_home_scrolls_and_filters_many_integrations() {
+    const PROVIDERS: [&str; 4] = ["jira", "confluence", "atlassian", "sandbox"];
+    const COUNT: usize = 24;
+    let paths = paths();
+    let scn = Scenario::start(&paths, "home-many", &[]).await;
+    scn.s()
+        .wait_for("[data-testid=\"step-providers\"]", SHORT)
+        .await
+        .unwrap();
+    let db = onramp_core::store::path_in(&scn.config_dir());
+    let store = onramp_core::store::Store::open(&db, None).store;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for n in 0..COUNT {
+        store
+            .insert_integration(onramp_core::store::Integration {
+                id: format!("seeded-{n:02}"),
+                name: format!("Team {n:02}"),
+                provider_id: PROVIDERS[n % PROVIDERS.len()].to_string(),
+                client_id: String::new(),
+                callback: onramp_core::model::CallbackSettings {
+                    kind: onramp_core::model::CallbackKind::Loopback,
+                    loopback_port: scn.loopback_port,
+                },
+                scopes: vec!["read:me".into()],
+                console_done: Vec::new(),
+                site: None,
+                connection: None,
+                handed_off: None,
+                has_client_secret: false,
+                history: Vec::new(),
+                created_at: now + n as i64,
+                updated_at: now + n as i64,
+            })
+            .await
+            .unwrap();
+    }
+    open_home(&scn).await;
+    rows(&scn, COUNT).await;
+    let s = scn.s();
+    let last = format!("seeded-{:02}", COUNT - 1);
+    let geometry = s
+        .execute(
+            "const el = document.querySelector(arguments[0]);
+             const before = el.getBoundingClientRect().top;
+             el.scrollIntoView({block: 'center'});
+             const after = el.getBoundingClientRect();
+             return [before, after.top, after.bottom, window.innerHeight];",
+            vec![serde_json::json!(format!("{ROW}[data-id=\"{last}\"]"))],
+        )
+        .await
+        .unwrap();
+    let g: Vec<f64> = serde_json::from_value(geometry).unwrap();
+    assert!(
+        g[0] > g[3],
+        "the last row starts below the window before scrolling: {g:?}"
+    );
+    assert!(
+        g[1] >= 0.0 && g[1] < g[3],
+        "after scrolling the last row is in the window: {g:?}"
+    );
+    scn.shot("many-scrolled").await;
+
+    // The filter narrows by provider name ("Confluence Cloud" is only the Confluence provider).
+    s.type_into("[data-testid=\"home-filter\"]", "confluence cloud")
+        .await
+        .unwrap();
+    rows(&scn, COUNT / PROVIDERS.len()).await;
+    for r in s.find_all(ROW).await.unwrap() {
+        let provider = s.text(&r).await.unwrap();
+        assert!(provider.contains("Confluence Cloud"), "{provider}");
+    }
+    s.erase("[data-testid=\"home-filter\"]").await.unwrap();
+    rows(&scn, COUNT).await;
+
+    // The last one opens in the wizard, on its own step (its client ID is still to be given).
+    s.click_css(&row(&last, "home-open")).await.unwrap();
+    s.wait_for(
+        &format!("[data-testid=\"integration-name\"][data-id=\"{last}\"]"),
+        SHORT,
+    )
+    .await
+    .unwrap();
+    s.wait_for("[data-testid=\"step-registration\"]", SHORT)
+        .await
+        .unwrap();
+    scn.finish().await;
+}

@@ -169,6 +169,9 @@ pub struct Faults {
     pub slow_ms: u64,
     /// The next `refresh_token` grant fails with 403 `invalid_grant`.
     pub invalid_grant_next_refresh: bool,
+    /// The next N token requests (any grant) answer 503 with no JSON body, as an outage would:
+    /// a failure Onramp must retry later, not a verdict on the refresh token.
+    pub token_unavailable_next: u32,
 }
 
 /// A running sandbox. Dropping it stops the server too (without waiting).

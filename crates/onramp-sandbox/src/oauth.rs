@@ -398,9 +398,23 @@ fn client_credentials(
 }
 
 async fn token(State(shared): State<Shr>, headers: HeaderMap, body: Bytes) -> Response {
-    let slow_ms = shared.lock().faults.slow_ms;
+    let (slow_ms, unavailable) = {
+        let mut st = shared.lock();
+        let unavailable = st.faults.token_unavailable_next > 0;
+        if unavailable {
+            st.faults.token_unavailable_next -= 1;
+        }
+        (st.faults.slow_ms, unavailable)
+    };
     if slow_ms > 0 {
         tokio::time::sleep(Duration::from_millis(slow_ms)).await;
+    }
+    if unavailable {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The sandbox's token endpoint is unavailable (an injected fault).",
+        )
+            .into_response();
     }
     match token_inner(&shared, &headers, &body) {
         Ok(issued) => issued_json(issued),

@@ -41,6 +41,7 @@ commands! {
     integrations::update_integration,
     integrations::delete_integration,
     home::list_integrations,
+    home::open_integration,
     home::duplicate_integration,
     providers::discover_provider,
     providers::save_custom_provider,

@@ -152,6 +152,8 @@ export const diagnoseBrowserError = (id: string | null, text: string) =>
   call<UiError>("diagnose_browser_error", { id, text });
 
 export const getIntegration = (id: string) => call<IntegrationView>("get_integration", { id });
+/** Opens an integration in the wizard: it becomes the one reopened at the next start. */
+export const openIntegration = (id: string) => call<IntegrationView>("open_integration", { id });
 
 // ---- hand-off (step 7) -------------------------------------------------------------------
 

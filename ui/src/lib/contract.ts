@@ -8,6 +8,7 @@ export type CommandName =
   | "update_integration"
   | "delete_integration"
   | "list_integrations"
+  | "open_integration"
   | "duplicate_integration"
   | "discover_provider"
   | "save_custom_provider"

@@ -196,7 +196,9 @@ impl Engine {
             updated_at: now,
         };
         tracing::info!("importing a definition as integration {}", integration.id);
-        self.add_integration(integration, true).await
+        // Not made current: the user is still on the integration they imported from, and opens the
+        // new one when they choose (step 7 offers it).
+        self.add_integration(integration, false).await
     }
 }
 
@@ -263,8 +265,14 @@ mod tests {
         let seed = seeded("http://127.0.0.1:9", 3000, 3600);
         let text = seed.engine.export_definition(&seed.id).await.unwrap();
         let original = seed.engine.integration(&seed.id).await.unwrap();
+        let last_before = seed.engine.store.last_integration_id().await.unwrap();
         let imported = seed.engine.import_definition(&text).await.unwrap();
         assert_ne!(imported.id, original.id);
+        assert_eq!(
+            seed.engine.store.last_integration_id().await.unwrap(),
+            last_before,
+            "importing does not change the integration reopened at the next start"
+        );
         assert_eq!(
             (
                 &imported.name,

@@ -1,5 +1,6 @@
-//! The integrations home: every saved integration with its health, and duplicating one. Renaming is
-//! `update_integration` with a name; deleting is `delete_integration` (both in `integrations.rs`).
+//! The integrations home: every saved integration with its health, opening one (it becomes the one
+//! reopened at the next start) and duplicating one. Renaming is `update_integration` with a name;
+//! deleting is `delete_integration` (both in `integrations.rs`).
 
 use super::*;
 use crate::model::IntegrationSummary;
@@ -32,6 +33,15 @@ impl Engine {
             });
         }
         Ok(out)
+    }
+
+    /// Opens an integration in the wizard: it becomes the one reopened at the next start.
+    pub async fn open_integration(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        let view = self.integration(id).await?;
+        self.store
+            .set_last_integration_id(Some(id.to_string()))
+            .await?;
+        Ok(view)
     }
 
     /// A copy of an integration's settings (provider, client ID, callback, scopes, checklist) named
@@ -93,6 +103,32 @@ mod tests {
         let list = seed.engine.integration_summaries().await.unwrap();
         assert_eq!(list[0].health.state, HealthState::RefreshFailing);
         assert!(list[0].health.next_retry_at.unwrap() >= now_unix() + wait - 1);
+    }
+
+    #[tokio::test]
+    async fn renaming_from_the_home_keeps_the_integration_reopened_at_start_and_opening_changes_it()
+    {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let other = seed.engine.create_integration("jira").await.unwrap();
+        seed.engine.open_integration(&seed.id).await.unwrap();
+        let last = || async { seed.engine.store.last_integration_id().await.unwrap() };
+        assert_eq!(last().await.as_deref(), Some(seed.id.as_str()));
+        let patch = crate::model::IntegrationPatch {
+            name: Some("Renamed from the home".into()),
+            ..Default::default()
+        };
+        let renamed = seed
+            .engine
+            .update_integration(&other.id, patch)
+            .await
+            .unwrap();
+        assert_eq!(renamed.name, "Renamed from the home");
+        assert_eq!(last().await.as_deref(), Some(seed.id.as_str()));
+        let opened = seed.engine.open_integration(&other.id).await.unwrap();
+        assert_eq!(opened.id, other.id);
+        assert_eq!(last().await.as_deref(), Some(other.id.as_str()));
+        assert!(seed.engine.open_integration("nope").await.is_err());
+        assert_eq!(last().await.as_deref(), Some(other.id.as_str()));
     }
 
     #[tokio::test]

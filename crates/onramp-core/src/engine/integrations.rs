@@ -118,9 +118,8 @@ impl Engine {
                 }
             })
             .await?;
-        self.store
-            .set_last_integration_id(Some(id.to_string()))
-            .await?;
+        // Changing an integration (a rename from the home, say) does not make it the one reopened at
+        // the next start: opening it does (`open_integration`).
         if patch_callback {
             self.register_sandbox_callback(&changed);
         }

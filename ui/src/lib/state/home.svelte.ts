@@ -77,7 +77,8 @@ class Home {
     if (!current || current.name === name.trim()) return Promise.resolve();
     return this.#run(id, "Renaming the integration", async () => {
       const view = await api.updateIntegration(id, { name });
-      integration.accept(view);
+      // Only the integration open in the wizard follows; renaming another one opens nothing.
+      if (integration.view?.id === id) integration.accept(view);
       await this.load();
     });
   }
@@ -106,19 +107,26 @@ class Home {
 
   /** Opens the wizard on the integration, at the step where it stands. */
   open(summary: IntegrationSummary): Promise<void> {
-    return this.#run(summary.id, "Opening the integration", async () => {
-      const view = await api.getIntegration(summary.id);
-      if (integration.view?.id !== view.id) {
-        authorization.reset();
-        requests.reset();
-      }
-      integration.open(view);
-      integration.selectedProviderId = view.providerId;
-      const at = STEPS.findIndex((s) => s.key === summary.step);
-      navigation.nextError = null;
-      navigation.step = at >= 0 ? at : navigation.resumeStep();
-      this.visible = false;
-    });
+    return this.#run(summary.id, "Opening the integration", () => this.#openInWizard(summary.id, summary.step));
+  }
+
+  /** Opens an integration that is not listed yet (just imported) at the step where it stands. */
+  openById(id: string): Promise<void> {
+    return this.#openInWizard(id, null);
+  }
+
+  async #openInWizard(id: string, step: string | null): Promise<void> {
+    const view = await api.openIntegration(id);
+    if (integration.view?.id !== view.id) {
+      authorization.reset();
+      requests.reset();
+    }
+    integration.open(view);
+    integration.selectedProviderId = view.providerId;
+    const at = STEPS.findIndex((s) => s.key === step);
+    navigation.nextError = null;
+    navigation.step = at >= 0 ? at : navigation.resumeStep();
+    this.visible = false;
   }
 
   /** Step 1 with no integration open: Next creates one. */
