@@ -128,6 +128,16 @@ pub async fn console_step(scn: &mut Scenario, callback: Callback) -> String {
     s.wait_for("[data-testid=\"secret-saved\"]", SHORT)
         .await
         .unwrap();
+    // The suggested scopes are not ticked before the user has opened step 3.
+    let scopes_mark = s
+        .text_of("[data-testid=\"progress-scopes\"] .num")
+        .await
+        .unwrap();
+    assert_eq!(
+        scopes_mark.trim(),
+        "3",
+        "Scopes is not ticked before it is seen"
+    );
     client_secret
 }
 
@@ -145,6 +155,10 @@ pub async fn default_scopes(scn: &mut Scenario) {
     }
     scn.shot("scopes").await;
     next(scn).await;
+    // Going past step 3 makes the suggestions a choice: only now is "Scopes" ticked.
+    s.wait_for_text("[data-testid=\"progress-scopes\"] .num", "✓", SHORT)
+        .await
+        .unwrap();
 }
 
 /// Step 4: authorize and wait until connected (the fake browser answers the consent page).

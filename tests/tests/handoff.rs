@@ -268,8 +268,14 @@ async fn hand_off_files_definition_and_push_to_nango() {
     let body = flows::run_preset(&scn, "jira-myself", "200").await;
     assert!(body.contains(SANDBOX_USER), "{body}");
 
-    // The home shows it handed off (where and when) beside the imported one, not authorized.
-    s.click_css("[data-testid=\"home-button\"]").await.unwrap();
+    // The home shows it handed off (where and when) beside the imported one, not authorized. The
+    // last step ends with Done, which goes there.
+    next(&scn).await;
+    s.wait_for("[data-testid=\"step-handoff\"]", SHORT)
+        .await
+        .unwrap();
+    s.click_css("[data-testid=\"done\"]").await.unwrap();
+    s.wait_for("[data-testid=\"home\"]", SHORT).await.unwrap();
     let row = format!("[data-testid=\"home-row\"][data-id=\"{id}\"]");
     s.wait_for(&format!("{row}[data-health=\"handed_off\"]"), SHORT)
         .await

@@ -288,6 +288,33 @@ async fn the_home_scrolls_and_filters_many_integrations() {
         .wait_for("[data-testid=\"step-providers\"]", SHORT)
         .await
         .unwrap();
+    // A half-filled custom-provider form holds Next (it would be dropped), saying why.
+    let s = scn.s();
+    s.click_css("[data-testid=\"provider-custom-new\"]")
+        .await
+        .unwrap();
+    s.type_into("#custom-name", "Half typed").await.unwrap();
+    s.wait_for_text("[data-testid=\"next-reason\"]", "custom provider", SHORT)
+        .await
+        .unwrap();
+    let next_button = s.find("#next").await.unwrap();
+    assert_eq!(
+        s.property(&next_button, "disabled").await.unwrap(),
+        serde_json::json!(true),
+        "Next waits for the open form"
+    );
+    scn.shot("custom-form-holds-next").await;
+    s.click_css("[data-testid=\"custom-cancel\"]")
+        .await
+        .unwrap();
+    s.wait_gone("[data-testid=\"custom-provider-form\"]", SHORT)
+        .await
+        .unwrap();
+    let next_button = s.find("#next").await.unwrap();
+    assert_eq!(
+        s.property(&next_button, "disabled").await.unwrap(),
+        serde_json::json!(false)
+    );
     let db = onramp_core::store::path_in(&scn.config_dir());
     let store = onramp_core::store::Store::open(&db, None).store;
     let now = std::time::SystemTime::now()
@@ -311,6 +338,7 @@ async fn the_home_scrolls_and_filters_many_integrations() {
                 connection: None,
                 handed_off: None,
                 has_client_secret: false,
+                scopes_reviewed: false,
                 history: Vec::new(),
                 created_at: now + n as i64,
                 updated_at: now + n as i64,
@@ -320,7 +348,6 @@ async fn the_home_scrolls_and_filters_many_integrations() {
     }
     open_home(&scn).await;
     rows(&scn, COUNT).await;
-    let s = scn.s();
     let last = format!("seeded-{:02}", COUNT - 1);
     let geometry = s
         .execute(

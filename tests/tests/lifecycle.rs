@@ -113,8 +113,12 @@ async fn expired_token_is_refreshed_once_on_the_next_call() {
 async fn revoked_grant_needs_reconnect_and_reauthorize_works() {
     let mut scn = Scenario::start(&paths(), "revoked", &[]).await;
     flows::connect_and_test(&mut scn, Callback::Loopback).await;
-    scn.sandbox("revoke", json!({})).await;
     let s = scn.s();
+    s.click_css("[data-testid=\"refresh-now\"]").await.unwrap();
+    s.wait_for("[data-testid=\"refresh-done\"]", SHORT)
+        .await
+        .unwrap();
+    scn.sandbox("revoke", json!({})).await;
     s.click_css("[data-testid=\"run-test\"]").await.unwrap();
     let notice = s
         .wait_for_text(
@@ -125,6 +129,15 @@ async fn revoked_grant_needs_reconnect_and_reauthorize_works() {
         .await
         .unwrap();
     assert!(notice.contains("revoked"), "the reason is given: {notice}");
+    // Nothing contradicts it: no "✓ Token refreshed", no earlier call's HTTP 200.
+    assert!(
+        s.find("[data-testid=\"refresh-done\"]").await.is_err(),
+        "no success mark beside needs reconnect"
+    );
+    assert!(
+        s.find("[data-testid=\"test-status\"]").await.is_err(),
+        "the earlier 200 is not shown under the new failure"
+    );
     scn.shot_of("[data-testid=\"needs-reconnect\"]", "needs-reconnect")
         .await;
     s.click_css("[data-testid=\"reauthorize\"]").await.unwrap();

@@ -29,6 +29,10 @@ pub struct StepStatus {
     pub blocker: Option<String>,
     /// The step does not apply to this provider (no sites to pick); it counts as done.
     pub skipped: bool,
+    /// The progress bar ticks it: nothing blocks it and the user has been through it (the suggested
+    /// scopes are not "done" until the user goes past step 3; a test call is done once one ran; the
+    /// hand-off once handed off).
+    pub done: bool,
 }
 
 /// Every step's status, in wizard order. `provider` is `None` when the integration's provider is
@@ -40,10 +44,15 @@ pub fn statuses(integration: &Integration, provider: Option<&Provider>) -> Vec<S
         .map(|c| c.state == ConnectionState::Connected);
     let has_sites = provider.is_some_and(|p| p.has_sites);
     let blocked = |reason: &str| Some(reason.to_string());
-    let status = |step, blocker, skipped| StepStatus {
+    let status = |step, blocker: Option<String>, skipped| StepStatus {
         step,
+        done: skipped || blocker.is_none(),
         blocker,
         skipped,
+    };
+    let until = |mut s: StepStatus, been_through: bool| {
+        s.done &= been_through;
+        s
     };
     vec![
         status(WizardStep::Providers, None, false),
@@ -58,14 +67,17 @@ pub fn statuses(integration: &Integration, provider: Option<&Provider>) -> Vec<S
             },
             false,
         ),
-        status(
-            WizardStep::Scopes,
-            if integration.scopes.is_empty() {
-                blocked("Choose at least one scope")
-            } else {
-                None
-            },
-            false,
+        until(
+            status(
+                WizardStep::Scopes,
+                if integration.scopes.is_empty() {
+                    blocked("Choose at least one scope")
+                } else {
+                    None
+                },
+                false,
+            ),
+            integration.scopes_reviewed || integration.connection.is_some(),
         ),
         status(
             WizardStep::Authorize,
@@ -88,8 +100,14 @@ pub fn statuses(integration: &Integration, provider: Option<&Provider>) -> Vec<S
             provider.is_some() && !has_sites,
         ),
         // Test calls are optional: the hand-off comes next.
-        status(WizardStep::Requests, None, false),
-        status(WizardStep::Handoff, blocked("This is the last step"), false),
+        until(
+            status(WizardStep::Requests, None, false),
+            !integration.history.is_empty(),
+        ),
+        StepStatus {
+            done: integration.handed_off.is_some(),
+            ..status(WizardStep::Handoff, blocked("This is the last step"), false)
+        },
     ]
 }
 
@@ -98,9 +116,11 @@ pub fn statuses(integration: &Integration, provider: Option<&Provider>) -> Vec<S
 pub fn current_step(statuses: &[StepStatus]) -> WizardStep {
     // The last step's blocker only says that nothing comes after it: it is not a step to finish.
     let before_last = &statuses[..statuses.len().saturating_sub(1)];
+    // Suggested scopes not yet looked at count as unfinished too.
     before_last
         .iter()
-        .find(|s| s.blocker.is_some() && !s.skipped)
+        .take_while(|s| s.step != WizardStep::Requests)
+        .find(|s| !s.done)
         .map_or(WizardStep::Requests, |s| s.step)
 }
 
@@ -126,6 +146,7 @@ mod tests {
             connection: None,
             handed_off: None,
             has_client_secret: false,
+            scopes_reviewed: false,
             history: vec![],
             created_at: 0,
             updated_at: 0,
@@ -188,6 +209,56 @@ mod tests {
     }
 
     #[test]
+    fn a_step_is_ticked_only_once_the_user_has_been_through_it() {
+        let atlassian = Catalog::load()
+            .unwrap()
+            .provider("atlassian", None)
+            .unwrap();
+        let done = |i: &Integration| -> Vec<bool> {
+            statuses(i, Some(&atlassian))
+                .into_iter()
+                .map(|s| s.done)
+                .collect()
+        };
+        let mut i = bare();
+        i.scopes = vec!["read:me".into()];
+        assert!(!done(&i)[2], "suggested scopes are not a choice yet");
+        assert_eq!(blockers(&i, Some(&atlassian))[2], None, "Next is possible");
+        i.scopes_reviewed = true;
+        assert!(done(&i)[2]);
+        i.scopes_reviewed = false;
+        i.connection = Some(Connection {
+            state: ConnectionState::Connected,
+            connected_at: 0,
+            expires_at: None,
+            granted_scopes: vec![],
+            has_refresh_token: true,
+            reason: None,
+            token_lifetime: None,
+            last_refresh_at: None,
+        });
+        assert!(done(&i)[2], "an authorization used the scopes");
+        assert!(!done(&i)[5], "no test call ran yet");
+        i.history.push(crate::model::HistoryEntry {
+            at: 1,
+            method: "GET".into(),
+            path: "/me".into(),
+            status: 200,
+            elapsed_ms: 3,
+            request: None,
+        });
+        assert!(done(&i)[5]);
+        assert!(!done(&i)[6]);
+        i.handed_off = Some(crate::model::HandOff {
+            to: "nango".into(),
+            base_url: "https://api.nango.dev".into(),
+            connection_id: "c".into(),
+            at: 1,
+        });
+        assert!(done(&i)[6]);
+    }
+
+    #[test]
     fn the_sites_step_is_skipped_for_providers_without_sites() {
         let mut custom = Catalog::load()
             .unwrap()
@@ -215,6 +286,12 @@ mod tests {
         i.client_id = "c".into();
         i.has_client_secret = true;
         i.scopes = vec!["read:me".into()];
+        assert_eq!(
+            current_step(&statuses(&i, Some(&atlassian))),
+            WizardStep::Scopes,
+            "suggested scopes the user has not looked at yet"
+        );
+        i.scopes_reviewed = true;
         assert_eq!(
             current_step(&statuses(&i, Some(&atlassian))),
             WizardStep::Authorize

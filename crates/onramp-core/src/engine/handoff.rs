@@ -190,6 +190,7 @@ impl Engine {
             site: None,
             connection: None,
             has_client_secret: false,
+            scopes_reviewed: false,
             history: Vec::new(),
             handed_off: None,
             created_at: now,

@@ -30,6 +30,7 @@ impl Engine {
             connection: None,
             handed_off: None,
             has_client_secret: false,
+            scopes_reviewed: false,
             history: Vec::new(),
             created_at: now,
             updated_at: now,
@@ -115,6 +116,9 @@ impl Engine {
                 }
                 if let Some(v) = patch.console_done {
                     i.console_done = v;
+                }
+                if let Some(v) = patch.scopes_reviewed {
+                    i.scopes_reviewed = v;
                 }
             })
             .await?;

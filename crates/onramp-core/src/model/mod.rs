@@ -373,6 +373,9 @@ pub struct IntegrationPatch {
     pub scopes: Option<Vec<String>>,
     #[ts(optional)]
     pub console_done: Option<Vec<String>>,
+    /// Set when the user goes past step 3 (Next): the scopes are chosen, not just suggested.
+    #[ts(optional)]
+    pub scopes_reviewed: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -28,6 +28,10 @@ pub struct Integration {
     pub handed_off: Option<HandOff>,
     #[serde(default)]
     pub has_client_secret: bool,
+    /// The user went past step 3 (Next) with these scopes: until then the suggested scopes are only
+    /// a proposal, and the progress bar does not tick "Scopes".
+    #[serde(default)]
+    pub scopes_reviewed: bool,
     /// Newest first; method, path, status and time only.
     #[serde(default)]
     pub history: Vec<crate::model::HistoryEntry>,

@@ -4,4 +4,8 @@ import type { CallbackSettings } from "./CallbackSettings";
 /**
  * Fields the UI may change; absent fields stay as they are.
  */
-export type IntegrationPatch = { name?: string, clientId?: string, callback?: CallbackSettings, scopes?: Array<string>, consoleDone?: Array<string>, };
+export type IntegrationPatch = { name?: string, clientId?: string, callback?: CallbackSettings, scopes?: Array<string>, consoleDone?: Array<string>, 
+/**
+ * Set when the user goes past step 3 (Next): the scopes are chosen, not just suggested.
+ */
+scopesReviewed?: boolean, };

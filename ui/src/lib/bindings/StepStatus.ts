@@ -12,4 +12,10 @@ blocker: string | null,
 /**
  * The step does not apply to this provider (no sites to pick); it counts as done.
  */
-skipped: boolean, };
+skipped: boolean, 
+/**
+ * The progress bar ticks it: nothing blocks it and the user has been through it (the suggested
+ * scopes are not "done" until the user goes past step 3; a test call is done once one ran; the
+ * hand-off once handed off).
+ */
+done: boolean, };

@@ -18,6 +18,9 @@ export const STEPS = [
 
 export const LAST_STEP = STEPS.length - 1;
 
+/** Index of the Scopes step: its suggestions count as chosen once the user goes past it. */
+export const SCOPES_STEP = 2;
+
 /** Index of the Sites step, skipped for providers without sites (`hasSites: false`). */
 export const SITES_STEP = 4;
 
@@ -29,6 +32,8 @@ class Navigation {
   /** Next button: running and its last error. */
   advancing = $state(false);
   nextError = $state<UiError | null>(null);
+  /** Step 1: a custom-provider form is open; what to do with it before Next (its typing is never dropped). */
+  openForm = $state<string | null>(null);
 
   /** The current provider lists no sites: step 5 counts as done and is jumped over (the engine says). */
   sitesSkipped = $derived(integration.view?.steps[SITES_STEP]?.skipped ?? false);
@@ -42,15 +47,16 @@ class Navigation {
   /** Why Next is not possible on step `i`, or null if it is. Step 1 needs a provider picked here;
    * every other step's blocker comes from the engine (`IntegrationView.steps`). */
   blocker(i: number): string | null {
-    if (i === 0) return integration.selectedProviderId ? null : "Pick a provider";
+    if (i === 0) return this.openForm ?? (integration.selectedProviderId ? null : "Pick a provider");
     const it = integration.view;
     if (!it) return "Pick a provider";
     return it.steps[i]?.blocker ?? null;
   }
 
+  /** Ticked in the progress bar: the engine says the user has been through it (`StepStatus.done`). */
   isDone(i: number): boolean {
     if (i === 0) return integration.view !== null;
-    return integration.view !== null && this.blocker(i) === null;
+    return integration.view?.steps[i]?.done ?? false;
   }
 
   /** Whether step `i` is jumped over for this provider (it then counts as done). */
@@ -61,7 +67,11 @@ class Navigation {
   canVisit(i: number): boolean {
     if (this.isSkipped(i)) return false;
     if (i <= this.step || i === 0) return true;
-    for (let k = 0; k < i; k++) if (!this.isDone(k)) return false;
+    // Earlier steps must be passable (a test call is optional), and the scopes looked at.
+    for (let k = 0; k < i; k++) {
+      const passable = k === 0 ? this.isDone(0) : this.blocker(k) === null && (k !== SCOPES_STEP || this.isDone(k));
+      if (!passable && !this.isSkipped(k)) return false;
+    }
     return true;
   }
 
@@ -93,6 +103,11 @@ class Navigation {
       } else {
         // Let pending saves land so the next step works on what the back end holds.
         await integration.settled();
+        const it = integration.view;
+        if (this.step === SCOPES_STEP && it && !it.steps[SCOPES_STEP]?.done) {
+          // Going past step 3 makes the suggested scopes the user's choice.
+          integration.accept(await api.updateIntegration(it.id, { scopesReviewed: true }));
+        }
       }
       if (this.blocker(this.step) === null) {
         let i = this.step + 1;

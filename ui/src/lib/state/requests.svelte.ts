@@ -46,6 +46,8 @@ class Requests {
     const id = it.id;
     this.busy = true;
     this.error = null;
+    // The last answer belongs to the last request: never show it under this one's outcome.
+    this.result = null;
     this.retryNotice = null;
     try {
       await integration.settled();
