@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use onramp_core::events::RecordingSink;
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::model::{
     CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget,
 };
@@ -96,7 +97,7 @@ async fn authorize(engine: &Engine, sandbox: &Sandbox, id: &str) {
         .unwrap();
     let callback = answer.headers()["location"].to_str().unwrap().to_string();
     let accepted = engine
-        .accept_callback(&callback)
+        .accept_callback(&callback, CallbackChannel::DeepLink)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));
     engine.finish_authorization(accepted).await.unwrap();
 }
