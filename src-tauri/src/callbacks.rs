@@ -61,7 +61,11 @@ fn register_scheme_handler<R: Runtime>(app: &AppHandle<R>) {
         return;
     };
     // Run as an AppImage, the stable path is the AppImage, not the mounted binary.
-    let program = app.env().appimage.map(std::path::PathBuf::from).unwrap_or(exe.clone());
+    let program = app
+        .env()
+        .appimage
+        .map(std::path::PathBuf::from)
+        .unwrap_or(exe.clone());
     let Some(program) = program.to_str().map(str::to_string) else {
         tracing::warn!("could not register the onramp:// scheme: the program path is not UTF-8");
         return;

@@ -24,7 +24,8 @@ pub fn scheme_mime_type(scheme: &str) -> String {
 
 /// Characters that force an `Exec` argument into double quotes (Desktop Entry spec, "The Exec key").
 const RESERVED: &[char] = &[
-    ' ', '\t', '\n', '"', '\'', '\\', '>', '<', '~', '|', '&', ';', '$', '*', '?', '#', '(', ')', '`',
+    ' ', '\t', '\n', '"', '\'', '\\', '>', '<', '~', '|', '&', ';', '$', '*', '?', '#', '(', ')',
+    '`',
 ];
 
 /// One `Exec` argument as the spec wants it, before the key-file string escaping: `%` doubled;
@@ -260,7 +261,10 @@ mod tests {
     #[test]
     fn a_percent_sign_is_doubled_quoted_or_not() {
         assert_eq!(exec_line("/opt/100%/onramp"), "/opt/100%%/onramp %u");
-        assert_eq!(exec_line("/opt/100% x/onramp"), r#""/opt/100%% x/onramp" %u"#);
+        assert_eq!(
+            exec_line("/opt/100% x/onramp"),
+            r#""/opt/100%% x/onramp" %u"#
+        );
     }
 
     #[test]
@@ -294,7 +298,12 @@ mod tests {
 
     /// A stand-in tool that records its arguments; `xdg-mime default` also writes the default the
     /// way the real one does.
-    fn fake_tool(dir: &std::path::Path, name: &str, log: &std::path::Path, mimeapps: &std::path::Path) -> std::ffi::OsString {
+    fn fake_tool(
+        dir: &std::path::Path,
+        name: &str,
+        log: &std::path::Path,
+        mimeapps: &std::path::Path,
+    ) -> std::ffi::OsString {
         use std::os::unix::fs::PermissionsExt;
         let path = dir.join(name);
         std::fs::write(
@@ -324,7 +333,12 @@ mod tests {
             program: "/opt/onramp/onramp".into(),
             scheme: "onramp".into(),
             xdg_mime: fake_tool(dir.path(), "xdg-mime", &log, &mimeapps),
-            update_desktop_database: fake_tool(dir.path(), "update-desktop-database", &log, &mimeapps),
+            update_desktop_database: fake_tool(
+                dir.path(),
+                "update-desktop-database",
+                &log,
+                &mimeapps,
+            ),
         };
         // An entry the plugin wrote before (quoted path): replaced.
         std::fs::create_dir_all(&registration.applications_dir).unwrap();
@@ -340,7 +354,11 @@ mod tests {
         assert_eq!(registration.ensure().unwrap(), Registered::AlreadyRight);
         assert_eq!(std::fs::read_to_string(&log).unwrap(), calls);
         // Another program moved the default away: only xdg-mime runs.
-        std::fs::write(&mimeapps, "[Default Applications]\nx-scheme-handler/onramp=other.desktop\n").unwrap();
+        std::fs::write(
+            &mimeapps,
+            "[Default Applications]\nx-scheme-handler/onramp=other.desktop\n",
+        )
+        .unwrap();
         assert_eq!(registration.ensure().unwrap(), Registered::Updated);
         let calls = std::fs::read_to_string(&log).unwrap();
         assert_eq!(calls.lines().count(), 3, "{calls}");

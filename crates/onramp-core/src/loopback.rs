@@ -157,11 +157,7 @@ impl LoopbackListener {
 }
 
 /// One connection: read the head, check it, ask for the verdict, answer, close.
-async fn serve_connection(
-    mut stream: TcpStream,
-    port: u16,
-    tx: &mpsc::Sender<ReceivedCallback>,
-) {
+async fn serve_connection(mut stream: TcpStream, port: u16, tx: &mpsc::Sender<ReceivedCallback>) {
     let answer = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Err(_) => Answer::HeadTimeout,
         Ok(Err(answer)) => answer,
@@ -214,7 +210,10 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, Answer> {
 }
 
 fn find_head_end(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
 }
 
 /// Checks a complete request head; returns the callback URL to hand over, or the answer to give.
@@ -384,7 +383,9 @@ mod tests {
             let port = listener.port();
             let answering = answer_all(listener, verdict);
             let page = client()
-                .get(format!("http://127.0.0.1:{port}/callback?code=abc&state=xyz"))
+                .get(format!(
+                    "http://127.0.0.1:{port}/callback?code=abc&state=xyz"
+                ))
                 .send()
                 .await
                 .unwrap();
@@ -398,7 +399,9 @@ mod tests {
             drop(stop_tx);
             assert_eq!(
                 answering.await.unwrap(),
-                vec![format!("http://127.0.0.1:{port}/callback?code=abc&state=xyz")]
+                vec![format!(
+                    "http://127.0.0.1:{port}/callback?code=abc&state=xyz"
+                )]
             );
         }
     }
@@ -496,8 +499,10 @@ mod tests {
             .await
             .unwrap();
         conn.write_all(
-            format!("GET /callback?code=x&state=y HTTP/1.1\r\nHost: attacker.example:{port}\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET /callback?code=x&state=y HTTP/1.1\r\nHost: attacker.example:{port}\r\n\r\n"
+            )
+            .as_bytes(),
         )
         .await
         .unwrap();
@@ -514,8 +519,14 @@ mod tests {
         let get = |target: &str, host: &str| {
             format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: x\r\n\r\n")
         };
-        let ok = check_request(get("/callback?code=a&state=b", "127.0.0.1:47823").as_bytes(), port);
-        assert_eq!(ok, Ok("http://127.0.0.1:47823/callback?code=a&state=b".into()));
+        let ok = check_request(
+            get("/callback?code=a&state=b", "127.0.0.1:47823").as_bytes(),
+            port,
+        );
+        assert_eq!(
+            ok,
+            Ok("http://127.0.0.1:47823/callback?code=a&state=b".into())
+        );
         for host in ["localhost:47823", "LOCALHOST:47823", "127.0.0.1:47823 "] {
             assert!(
                 check_request(get("/callback?code=a", host).as_bytes(), port).is_ok(),
@@ -523,10 +534,26 @@ mod tests {
             );
         }
         for (what, head, answer) in [
-            ("rebinding", get("/callback?code=a", "evil.example:47823"), Answer::WrongHost),
-            ("other port", get("/callback?code=a", "127.0.0.1:1"), Answer::WrongHost),
-            ("no port", get("/callback?code=a", "127.0.0.1"), Answer::WrongHost),
-            ("ipv6", get("/callback?code=a", "[::1]:47823"), Answer::WrongHost),
+            (
+                "rebinding",
+                get("/callback?code=a", "evil.example:47823"),
+                Answer::WrongHost,
+            ),
+            (
+                "other port",
+                get("/callback?code=a", "127.0.0.1:1"),
+                Answer::WrongHost,
+            ),
+            (
+                "no port",
+                get("/callback?code=a", "127.0.0.1"),
+                Answer::WrongHost,
+            ),
+            (
+                "ipv6",
+                get("/callback?code=a", "[::1]:47823"),
+                Answer::WrongHost,
+            ),
             (
                 "no host",
                 "GET /callback?code=a HTTP/1.1\r\n\r\n".into(),
@@ -542,17 +569,32 @@ mod tests {
                 get("http://evil.example/callback?code=a", "127.0.0.1:47823"),
                 Answer::Malformed,
             ),
-            ("other path", get("/favicon.ico", "127.0.0.1:47823"), Answer::NotFound),
-            ("path below", get("/callback/x", "127.0.0.1:47823"), Answer::NotFound),
+            (
+                "other path",
+                get("/favicon.ico", "127.0.0.1:47823"),
+                Answer::NotFound,
+            ),
+            (
+                "path below",
+                get("/callback/x", "127.0.0.1:47823"),
+                Answer::NotFound,
+            ),
             (
                 "post",
                 "POST /callback HTTP/1.1\r\nHost: 127.0.0.1:47823\r\n\r\n".into(),
                 Answer::MethodNotAllowed,
             ),
-            ("garbage", "\u{0}\u{1}hello\r\n\r\n".into(), Answer::Malformed),
+            (
+                "garbage",
+                "\u{0}\u{1}hello\r\n\r\n".into(),
+                Answer::Malformed,
+            ),
             (
                 "too large",
-                get(&format!("/callback?x={}", "a".repeat(MAX_HEAD_BYTES)), "127.0.0.1:47823"),
+                get(
+                    &format!("/callback?x={}", "a".repeat(MAX_HEAD_BYTES)),
+                    "127.0.0.1:47823",
+                ),
                 Answer::HeadTooLarge,
             ),
         ] {
@@ -575,7 +617,10 @@ mod tests {
         let mut listener = LoopbackListener::bind(0, stop, LONG).await.unwrap();
         drop(stop_tx);
         assert!(listener.next_callback().await.is_none());
-        assert!(listener.next_callback().await.is_none(), "asking again is fine");
+        assert!(
+            listener.next_callback().await.is_none(),
+            "asking again is fine"
+        );
     }
 
     #[tokio::test]

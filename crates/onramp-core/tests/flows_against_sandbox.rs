@@ -7,12 +7,12 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use onramp_core::engine::StartedAuthorization;
-use onramp_core::oauth::CallbackChannel;
 use onramp_core::events::RecordingSink;
 use onramp_core::model::{
     ApiRequest, CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
     ErrorCode, IntegrationPatch, KeyValue,
 };
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig};
 
@@ -225,7 +225,10 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
         .unwrap()
         .started;
     let denied = consent(&started.authorize_url, "cancel").await;
-    let refused = engine.accept_callback(&denied, CallbackChannel::DeepLink).err().expect("refused");
+    let refused = engine
+        .accept_callback(&denied, CallbackChannel::DeepLink)
+        .err()
+        .expect("refused");
     assert_eq!(refused.integration_id.as_deref(), Some(view.id.as_str()));
     assert_eq!(refused.error.to_ui().code, ErrorCode::AccessDenied);
 

@@ -7,10 +7,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use onramp_core::events::RecordingSink;
-use onramp_core::oauth::CallbackChannel;
 use onramp_core::model::{
     CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget,
 };
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig, ACME_CLOUD_ID, NANGO_SECRET_KEY};

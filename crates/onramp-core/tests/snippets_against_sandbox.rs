@@ -11,10 +11,10 @@ use std::process::{Command, Output};
 
 use onramp_core::events::RecordingSink;
 use onramp_core::handoff::SnippetLanguage;
-use onramp_core::oauth::CallbackChannel;
 use onramp_core::model::{
     CallbackKind, CallbackSettings, ClientAuth, CustomProviderInput, IntegrationPatch, KeyValue,
 };
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -152,7 +152,7 @@ async fn connected_custom(engine: &Engine, sandbox: &Sandbox) -> (String, String
         .unwrap();
     let location = consent(&started.started.authorize_url).await;
     let (status, accepted) =
-        common::follow_to_loopback(&engine, &mut started.loopback.unwrap(), &location).await;
+        common::follow_to_loopback(engine, &mut started.loopback.unwrap(), &location).await;
     assert_eq!(status, 200);
     let accepted = accepted.unwrap_or_else(|r| panic!("refused: {}", r.error));
     engine.finish_authorization(accepted).await.unwrap();

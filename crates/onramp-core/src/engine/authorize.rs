@@ -156,7 +156,12 @@ impl Engine {
     /// tell the UI each stage. A callback that matches no flow waiting on its channel and address
     /// (stray, forged, replayed, unreadable) ends nothing: each flow still waiting keeps waiting
     /// and hears a calm notice; when nobody waits, the UI hears `callback-unmatched`.
-    pub async fn handle_callback(&self, url: &str, channel: CallbackChannel, events: &dyn EventSink) {
+    pub async fn handle_callback(
+        &self,
+        url: &str,
+        channel: CallbackChannel,
+        events: &dyn EventSink,
+    ) {
         self.handle_callback_answering(url, channel, events, |_| {})
             .await;
     }
@@ -171,10 +176,8 @@ impl Engine {
     ) {
         let url = callback.url.clone();
         let channel = CallbackChannel::Loopback { port };
-        self.handle_callback_answering(&url, channel, events, |verdict| {
-            callback.answer(verdict)
-        })
-        .await;
+        self.handle_callback_answering(&url, channel, events, |verdict| callback.answer(verdict))
+            .await;
     }
 
     async fn handle_callback_answering(
@@ -562,7 +565,11 @@ mod tests {
             let [Recorded::AuthProgress(p)] = events.as_slice() else {
                 panic!("{url}: one event expected, got {events:?}");
             };
-            assert_eq!(p.stage, AuthStage::Waiting, "{url}: the real flow is still valid");
+            assert_eq!(
+                p.stage,
+                AuthStage::Waiting,
+                "{url}: the real flow is still valid"
+            );
             assert_eq!(p.error, None, "{url}: no error, nothing to start again");
             assert_eq!(p.notice.as_deref(), Some(IGNORED_CALLBACK_NOTICE), "{url}");
         }
@@ -692,7 +699,10 @@ mod tests {
                 other => panic!("unexpected event {other:?}"),
             })
             .collect();
-        assert_eq!(stages_seen, vec![AuthStage::Exchanging, AuthStage::Connected]);
+        assert_eq!(
+            stages_seen,
+            vec![AuthStage::Exchanging, AuthStage::Connected]
+        );
     }
 
     #[tokio::test]

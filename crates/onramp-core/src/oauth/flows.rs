@@ -214,24 +214,64 @@ pub(super) mod tests {
         let lo_channel = CallbackChannel::Loopback { port: 47823 };
         assert!(lo.accepts(lo_channel, "http://127.0.0.1:47823/callback"));
         for (what, channel, address) in [
-            ("other path", CallbackChannel::DeepLink, "onramp://other-path"),
-            ("trailing slash", CallbackChannel::DeepLink, "onramp://callback/"),
-            ("path below", CallbackChannel::DeepLink, "onramp://callback/x"),
-            ("other scheme", CallbackChannel::DeepLink, "other://callback"),
-            ("user info", CallbackChannel::DeepLink, "onramp://u@callback"),
+            (
+                "other path",
+                CallbackChannel::DeepLink,
+                "onramp://other-path",
+            ),
+            (
+                "trailing slash",
+                CallbackChannel::DeepLink,
+                "onramp://callback/",
+            ),
+            (
+                "path below",
+                CallbackChannel::DeepLink,
+                "onramp://callback/x",
+            ),
+            (
+                "other scheme",
+                CallbackChannel::DeepLink,
+                "other://callback",
+            ),
+            (
+                "user info",
+                CallbackChannel::DeepLink,
+                "onramp://u@callback",
+            ),
             ("loopback channel", lo_channel, "onramp://callback"),
         ] {
             assert!(!deep.accepts(channel, address), "deep link, {what}");
         }
         for (what, channel, address) in [
-            ("deep-link channel", CallbackChannel::DeepLink, "http://127.0.0.1:47823/callback"),
-            ("other listener", CallbackChannel::Loopback { port: 1 }, "http://127.0.0.1:47823/callback"),
+            (
+                "deep-link channel",
+                CallbackChannel::DeepLink,
+                "http://127.0.0.1:47823/callback",
+            ),
+            (
+                "other listener",
+                CallbackChannel::Loopback { port: 1 },
+                "http://127.0.0.1:47823/callback",
+            ),
             ("other port", lo_channel, "http://127.0.0.1:47824/callback"),
             ("other host", lo_channel, "http://localhost:47823/callback"),
-            ("other scheme", lo_channel, "https://127.0.0.1:47823/callback"),
+            (
+                "other scheme",
+                lo_channel,
+                "https://127.0.0.1:47823/callback",
+            ),
             ("other path", lo_channel, "http://127.0.0.1:47823/other"),
-            ("encoded path", lo_channel, "http://127.0.0.1:47823/%63allback"),
-            ("path below", lo_channel, "http://127.0.0.1:47823/callback/x"),
+            (
+                "encoded path",
+                lo_channel,
+                "http://127.0.0.1:47823/%63allback",
+            ),
+            (
+                "path below",
+                lo_channel,
+                "http://127.0.0.1:47823/callback/x",
+            ),
         ] {
             assert!(!lo.accepts(channel, address), "loopback, {what}");
         }
@@ -255,7 +295,9 @@ pub(super) mod tests {
             );
         }
         assert_eq!(
-            flows.take("unknown", lo, "http://127.0.0.1:47823/callback", now).err(),
+            flows
+                .take("unknown", lo, "http://127.0.0.1:47823/callback", now)
+                .err(),
             Some(TakeRefused::UnknownState)
         );
         let taken = flows.take("s", lo, "http://127.0.0.1:47823/callback", now);

@@ -58,5 +58,8 @@ pub async fn follow_to_loopback(
         });
         decided
     });
-    (page.expect("the listener answers").status().as_u16(), decided)
+    (
+        page.expect("the listener answers").status().as_u16(),
+        decided,
+    )
 }
