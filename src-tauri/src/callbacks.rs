@@ -2,6 +2,7 @@
 //! periodic background work. What each callback means is decided by the engine.
 
 use onramp_core::loopback::LoopbackListener;
+use onramp_core::oauth::CallbackChannel;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 
@@ -25,14 +26,12 @@ pub fn start_background_work<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
-/// Registers the `onramp` scheme with the desktop (Linux: a `.desktop` handler with `%u`) and
-/// hands every URL the OS delivers to the engine, including the one that started the app.
+/// Registers the `onramp` scheme with the desktop (Linux: a `.desktop` handler with `%u`, off the
+/// main thread) and hands every URL the OS delivers to the engine, including the one that started
+/// the app.
 pub fn install_deep_link_handler<R: Runtime>(app: &AppHandle<R>) {
     #[cfg(target_os = "linux")]
-    if let Err(e) = app.deep_link().register_all() {
-        // Needs xdg-mime (xdg-utils). Loopback callbacks keep working without it.
-        tracing::warn!("could not register the onramp:// scheme: {e}");
-    }
+    register_scheme_handler(app);
     let handle = app.clone();
     app.deep_link().on_open_url(move |event| {
         for url in event.urls() {
@@ -47,6 +46,57 @@ pub fn install_deep_link_handler<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// Onramp writes its own handler entry instead of the plugin's `register_all`, whose quoted `Exec`
+/// Debian 12's `xdg-open` cannot start (see `onramp_core::desktop_entry`). Nothing is written and no
+/// process is started when the entry and the MIME default are already right.
+#[cfg(target_os = "linux")]
+fn register_scheme_handler<R: Runtime>(app: &AppHandle<R>) {
+    use onramp_core::desktop_entry::{handler_file_name, HandlerRegistration};
+    let (Ok(data_dir), Ok(config_dir), Ok(exe)) = (
+        app.path().data_dir(),
+        app.path().config_dir(),
+        tauri::utils::platform::current_exe(),
+    ) else {
+        tracing::warn!("could not register the onramp:// scheme: no data dir or executable path");
+        return;
+    };
+    // Run as an AppImage, the stable path is the AppImage, not the mounted binary.
+    let program = app
+        .env()
+        .appimage
+        .map(std::path::PathBuf::from)
+        .unwrap_or(exe.clone());
+    let Some(program) = program.to_str().map(str::to_string) else {
+        tracing::warn!("could not register the onramp:// scheme: the program path is not UTF-8");
+        return;
+    };
+    let file_name = handler_file_name(&exe.file_name().unwrap_or_default().to_string_lossy());
+    let registration = HandlerRegistration {
+        applications_dir: data_dir.join("applications"),
+        mimeapps_list: config_dir.join("mimeapps.list"),
+        file_name,
+        name: app
+            .config()
+            .product_name
+            .clone()
+            .unwrap_or_else(|| "Onramp".into()),
+        program,
+        scheme: "onramp".into(),
+        xdg_mime: "xdg-mime".into(),
+        update_desktop_database: "update-desktop-database".into(),
+    };
+    let spawned = std::thread::Builder::new()
+        .name("register-onramp-scheme".into())
+        .spawn(move || match registration.ensure() {
+            Ok(done) => tracing::info!("onramp:// handler: {done:?}"),
+            // Needs xdg-mime (xdg-utils). Loopback callbacks keep working without it.
+            Err(e) => tracing::warn!("could not register the onramp:// scheme: {e}"),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("could not register the onramp:// scheme: {e}");
+    }
+}
+
 fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: String) {
     focus_main_window(app);
     let app = app.clone();
@@ -54,22 +104,24 @@ fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: String) {
         let events = WindowEvents(app.clone());
         app.state::<AppState>()
             .engine
-            .handle_callback(&url, &events)
+            .handle_callback(&url, CallbackChannel::DeepLink, &events)
             .await;
     });
 }
 
-/// Serves a flow's loopback listener until its flow ends.
+/// Serves a flow's loopback listener until its flow ends; the engine tells each request's browser
+/// whether its callback was accepted.
 pub fn serve_loopback<R: Runtime>(app: &AppHandle<R>, listener: Option<LoopbackListener>) {
     let Some(mut listener) = listener else { return };
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let events = WindowEvents(app.clone());
-        while let Some(url) = listener.next_callback().await {
+        let port = listener.port();
+        while let Some(callback) = listener.next_callback().await {
             focus_main_window(&app);
             app.state::<AppState>()
                 .engine
-                .handle_callback(&url, &events)
+                .handle_loopback_callback(callback, port, &events)
                 .await;
         }
     });

@@ -27,6 +27,15 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// How a browser hands an `onramp://` link to the desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opener {
+    /// `gio open` (GLib-based browsers).
+    Gio,
+    /// `xdg-open` (Chromium-family browsers).
+    XdgOpen,
+}
+
 pub struct Paths {
     pub app: PathBuf,
     pub fake_browser: PathBuf,
@@ -234,18 +243,49 @@ impl Scenario {
         self.shot(label).await;
     }
 
-    /// Hands a URL to the desktop as a browser would (`gio open`), in this scenario's HOME, where
-    /// the app registered its `onramp://` handler.
-    pub fn open_through_the_os(&self, url: &str) {
-        let status = Command::new("gio")
-            .args(["open", url])
+    /// Hands a URL to the desktop as a browser would, in this scenario's HOME, where the app
+    /// registered its `onramp://` handler.
+    pub fn open_through_the_os(&self, opener: Opener, url: &str) {
+        let mut command = match opener {
+            Opener::Gio => {
+                let mut gio = Command::new("gio");
+                gio.arg("open");
+                gio
+            }
+            Opener::XdgOpen => Command::new("xdg-open"),
+        };
+        let status = self
+            .desktop_env(&mut command)
+            .arg(url)
+            .status()
+            .expect("opener");
+        assert!(status.success(), "{opener:?} {url}: {status}");
+    }
+
+    /// This scenario's desktop: its HOME and XDG directories, a generic desktop.
+    pub fn desktop_env<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("XDG_DATA_HOME", self.home.join(".local/share"))
             .env("XDG_CURRENT_DESKTOP", "X-Generic")
-            .status()
-            .expect("gio");
-        assert!(status.success(), "gio open {url}: {status}");
+    }
+
+    /// Runs the stand-in browser on `url` (as the app does when it opens the browser), with `env`.
+    pub fn run_browser(&self, paths: &Paths, url: &str, env: &[(&str, &str)]) {
+        let mut command = Command::new(&paths.fake_browser);
+        self.desktop_env(&mut command)
+            .env("ONRAMP_FAKE_BROWSER_LOG", &self.browser_log)
+            .arg(url);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let status = command.status().expect("fake browser");
+        assert!(
+            status.success(),
+            "fake browser: {status}\n{}",
+            self.browser_log()
+        );
     }
 
     pub fn browser_log(&self) -> String {

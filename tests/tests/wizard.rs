@@ -3,7 +3,7 @@
 //! Run by `tests/e2e.sh` (Xvfb, private D-Bus session, unlocked GNOME Keyring, tauri-driver).
 
 use onramp_e2e::flows::{self, next, Callback, AUTH, SANDBOX_USER, SHORT};
-use onramp_e2e::harness::{files_under, keychain_lookup, Paths, Scenario};
+use onramp_e2e::harness::{files_under, keychain_lookup, Opener, Paths, Scenario};
 
 fn paths() -> Paths {
     Paths::discover(env!("CARGO_BIN_EXE_fake-browser"))
@@ -94,18 +94,40 @@ async fn authorize_pick_site_and_test(scn: &mut Scenario, secrets: Secrets) {
     assert!(log.contains("connected"), "the log records the connection");
 }
 
+/// The whole wizard with the callback handed to the OS by `xdg-open`, as Chromium-family browsers
+/// do (Debian 12's xdg-utils could not start the handler entry the deep-link plugin wrote).
 #[tokio::test]
-async fn deep_link_flow_through_the_os() {
-    let mut scn = Scenario::start(&paths(), "deep-link", &[]).await;
+async fn deep_link_flow_through_xdg_open() {
+    let mut scn = Scenario::start(
+        &paths(),
+        "deep-link",
+        &[("ONRAMP_FAKE_BROWSER_OPENER", "xdg-open")],
+    )
+    .await;
     let secrets = walk_to_authorize(&mut scn, Callback::DeepLink).await;
     authorize_pick_site_and_test(&mut scn, secrets).await;
     let log = scn.browser_log();
     assert!(
-        log.contains("hand onramp:// to gio open"),
-        "the callback went through the OS: {log}"
+        log.contains("hand onramp:// to xdg-open")
+            && log.contains("xdg-open exited with exit status: 0"),
+        "the callback went through the OS with xdg-open: {log}"
+    );
+    let entry = std::fs::read_to_string(
+        scn.home
+            .join(".local/share/applications/onramp-handler.desktop"),
+    )
+    .unwrap();
+    assert!(
+        entry
+            .lines()
+            .any(|l| l.starts_with("Exec=/") && l.ends_with(" %u")),
+        "an unquoted Exec line: {entry}"
     );
     // A link from an older attempt (or from before a restart) is explained, not silently dropped.
-    scn.open_through_the_os("onramp://callback?code=stale&state=from-an-older-attempt");
+    scn.open_through_the_os(
+        Opener::Gio,
+        "onramp://callback?code=stale&state=from-an-older-attempt",
+    );
     let s = scn.s();
     let notice = s
         .wait_for_text("[data-testid=\"unmatched-callback\"]", "restarted", SHORT)
@@ -122,6 +144,91 @@ async fn deep_link_flow_through_the_os() {
     scn.finish().await;
 }
 
+/// A deep-link flow through `gio open` while forged callbacks arrive through the OS: the wait goes
+/// on with a calm notice (no error, nothing to start again), a callback with the right state on
+/// another path does not use the flow up, and the genuine callback then connects.
+#[tokio::test]
+async fn deep_link_flow_through_gio_open_ignores_forged_callbacks() {
+    let paths = paths();
+    let mut scn = Scenario::start(
+        &paths,
+        "deep-link-gio",
+        &[("ONRAMP_FAKE_BROWSER_DECISION", "ignore")],
+    )
+    .await;
+    walk_to_authorize(&mut scn, Callback::DeepLink).await;
+    let s = scn.s();
+    s.click_css("[data-testid=\"authorize\"]").await.unwrap();
+    let waiting = "[data-testid=\"auth-status\"][data-stage=\"waiting\"]";
+    s.wait_for(waiting, SHORT).await.unwrap();
+    let authorize_url = s.text_of("[data-testid=\"authorize-url\"]").await.unwrap();
+    let state = url::Url::parse(authorize_url.trim())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .expect("a state")
+        .1
+        .into_owned();
+
+    scn.open_through_the_os(Opener::Gio, "onramp://callback?code=forged&state=forged");
+    let notice = s
+        .wait_for_text("[data-testid=\"auth-notice\"]", "Ignored a callback", SHORT)
+        .await
+        .unwrap();
+    assert!(notice.contains("Still waiting"), "{notice}");
+    // The right state on another path, through xdg-open this time: ignored too.
+    scn.open_through_the_os(
+        Opener::XdgOpen,
+        &format!("onramp://other-path?code=forged&state={state}"),
+    );
+    wait_for_log(&scn, "another channel or to another address").await;
+    s.wait_for(waiting, SHORT).await.unwrap();
+    assert!(
+        s.find_all("[data-testid=\"error-card\"]")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no red error while the genuine flow waits"
+    );
+    assert!(
+        s.find_all("[data-testid=\"unmatched-callback\"]")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no banner either"
+    );
+    scn.shot_of("[data-testid=\"auth-notice\"]", "forged-callback-ignored")
+        .await;
+
+    // The user approves in the browser after all: the genuine callback, through gio open.
+    scn.run_browser(
+        &paths,
+        authorize_url.trim(),
+        &[
+            ("ONRAMP_FAKE_BROWSER_DECISION", "accept"),
+            ("ONRAMP_FAKE_BROWSER_OPENER", "gio"),
+        ],
+    );
+    flows::wait_connected(&scn).await;
+    assert!(scn.browser_log().contains("hand onramp:// to gio open"));
+    scn.finish().await;
+}
+
+/// Waits until the app's log contains `text`.
+async fn wait_for_log(scn: &Scenario, text: &str) {
+    let path = scn.log_dir().join("onramp.log");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&path).is_ok_and(|log| log.contains(text)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the log never said {text:?}:\n{}",
+        std::fs::read_to_string(&path).unwrap_or_default()
+    );
+}
+
 #[tokio::test]
 async fn loopback_flow() {
     let mut scn = Scenario::start(&paths(), "loopback", &[]).await;
@@ -135,6 +242,10 @@ async fn loopback_flow() {
     assert!(
         log.contains("callback page: HTTP 200"),
         "the browser got the close-this-tab page: {log}"
+    );
+    assert!(
+        !log.contains("callback page: HTTP 4"),
+        "no request was refused: {log}"
     );
     scn.finish().await;
 }
@@ -152,12 +263,12 @@ async fn a_stray_request_to_the_loopback_listener_does_not_end_the_wait() {
     flows::authorize(&mut scn).await;
     let log = scn.browser_log();
     assert!(
-        log.contains("stray callback: HTTP 200") && log.contains("callback page: HTTP 200"),
-        "both requests reached the listener: {log}"
+        log.contains("stray callback: HTTP 400") && log.contains("callback page: HTTP 200"),
+        "the stray request was told it was not accepted, the real one to close the tab: {log}"
     );
     let app_log = std::fs::read_to_string(scn.log_dir().join("onramp.log")).unwrap();
     assert!(
-        app_log.contains("callback refused"),
+        app_log.contains("callback refused and ignored"),
         "the stray request was refused: {app_log}"
     );
     scn.finish().await;
@@ -198,7 +309,7 @@ async fn cancel_in_onramp_then_start_again_on_the_same_fixed_port() {
         .send()
         .await
         .expect("the new listener answers on the fixed port");
-    assert_eq!(page.status(), 200);
+    assert_eq!(page.status(), 400, "a bare /callback is not accepted");
     scn.shot("started-again").await;
     scn.finish().await;
 }

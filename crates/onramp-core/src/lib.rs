@@ -14,6 +14,7 @@
 
 pub mod catalog;
 pub mod custom;
+pub mod desktop_entry;
 pub mod diagnosis;
 pub mod engine;
 pub mod error;

@@ -12,6 +12,7 @@ use onramp_core::model::{
     ApiRequest, CallbackKind, CallbackSettings, ClientAuth, ConnectionState, CustomProviderInput,
     ErrorCode, IntegrationPatch, KeyValue,
 };
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig};
 
@@ -125,12 +126,10 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
     assert!(started.authorize_url.contains("code_challenge_method=S256"));
     let location = consent(&started.authorize_url, "accept").await;
     assert!(location.starts_with(&view.redirect_uri), "{location}");
-    let page = http().get(&location).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let callback = loopback.unwrap().next_callback().await.unwrap();
-    let accepted = engine
-        .accept_callback(&callback)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    let (status, accepted) =
+        common::follow_to_loopback(&engine, &mut loopback.unwrap(), &location).await;
+    assert_eq!(status, 200);
+    let accepted = accepted.unwrap_or_else(|r| panic!("refused: {}", r.error));
     let connected = engine.finish_authorization(accepted).await.unwrap();
     let connection = connected.connection.unwrap();
     assert_eq!(connection.state, ConnectionState::Connected);
@@ -226,7 +225,10 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
         .unwrap()
         .started;
     let denied = consent(&started.authorize_url, "cancel").await;
-    let refused = engine.accept_callback(&denied).err().expect("refused");
+    let refused = engine
+        .accept_callback(&denied, CallbackChannel::DeepLink)
+        .err()
+        .expect("refused");
     assert_eq!(refused.integration_id.as_deref(), Some(view.id.as_str()));
     assert_eq!(refused.error.to_ui().code, ErrorCode::AccessDenied);
 
@@ -239,11 +241,13 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     let callback = consent(&started.authorize_url, "accept").await;
     assert!(callback.starts_with("onramp://callback?"));
     let accepted = engine
-        .accept_callback(&callback)
+        .accept_callback(&callback, CallbackChannel::DeepLink)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));
     engine.finish_authorization(accepted).await.unwrap();
     // A replayed callback is refused.
-    assert!(engine.accept_callback(&callback).is_err());
+    assert!(engine
+        .accept_callback(&callback, CallbackChannel::DeepLink)
+        .is_err());
 
     // The access token dies before step 5: the site list refreshes once instead of failing.
     sandbox.expire_access_tokens();

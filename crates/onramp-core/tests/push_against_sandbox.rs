@@ -10,6 +10,7 @@ use onramp_core::events::RecordingSink;
 use onramp_core::model::{
     CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget,
 };
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig, ACME_CLOUD_ID, NANGO_SECRET_KEY};
@@ -96,7 +97,7 @@ async fn authorize(engine: &Engine, sandbox: &Sandbox, id: &str) {
         .unwrap();
     let callback = answer.headers()["location"].to_str().unwrap().to_string();
     let accepted = engine
-        .accept_callback(&callback)
+        .accept_callback(&callback, CallbackChannel::DeepLink)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));
     engine.finish_authorization(accepted).await.unwrap();
 }

@@ -14,6 +14,7 @@ use onramp_core::handoff::SnippetLanguage;
 use onramp_core::model::{
     CallbackKind, CallbackSettings, ClientAuth, CustomProviderInput, IntegrationPatch, KeyValue,
 };
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -81,7 +82,7 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> (String, String) {
         .started;
     let callback = consent(&started.authorize_url).await;
     let accepted = engine
-        .accept_callback(&callback)
+        .accept_callback(&callback, CallbackChannel::DeepLink)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));
     engine.finish_authorization(accepted).await.unwrap();
     let sites = engine.list_sites(&view.id).await.unwrap();
@@ -150,12 +151,10 @@ async fn connected_custom(engine: &Engine, sandbox: &Sandbox) -> (String, String
         .await
         .unwrap();
     let location = consent(&started.started.authorize_url).await;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    assert_eq!(client.get(&location).send().await.unwrap().status(), 200);
-    let callback = started.loopback.unwrap().next_callback().await.unwrap();
-    let accepted = engine
-        .accept_callback(&callback)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    let (status, accepted) =
+        common::follow_to_loopback(engine, &mut started.loopback.unwrap(), &location).await;
+    assert_eq!(status, 200);
+    let accepted = accepted.unwrap_or_else(|r| panic!("refused: {}", r.error));
     engine.finish_authorization(accepted).await.unwrap();
     let refresh_token = Vault
         .get(&view.id, SecretKind::RefreshToken)

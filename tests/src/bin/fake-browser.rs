@@ -3,7 +3,9 @@
 //! (or Cancel when `ONRAMP_FAKE_BROWSER_DECISION=cancel`, or nothing when it is `ignore`), and
 //! follows the redirect like a browser:
 //! an http(s) callback is fetched (the loopback listener), any other scheme (`onramp://`) is handed
-//! to the desktop with `gio open`, which starts Onramp with the URL.
+//! to the desktop, which starts Onramp with the URL: with `gio open` (GLib browsers such as
+//! Firefox/Epiphany), or with `xdg-open` when `ONRAMP_FAKE_BROWSER_OPENER=xdg-open` (what
+//! Chromium-family browsers do).
 //! With `ONRAMP_FAKE_BROWSER_STRAY_FIRST` set, a bare `/callback` request (no code, no state) goes to
 //! the loopback listener before the real callback.
 //! Every step is appended to `$ONRAMP_FAKE_BROWSER_LOG` when set.
@@ -129,14 +131,29 @@ async fn run(url: &str) -> Result<(), String> {
             log(&format!("callback page: HTTP {}", r.status()));
         }
         scheme => {
-            log(&format!("hand {scheme}:// to gio open"));
-            let status = std::process::Command::new("gio")
-                .args(["open", location.as_str()])
+            let opener =
+                std::env::var("ONRAMP_FAKE_BROWSER_OPENER").unwrap_or_else(|_| "gio".into());
+            let mut command = match opener.as_str() {
+                "xdg-open" => std::process::Command::new("xdg-open"),
+                _ => {
+                    let mut gio = std::process::Command::new("gio");
+                    gio.arg("open");
+                    gio
+                }
+            };
+            let opener = if opener == "xdg-open" {
+                "xdg-open"
+            } else {
+                "gio open"
+            };
+            log(&format!("hand {scheme}:// to {opener}"));
+            let status = command
+                .arg(location.as_str())
                 .status()
-                .map_err(|e| format!("gio: {e}"))?;
-            log(&format!("gio open exited with {status}"));
+                .map_err(|e| format!("{opener}: {e}"))?;
+            log(&format!("{opener} exited with {status}"));
             if !status.success() {
-                return Err("gio open failed".into());
+                return Err(format!("{opener} failed"));
             }
         }
     }

@@ -3,13 +3,18 @@
 
 use super::*;
 use crate::events::EventSink;
-use crate::loopback::{self, LoopbackListener};
+use crate::loopback::{self, CallbackVerdict, LoopbackListener, ReceivedCallback};
 use crate::model::{AuthProgress, AuthStage};
-use crate::oauth::PendingFlow;
+use crate::oauth::{CallbackChannel, CallbackRefusal, PendingFlow};
 use tokio::sync::oneshot;
 
 /// The deep-link callback URL. The scheme is registered with the OS by the shell.
 pub const DEEP_LINK_CALLBACK: &str = "onramp://callback";
+
+/// Shown beside a flow that keeps waiting after a callback that was not its own arrived: calm,
+/// because nothing is wrong with the flow and nothing needs doing.
+pub const IGNORED_CALLBACK_NOTICE: &str =
+    "Ignored a callback that did not belong to this authorization. Still waiting for yours.";
 
 /// A started authorization: what the UI shows, and the loopback listener to await, if any.
 pub struct StartedAuthorization {
@@ -24,12 +29,13 @@ pub struct AcceptedCallback {
     flow: PendingFlow,
 }
 
-/// A callback that was refused, and the integration it belongs to when that is known.
+/// A callback that was refused.
 pub struct RefusedCallback {
+    /// The integration whose flow this callback ended (it had expired, or the provider sent an
+    /// error). `None` when it matched no flow waiting on its channel and address: it is ignored and
+    /// every flow still waiting keeps waiting.
     pub integration_id: Option<String>,
     pub error: OnrampError,
-    /// The integration's flow is still pending (a stray or malformed request did not end it).
-    pub still_waiting: bool,
 }
 
 impl Engine {
@@ -69,13 +75,18 @@ impl Engine {
         // A flow still waiting for this integration (timed out in the UI, or "Start again") holds
         // the port with its listener: end it first, so its port is free for the new one.
         let replaced = self.flows.cancel(id);
-        let (loopback, stop_listener) = match integration.callback.kind {
+        let (loopback, stop_listener, channel) = match integration.callback.kind {
             CallbackKind::Loopback => {
                 let (listener, stop) =
                     bind_loopback(integration.callback.loopback_port, replaced).await?;
-                (Some(listener), Some(stop))
+                let port = listener.port();
+                (
+                    Some(listener),
+                    Some(stop),
+                    CallbackChannel::Loopback { port },
+                )
             }
-            CallbackKind::DeepLink => (None, None),
+            CallbackKind::DeepLink => (None, None, CallbackChannel::DeepLink),
         };
         let created_at = now_unix();
         self.flows.begin(
@@ -83,6 +94,7 @@ impl Engine {
             PendingFlow {
                 integration_id: id.to_string(),
                 redirect_uri: redirect_uri.clone(),
+                channel,
                 pkce_verifier: request.pkce_verifier,
                 created_at,
                 stop_listener,
@@ -141,29 +153,72 @@ impl Engine {
     }
 
     /// A callback from either channel, start to end: match it to its flow, exchange the code, and
-    /// tell the UI each stage. A stray or malformed request does not end the flow still waiting; a
-    /// callback nobody waits for is reported as unmatched.
-    pub async fn handle_callback(&self, url: &str, events: &dyn EventSink) {
-        let accepted = match self.accept_callback(url) {
+    /// tell the UI each stage. A callback that matches no flow waiting on its channel and address
+    /// (stray, forged, replayed, unreadable) ends nothing: each flow still waiting keeps waiting
+    /// and hears a calm notice; when nobody waits, the UI hears `callback-unmatched`.
+    pub async fn handle_callback(
+        &self,
+        url: &str,
+        channel: CallbackChannel,
+        events: &dyn EventSink,
+    ) {
+        self.handle_callback_answering(url, channel, events, |_| {})
+            .await;
+    }
+
+    /// A request the loopback listener on `port` received: handled as [`Self::handle_callback`],
+    /// and the browser is told the verdict (accepted or not) before the code exchange starts.
+    pub async fn handle_loopback_callback(
+        &self,
+        callback: ReceivedCallback,
+        port: u16,
+        events: &dyn EventSink,
+    ) {
+        let url = callback.url.clone();
+        let channel = CallbackChannel::Loopback { port };
+        self.handle_callback_answering(&url, channel, events, |verdict| callback.answer(verdict))
+            .await;
+    }
+
+    async fn handle_callback_answering(
+        &self,
+        url: &str,
+        channel: CallbackChannel,
+        events: &dyn EventSink,
+        answer: impl FnOnce(CallbackVerdict),
+    ) {
+        let accepted = match self.accept_callback(url, channel) {
             Ok(accepted) => accepted,
-            Err(refused) => {
-                let Some(id) = refused.integration_id else {
-                    tracing::warn!("a callback matched no authorization in progress; ignored");
-                    events.callback_unmatched(refused.error.to_ui());
-                    return;
-                };
-                let stage = if refused.still_waiting {
-                    AuthStage::Waiting
-                } else if matches!(refused.error, OnrampError::FlowExpired) {
-                    AuthStage::Expired
+            Err(RefusedCallback {
+                integration_id: None,
+                error,
+            }) => {
+                answer(CallbackVerdict::NotAccepted);
+                let waiting = self.flows.pending_integrations();
+                if waiting.is_empty() {
+                    events.callback_unmatched(error.to_ui());
+                }
+                for id in waiting {
+                    report_ignored_callback(events, &id);
+                }
+                return;
+            }
+            Err(RefusedCallback {
+                integration_id: Some(id),
+                error,
+            }) => {
+                let (verdict, stage) = if matches!(error, OnrampError::FlowExpired) {
+                    (CallbackVerdict::Expired, AuthStage::Expired)
                 } else {
-                    AuthStage::Failed
+                    (CallbackVerdict::ProviderError, AuthStage::Failed)
                 };
+                answer(verdict);
                 let message = "The callback was refused.";
-                report(events, &id, stage, message, Some(&refused.error), None);
+                report(events, &id, stage, message, Some(&error), None);
                 return;
             }
         };
+        answer(CallbackVerdict::Accepted);
         let id = accepted.integration_id.clone();
         let exchanging = "Exchanging the code for tokens…";
         report(events, &id, AuthStage::Exchanging, exchanging, None, None);
@@ -195,28 +250,14 @@ impl Engine {
         expired
     }
 
-    /// Step one of a callback: parse it and match its state to a pending flow.
-    pub fn accept_callback(&self, callback_url: &str) -> Result<AcceptedCallback, RefusedCallback> {
-        let refused = |integration_id: Option<String>, error: OnrampError| {
-            tracing::warn!("callback refused: {}", error.to_ui().code);
-            let integration_id = integration_id.or_else(|| self.flows.sole_pending_integration());
-            if integration_id.is_none() {
-                // Nobody is waiting: keep it for a window that is not listening yet (cold start).
-                *self
-                    .unmatched_callback
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(error.to_ui());
-            }
-            RefusedCallback {
-                still_waiting: integration_id
-                    .as_deref()
-                    .is_some_and(|id| self.flows.is_pending(id)),
-                integration_id,
-                error,
-            }
-        };
-        let params = oauth::parse_callback(callback_url).map_err(|e| refused(None, e))?;
-        match oauth::accept_callback(&self.flows, &params) {
+    /// Step one of a callback that came through `channel`: parse it and match it to a pending
+    /// flow (state, channel and redirect URI).
+    pub fn accept_callback(
+        &self,
+        callback_url: &str,
+        channel: CallbackChannel,
+    ) -> Result<AcceptedCallback, RefusedCallback> {
+        match oauth::accept_callback_url(&self.flows, callback_url, channel) {
             Ok((mut flow, code)) => {
                 // The flow is taken: its loopback listener closes now (the "close this tab" page
                 // still completes), so nothing else is handled as a callback during the exchange.
@@ -227,7 +268,37 @@ impl Engine {
                     flow,
                 })
             }
-            Err((integration_id, error)) => Err(refused(integration_id, error)),
+            Err(CallbackRefusal::Ended {
+                integration_id,
+                error,
+            }) => {
+                tracing::warn!(
+                    "callback refused: it ended the authorization of integration {integration_id} ({})",
+                    error.to_ui().code
+                );
+                Err(RefusedCallback {
+                    integration_id: Some(integration_id),
+                    error,
+                })
+            }
+            Err(CallbackRefusal::Unmatched(why)) => {
+                tracing::warn!(
+                    "callback refused and ignored ({channel:?}): {}",
+                    why.describe()
+                );
+                let error = why.to_error();
+                if self.flows.pending_integrations().is_empty() {
+                    // Nobody is waiting: keep it for a window that is not listening yet (cold start).
+                    *self
+                        .unmatched_callback
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(error.to_ui());
+                }
+                Err(RefusedCallback {
+                    integration_id: None,
+                    error,
+                })
+            }
         }
     }
 
@@ -296,7 +367,21 @@ fn report(
         stage,
         message: message.to_string(),
         error,
+        notice: None,
         integration,
+    });
+}
+
+/// Tells a flow still waiting that a callback which was not its own was ignored: no error, the
+/// wait goes on.
+fn report_ignored_callback(events: &dyn EventSink, id: &str) {
+    events.auth_progress(AuthProgress {
+        integration_id: id.to_string(),
+        stage: AuthStage::Waiting,
+        message: "Waiting for you to approve in the browser…".to_string(),
+        error: None,
+        notice: Some(IGNORED_CALLBACK_NOTICE.to_string()),
+        integration: None,
     });
 }
 
@@ -339,11 +424,13 @@ mod tests {
         let seed = seeded("http://127.0.0.1:9", 3000, 3600);
         let refused = seed
             .engine
-            .accept_callback("onramp://callback?code=c&state=from-before-a-restart")
+            .accept_callback(
+                "onramp://callback?code=c&state=from-before-a-restart",
+                CallbackChannel::DeepLink,
+            )
             .err()
             .expect("refused");
         assert_eq!(refused.integration_id, None);
-        assert!(!refused.still_waiting);
         let boot = seed.engine.bootstrap().await;
         let notice = boot.unmatched_callback.expect("reported at start-up");
         assert_eq!(notice.code, "state_mismatch");
@@ -385,9 +472,8 @@ mod tests {
             .await
             .unwrap();
         assert!(second.loopback.is_some(), "the port was free again");
-        assert_eq!(
-            first_listener.next_callback().await,
-            None,
+        assert!(
+            first_listener.next_callback().await.is_none(),
             "the replaced flow's listener closed"
         );
         let old_state = url::Url::parse(&first.started.authorize_url)
@@ -399,9 +485,10 @@ mod tests {
             .into_owned();
         assert!(
             seed.engine
-                .accept_callback(&format!(
-                    "http://127.0.0.1:{port}/callback?code=c&state={old_state}"
-                ))
+                .accept_callback(
+                    &format!("http://127.0.0.1:{port}/callback?code=c&state={old_state}"),
+                    CallbackChannel::Loopback { port }
+                )
                 .is_err(),
             "the replaced flow's state is no longer accepted"
         );
@@ -410,6 +497,8 @@ mod tests {
             .expire_stale_authorizations(&RecordingSink::default())
             .is_empty());
     }
+
+    const DEEP: CallbackChannel = CallbackChannel::DeepLink;
 
     fn stages(sink: &RecordingSink) -> Vec<(AuthStage, Option<String>)> {
         sink.take()
@@ -456,22 +545,40 @@ mod tests {
         assert_eq!(stages(&sink), vec![(AuthStage::Waiting, None)]);
         let state = state_of(&started.started.authorize_url);
 
-        // A forged or stray callback while the genuine flow waits: the flow keeps waiting.
-        seed.engine
-            .handle_callback("onramp://callback?code=x&state=forged", &sink)
-            .await;
-        let after_stray = stages(&sink);
-        assert_eq!(after_stray.len(), 1);
-        assert_eq!(
-            after_stray[0].0,
-            AuthStage::Waiting,
-            "the real flow is still valid"
-        );
+        // Forged, stray, unreadable, or the right state on another path or channel, while the
+        // genuine flow waits: each is ignored with a calm notice, no error, and the flow waits on.
+        for (url, channel) in [
+            ("onramp://callback?code=x&state=forged".to_string(), DEEP),
+            ("onramp://callback".to_string(), DEEP),
+            (format!("onramp://other-path?code=x&state={state}"), DEEP),
+            (
+                format!("http://127.0.0.1:9/callback?code=x&state={state}"),
+                CallbackChannel::Loopback { port: 9 },
+            ),
+            (
+                format!("onramp://callback?error=access_denied&state={state}"),
+                CallbackChannel::Loopback { port: 9 },
+            ),
+        ] {
+            seed.engine.handle_callback(&url, channel, &sink).await;
+            let events = sink.take();
+            let [Recorded::AuthProgress(p)] = events.as_slice() else {
+                panic!("{url}: one event expected, got {events:?}");
+            };
+            assert_eq!(
+                p.stage,
+                AuthStage::Waiting,
+                "{url}: the real flow is still valid"
+            );
+            assert_eq!(p.error, None, "{url}: no error, nothing to start again");
+            assert_eq!(p.notice.as_deref(), Some(IGNORED_CALLBACK_NOTICE), "{url}");
+        }
 
         // The genuine callback: exchanging, then connected with the view.
         seed.engine
             .handle_callback(
                 &format!("onramp://callback?code=the-code&state={state}"),
+                DEEP,
                 &sink,
             )
             .await;
@@ -502,12 +609,99 @@ mod tests {
         seed.engine
             .handle_callback(
                 &format!("onramp://callback?code=the-code&state={state}"),
+                DEEP,
                 &sink,
             )
             .await;
         assert_eq!(
             stages(&sink),
             vec![(AuthStage::Failed, Some("unmatched:state_mismatch".into()))]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_browser_hears_whether_its_loopback_callback_was_accepted() {
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-9","refresh_token":"rt-9","expires_in":3600,"token_type":"Bearer"}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let seed = seeded(&server.url(), 3000, 3600);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        seed.engine
+            .update_integration(
+                &seed.id,
+                IntegrationPatch {
+                    callback: Some(CallbackSettings {
+                        kind: CallbackKind::Loopback,
+                        loopback_port: port,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let sink = RecordingSink::default();
+        let started = seed
+            .engine
+            .start_authorization(&seed.id, &sink)
+            .await
+            .unwrap();
+        sink.take();
+        let state = state_of(&started.started.authorize_url);
+        let mut listener = started.loopback.expect("a loopback listener");
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut visit = async |url: String| {
+            let (page, ()) = tokio::join!(http.get(&url).send(), async {
+                let callback = listener.next_callback().await.expect("handed over");
+                seed.engine
+                    .handle_loopback_callback(callback, port, &sink)
+                    .await;
+            });
+            let page = page.unwrap();
+            (page.status().as_u16(), page.text().await.unwrap())
+        };
+        let (status, page) = visit(format!(
+            "http://127.0.0.1:{port}/callback?code=x&state=forged"
+        ))
+        .await;
+        assert_eq!(status, 400);
+        assert!(page.contains("did not accept"), "{page}");
+        assert!(!page.contains("close this tab"), "{page}");
+        let events = sink.take();
+        let [Recorded::AuthProgress(p)] = events.as_slice() else {
+            panic!("one event expected, got {events:?}")
+        };
+        assert_eq!(
+            (p.stage, &p.error, p.notice.is_some()),
+            (AuthStage::Waiting, &None, true)
+        );
+
+        let (status, page) = visit(format!(
+            "http://127.0.0.1:{port}/callback?code=the-code&state={state}"
+        ))
+        .await;
+        assert_eq!(status, 200);
+        assert!(page.contains("close this tab"), "{page}");
+        let stages_seen: Vec<AuthStage> = sink
+            .take()
+            .into_iter()
+            .map(|e| match e {
+                Recorded::AuthProgress(p) => p.stage,
+                other => panic!("unexpected event {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            stages_seen,
+            vec![AuthStage::Exchanging, AuthStage::Connected]
         );
     }
 
@@ -524,6 +718,7 @@ mod tests {
         seed.engine
             .handle_callback(
                 &format!("onramp://callback?error=access_denied&state={state}"),
+                DEEP,
                 &sink,
             )
             .await;

@@ -25,6 +25,7 @@ mod tokens;
 
 pub use authorize::{
     redirect_uri_for, AcceptedCallback, RefusedCallback, StartedAuthorization, DEEP_LINK_CALLBACK,
+    IGNORED_CALLBACK_NOTICE,
 };
 pub use push::NANGO_READ_BACK_DELAY;
 pub use registration::validate_credential;

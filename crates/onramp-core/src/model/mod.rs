@@ -455,6 +455,9 @@ pub struct AuthProgress {
     pub stage: AuthStage,
     pub message: String,
     pub error: Option<UiError>,
+    /// A calm remark beside a flow that keeps waiting (a callback that was not its own was
+    /// ignored); never an error.
+    pub notice: Option<String>,
     pub integration: Option<IntegrationView>,
 }
 

@@ -2,14 +2,16 @@
 
 use url::Url;
 
-use super::flows::{FlowRegistry, PendingFlow};
+use super::flows::{CallbackChannel, FlowRegistry, PendingFlow, TakeRefused};
 use crate::error::OnrampError;
 use crate::now_unix;
 
-/// The query of a callback URL: either a code or an error, with the state. Not `Debug`: the code
-/// is a credential until it is exchanged.
+/// The query of a callback URL: either a code or an error, with the state, and the address it came
+/// to. Not `Debug`: the code is a credential until it is exchanged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CallbackParams {
+    /// The callback URL without its query and fragment, compared with the flow's redirect URI.
+    pub address: String,
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
@@ -19,7 +21,11 @@ pub struct CallbackParams {
 pub fn parse_callback(callback_url: &str) -> Result<CallbackParams, OnrampError> {
     let url = Url::parse(callback_url.trim())
         .map_err(|e| OnrampError::CallbackMalformed(format!("not a URL ({e})")))?;
+    let mut address = url.clone();
+    address.set_query(None);
+    address.set_fragment(None);
     let mut params = CallbackParams {
+        address: address.into(),
         state: None,
         code: None,
         error: None,
@@ -48,29 +54,103 @@ pub fn parse_callback(callback_url: &str) -> Result<CallbackParams, OnrampError>
     Ok(params)
 }
 
-/// Matches a callback to its pending flow; returns the flow and the code, or the refusal.
-/// The state is checked before anything else, so a forged callback cannot even report an error.
+/// Why a callback was not accepted.
+#[derive(Debug)]
+pub enum CallbackRefusal {
+    /// It matched no flow waiting on its channel and address: it is ignored, and every flow still
+    /// waiting keeps waiting (a stray or forged callback must not end or alarm the genuine flow).
+    Unmatched(Unmatched),
+    /// It was the callback of this integration's flow, which it ends: the flow had expired, or the
+    /// provider sent an error (`access_denied`…) instead of a code.
+    Ended {
+        integration_id: String,
+        error: OnrampError,
+    },
+}
+
+/// Why a callback matched no pending flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unmatched {
+    /// Unreadable: not a URL, a parameter twice, neither a code nor an error.
+    Malformed(String),
+    /// No state, or a state no flow waits for (unknown, used, replaced, lost in a restart).
+    UnknownState,
+    /// The state is pending, but the callback came through another channel or to another address
+    /// than the redirect URI that flow sent.
+    WrongAddress,
+}
+
+impl Unmatched {
+    /// For the log (no URL, no state: only the kind of refusal).
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Unmatched::Malformed(_) => "unreadable",
+            Unmatched::UnknownState => "its state matches no authorization in progress",
+            Unmatched::WrongAddress => {
+                "it came through another channel or to another address than the redirect URI"
+            }
+        }
+    }
+
+    /// What a window that was not waiting for anything is told (the cold-start notice).
+    pub fn to_error(&self) -> OnrampError {
+        match self {
+            Unmatched::Malformed(why) => OnrampError::CallbackMalformed(why.clone()),
+            Unmatched::UnknownState | Unmatched::WrongAddress => OnrampError::StateMismatch,
+        }
+    }
+}
+
+/// Matches a callback that came through `channel` to its pending flow; returns the flow and the
+/// code, or the refusal. The state, channel and address are checked before anything else, so a
+/// forged callback can neither report an error for a flow nor use up its state.
 pub fn accept_callback(
     flows: &FlowRegistry,
     params: &CallbackParams,
-) -> Result<(PendingFlow, String), (Option<String>, OnrampError)> {
+    channel: CallbackChannel,
+) -> Result<(PendingFlow, String), CallbackRefusal> {
     let state = params
         .state
         .as_deref()
         .filter(|s| !s.is_empty())
-        .ok_or((None, OnrampError::StateMismatch))?;
-    let flow = flows.take(state, now_unix())?;
+        .ok_or(CallbackRefusal::Unmatched(Unmatched::UnknownState))?;
+    let flow = flows
+        .take(state, channel, &params.address, now_unix())
+        .map_err(|refused| match refused {
+            TakeRefused::UnknownState => CallbackRefusal::Unmatched(Unmatched::UnknownState),
+            TakeRefused::WrongAddress => CallbackRefusal::Unmatched(Unmatched::WrongAddress),
+            TakeRefused::Expired { integration_id } => CallbackRefusal::Ended {
+                integration_id,
+                error: OnrampError::FlowExpired,
+            },
+        })?;
     if let Some(error) = &params.error {
-        return Err((
-            Some(flow.integration_id.clone()),
-            OnrampError::AuthorizationRefused {
+        return Err(CallbackRefusal::Ended {
+            integration_id: flow.integration_id.clone(),
+            error: OnrampError::AuthorizationRefused {
                 error: error.clone(),
                 description: params.error_description.clone(),
             },
-        ));
+        });
     }
     let code = params.code.clone().unwrap_or_default();
     Ok((flow, code))
+}
+
+/// Parses and matches in one go (a callback URL as it arrived through `channel`).
+pub fn accept_callback_url(
+    flows: &FlowRegistry,
+    callback_url: &str,
+    channel: CallbackChannel,
+) -> Result<(PendingFlow, String), CallbackRefusal> {
+    let params = parse_callback(callback_url).map_err(|e| {
+        let why = match e {
+            OnrampError::CallbackMalformed(why) => why,
+            other => other.to_string(),
+        };
+        CallbackRefusal::Unmatched(Unmatched::Malformed(why))
+    })?;
+    accept_callback(flows, &params, channel)
 }
 
 #[cfg(test)]
@@ -79,16 +159,35 @@ mod tests {
     use crate::model::ErrorCode;
     use crate::oauth::flows::tests::flow;
 
+    const DEEP: CallbackChannel = CallbackChannel::DeepLink;
+
+    fn accept(
+        flows: &FlowRegistry,
+        url: &str,
+        channel: CallbackChannel,
+    ) -> Result<(PendingFlow, String), CallbackRefusal> {
+        accept_callback_url(flows, url, channel)
+    }
+
+    fn unmatched(result: Result<(PendingFlow, String), CallbackRefusal>) -> Option<Unmatched> {
+        match result {
+            Err(CallbackRefusal::Unmatched(why)) => Some(why),
+            _ => None,
+        }
+    }
+
     #[test]
     fn callback_with_matching_state_is_accepted_once() {
         let flows = FlowRegistry::default();
         flows.begin("s1".into(), flow("int-1", now_unix()));
-        let params = parse_callback("onramp://callback?code=abc&state=s1").unwrap();
-        let (f, code) = accept_callback(&flows, &params).unwrap_or_else(|_| panic!("accepted"));
+        let url = "onramp://callback?code=abc&state=s1";
+        let (f, code) = accept(&flows, url, DEEP).unwrap_or_else(|_| panic!("accepted"));
         assert_eq!((f.integration_id.as_str(), code.as_str()), ("int-1", "abc"));
         // Replay of the same callback is rejected.
-        let replay = accept_callback(&flows, &params);
-        assert!(matches!(replay, Err((None, OnrampError::StateMismatch))));
+        assert_eq!(
+            unmatched(accept(&flows, url, DEEP)),
+            Some(Unmatched::UnknownState)
+        );
     }
 
     #[test]
@@ -100,41 +199,94 @@ mod tests {
             "onramp://callback?code=abc",
             "onramp://callback?code=abc&state=",
         ] {
-            let params = parse_callback(url).unwrap();
-            assert!(
-                matches!(
-                    accept_callback(&flows, &params),
-                    Err((None, OnrampError::StateMismatch))
-                ),
+            assert_eq!(
+                unmatched(accept(&flows, url, DEEP)),
+                Some(Unmatched::UnknownState),
                 "{url}"
             );
         }
         // The genuine flow is still pending after the forged attempts.
-        assert_eq!(flows.sole_pending_integration().as_deref(), Some("int-1"));
+        assert_eq!(flows.pending_integrations(), vec!["int-1".to_string()]);
+    }
+
+    #[test]
+    fn the_right_state_on_another_path_or_channel_is_refused_and_keeps_the_flow() {
+        let flows = FlowRegistry::default();
+        let port = 47823;
+        flows.begin(
+            "s1".into(),
+            PendingFlow {
+                redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+                channel: CallbackChannel::Loopback { port },
+                ..flow("int-1", now_unix())
+            },
+        );
+        let lo = CallbackChannel::Loopback { port };
+        for (url, channel) in [
+            // The defect seen: a deep link finished a loopback flow.
+            ("onramp://other-path?code=abc&state=s1", DEEP),
+            ("onramp://callback?code=abc&state=s1", DEEP),
+            // The loopback URL itself, but handed over by the OS.
+            ("http://127.0.0.1:47823/callback?code=abc&state=s1", DEEP),
+            ("http://127.0.0.1:47823/other?code=abc&state=s1", lo),
+            ("http://127.0.0.1:47823/callback/?code=abc&state=s1", lo),
+            ("http://127.0.0.1:47824/callback?code=abc&state=s1", lo),
+            (
+                "http://127.0.0.1:47823/callback?code=abc&state=s1",
+                CallbackChannel::Loopback { port: 47824 },
+            ),
+            // Even a provider error on the wrong address does not end the flow.
+            ("onramp://callback?error=access_denied&state=s1", DEEP),
+        ] {
+            assert_eq!(
+                unmatched(accept(&flows, url, channel)),
+                Some(Unmatched::WrongAddress),
+                "{url} via {channel:?}"
+            );
+        }
+        let (f, code) = accept(
+            &flows,
+            "http://127.0.0.1:47823/callback?code=abc&state=s1",
+            lo,
+        )
+        .unwrap_or_else(|_| panic!("the genuine callback is still accepted"));
+        assert_eq!((f.integration_id.as_str(), code.as_str()), ("int-1", "abc"));
     }
 
     #[test]
     fn expired_flow_is_rejected() {
         let flows = FlowRegistry::default();
         flows.begin("s1".into(), flow("int-1", now_unix() - 11 * 60));
-        let params = parse_callback("onramp://callback?code=abc&state=s1").unwrap();
         assert!(matches!(
-            accept_callback(&flows, &params),
-            Err((Some(_), OnrampError::FlowExpired))
+            accept(&flows, "onramp://callback?code=abc&state=s1", DEEP),
+            Err(CallbackRefusal::Ended {
+                error: OnrampError::FlowExpired,
+                ..
+            })
         ));
     }
 
     #[test]
     fn access_denied_is_reported_for_its_integration() {
         let flows = FlowRegistry::default();
-        flows.begin("s1".into(), flow("int-1", now_unix()));
-        let params = parse_callback(
+        flows.begin(
+            "s1".into(),
+            PendingFlow {
+                redirect_uri: "http://127.0.0.1:47823/callback".into(),
+                channel: CallbackChannel::Loopback { port: 47823 },
+                ..flow("int-1", now_unix())
+            },
+        );
+        match accept(
+            &flows,
             "http://127.0.0.1:47823/callback?error=access_denied&error_description=User%20did%20not%20authorize&state=s1",
-        )
-        .unwrap();
-        match accept_callback(&flows, &params) {
-            Err((Some(id), e @ OnrampError::AuthorizationRefused { .. })) => {
-                assert_eq!(id, "int-1");
+            CallbackChannel::Loopback { port: 47823 },
+        ) {
+            Err(CallbackRefusal::Ended {
+                integration_id,
+                error: e @ OnrampError::AuthorizationRefused { .. },
+            }) => {
+                assert_eq!(integration_id, "int-1");
                 assert_eq!(e.to_ui().code, ErrorCode::AccessDenied);
                 assert!(e.to_ui().detail.contains("User did not authorize"));
             }
@@ -156,5 +308,20 @@ mod tests {
             parse_callback("onramp://callback?code=a&code=b&state=s"),
             Err(OnrampError::CallbackMalformed(_))
         ));
+        let flows = FlowRegistry::default();
+        flows.begin("s".into(), flow("int-1", now_unix()));
+        assert!(matches!(
+            unmatched(accept(&flows, "onramp://callback?state=s", DEEP)),
+            Some(Unmatched::Malformed(_))
+        ));
+        assert_eq!(flows.pending_integrations(), vec!["int-1".to_string()]);
+    }
+
+    #[test]
+    fn the_address_is_the_url_without_query_and_fragment() {
+        let p = parse_callback("onramp://callback?code=a&state=s#frag").unwrap();
+        assert_eq!(p.address, "onramp://callback");
+        let p = parse_callback("http://127.0.0.1:47823/callback?code=a").unwrap();
+        assert_eq!(p.address, "http://127.0.0.1:47823/callback");
     }
 }

@@ -13,8 +13,11 @@ mod flows;
 mod token;
 
 pub use authorize::{build_authorize_url, AuthorizeParams, AuthorizeRequest};
-pub use callback::{accept_callback, parse_callback, CallbackParams};
-pub use flows::{FlowRegistry, PendingFlow, FLOW_TTL};
+pub use callback::{
+    accept_callback, accept_callback_url, parse_callback, CallbackParams, CallbackRefusal,
+    Unmatched,
+};
+pub use flows::{CallbackChannel, FlowRegistry, PendingFlow, FLOW_TTL};
 pub use token::{
     describe_reqwest_error, exchange_code, refresh, ClientCredentials, HttpError, TokenSet,
 };

@@ -33,3 +33,33 @@ pub fn engine(dir: &Path, sandbox: Option<&Sandbox>, default_loopback_port: u16)
     })
     .unwrap()
 }
+
+/// The browser follows the redirect to the loopback listener while the engine matches the request
+/// it hands over (as the shell does): returns the page's status and the engine's decision.
+pub async fn follow_to_loopback(
+    engine: &Engine,
+    listener: &mut onramp_core::loopback::LoopbackListener,
+    location: &str,
+) -> (
+    u16,
+    Result<onramp_core::engine::AcceptedCallback, onramp_core::engine::RefusedCallback>,
+) {
+    use onramp_core::loopback::CallbackVerdict;
+    use onramp_core::oauth::CallbackChannel;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let port = listener.port();
+    let (page, decided) = tokio::join!(http.get(location).send(), async {
+        let callback = listener.next_callback().await.expect("handed over");
+        let decided = engine.accept_callback(&callback.url, CallbackChannel::Loopback { port });
+        callback.answer(if decided.is_ok() {
+            CallbackVerdict::Accepted
+        } else {
+            CallbackVerdict::NotAccepted
+        });
+        decided
+    });
+    (
+        page.expect("the listener answers").status().as_u16(),
+        decided,
+    )
+}

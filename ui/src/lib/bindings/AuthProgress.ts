@@ -3,4 +3,9 @@ import type { AuthStage } from "./AuthStage";
 import type { IntegrationView } from "./IntegrationView";
 import type { UiError } from "./UiError";
 
-export type AuthProgress = { integrationId: string, stage: AuthStage, message: string, error: UiError | null, integration: IntegrationView | null, };
+export type AuthProgress = { integrationId: string, stage: AuthStage, message: string, error: UiError | null, 
+/**
+ * A calm remark beside a flow that keeps waiting (a callback that was not its own was
+ * ignored); never an error.
+ */
+notice: string | null, integration: IntegrationView | null, };

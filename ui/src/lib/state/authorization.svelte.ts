@@ -14,6 +14,8 @@ export interface AuthFlow {
   started: AuthorizationStarted | null;
   message: string;
   error: UiError | null;
+  /** A calm remark while the flow keeps waiting (a callback that was not its own was ignored). */
+  notice: string | null;
 }
 
 class Authorization {
@@ -44,7 +46,7 @@ class Authorization {
     const it = integration.view;
     if (!it) return;
     const id = it.id;
-    this.last = { integrationId: id, phase: "starting", started: null, message: "", error: null };
+    this.last = { integrationId: id, phase: "starting", started: null, message: "", error: null, notice: null };
     try {
       await integration.settled();
       const started = await api.startAuthorization(id);
@@ -77,7 +79,14 @@ class Authorization {
     if (!integration.view || p.integrationId !== integration.view.id) return;
     let a = this.last;
     if (!a || a.integrationId !== p.integrationId) {
-      this.last = { integrationId: p.integrationId, phase: p.stage, started: null, message: "", error: null };
+      this.last = {
+        integrationId: p.integrationId,
+        phase: p.stage,
+        started: null,
+        message: "",
+        error: null,
+        notice: null,
+      };
       a = this.last;
     }
     // A flow that ended (expired, cancelled) is not revived by a late "waiting" report.
@@ -85,6 +94,7 @@ class Authorization {
     a.phase = p.stage;
     a.message = p.message;
     a.error = p.error;
+    a.notice = p.notice;
     if (p.stage === "connected" && p.integration) integration.accept(p.integration);
   }
 }
