@@ -56,6 +56,14 @@ async fn hand_off_files_definition_and_push_to_nango() {
     s.wait_for("[data-testid=\"step-handoff\"]", SHORT)
         .await
         .unwrap();
+    assert_eq!(
+        s.text_of("[data-testid=\"progress-requests\"] .num")
+            .await
+            .unwrap()
+            .trim(),
+        "✓",
+        "a test call ran: step 6 is ticked"
+    );
     let stored = scn.stored_integrations().await;
     let id = stored[0].id.clone();
     let cloud_id = stored[0]

@@ -165,6 +165,15 @@ impl Engine {
     /// The saved integration as the UI sees it (history included).
     pub(super) async fn view(&self, i: &Integration) -> Result<IntegrationView, OnrampError> {
         let provider = self.provider(&i.provider_id).await.ok();
+        let history = self.store.history(&i.id).await?;
+        // The store hands records out without their history; the steps need it ("a test call ran").
+        let steps = crate::steps::statuses(
+            &Integration {
+                history: history.clone(),
+                ..i.clone()
+            },
+            provider.as_ref(),
+        );
         Ok(IntegrationView {
             id: i.id.clone(),
             name: i.name.clone(),
@@ -184,8 +193,8 @@ impl Engine {
                 }
                 _ => Vec::new(),
             },
-            steps: crate::steps::statuses(i, provider.as_ref()),
-            history: self.store.history(&i.id).await?,
+            steps,
+            history,
         })
     }
 

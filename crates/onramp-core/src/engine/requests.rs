@@ -478,6 +478,9 @@ mod tests {
             .create_async()
             .await;
         let s = seeded(&server.url(), 3000, 3600);
+        let requests_step = |v: &IntegrationView| v.steps[5].clone();
+        let before = s.engine.integration(&s.id).await.unwrap();
+        assert!(!requests_step(&before).done, "no call ran yet");
         s.engine
             .run_request(
                 &s.id,
@@ -486,7 +489,9 @@ mod tests {
             )
             .await
             .unwrap();
-        let h = s.engine.integration(&s.id).await.unwrap().history;
+        let after = s.engine.integration(&s.id).await.unwrap();
+        assert!(requests_step(&after).done, "a call ran: step 6 is ticked");
+        let h = after.history;
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].method.as_str(), h[0].status), ("GET", 200));
         let mut stored = Vec::new();
