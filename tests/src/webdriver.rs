@@ -336,6 +336,18 @@ impl Session {
     }
 
     pub async fn screenshot(&self, path: &std::path::Path) -> Result<()> {
+        // WebKit hands out the last painted frame: wait for two animation frames so the DOM that the
+        // test just checked is what the picture shows (the first picture was often "Starting…").
+        let _ = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({
+                    "script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                    "args": []
+                })),
+            )
+            .await;
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await?;
         let data = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap_or_default())
