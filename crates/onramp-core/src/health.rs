@@ -197,6 +197,7 @@ mod tests {
             connection,
             handed_off: None,
             has_client_secret: true,
+            sandbox_instance: None,
             history: vec![],
             created_at: 0,
             updated_at: 0,

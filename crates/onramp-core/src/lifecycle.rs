@@ -39,6 +39,29 @@ pub fn reconnect_reason(connection: &Connection, now: i64) -> String {
     format!("{base} The user may have revoked the app's access, changed their password, or an old refresh token was reused after rotation (which revokes the whole family).")
 }
 
+/// Why a sandbox connection made before a restart stopped working. The sandbox runs inside the
+/// app and keeps its grants in memory only: tokens are never written to any file (an end-to-end
+/// test searches the config dir for them), so rather than persisting the sandbox's grants, a new run
+/// refuses the old tokens and the engine says so up front instead of letting the first call fail.
+pub const SANDBOX_RESTARTED: &str = "The sandbox restarted; its tokens ended with the previous run. Authorize again — a real provider's tokens survive restarts.";
+
+/// Whether `integration`'s connection was issued by another run of the sandbox than the one
+/// running now (`running`: its instance id; `None` when the sandbox is not running). Only a live
+/// connection of a sandbox provider (`through_sandbox`) can be lost this way.
+pub fn lost_in_sandbox_restart(
+    integration: &crate::store::Integration,
+    through_sandbox: bool,
+    running: Option<&str>,
+) -> bool {
+    through_sandbox
+        && integration.handed_off.is_none()
+        && integration
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.state == ConnectionState::Connected)
+        && (running.is_none() || integration.sandbox_instance.as_deref() != running)
+}
+
 /// Seconds before the next background refresh after `failures` failed ones: 30 s, doubling, ≤ 15 min.
 pub(crate) fn background_retry_secs(failures: u32) -> i64 {
     (30i64 << failures.saturating_sub(1).min(5)).min(15 * 60)
@@ -131,6 +154,50 @@ mod tests {
         assert!(reconnect_reason(&c(366 * day, Some(day)), 1_000_000_000).contains("365 days"));
         assert!(reconnect_reason(&c(100 * day, Some(91 * day)), 1_000_000_000).contains("90 days"));
         assert!(reconnect_reason(&c(10 * day, Some(day)), 1_000_000_000).contains("revoked"));
+    }
+
+    #[test]
+    fn a_sandbox_connection_from_another_run_is_lost() {
+        let mut i: crate::store::Integration = serde_json::from_value(serde_json::json!({
+            "id": "i1", "name": "n", "providerId": "sandbox",
+            "callback": {"kind": "deep_link", "loopbackPort": 1},
+            "connection": {"state": "connected", "connectedAt": 1, "expiresAt": null,
+                "grantedScopes": [], "hasRefreshToken": true, "reason": null},
+            "createdAt": 1, "updatedAt": 1
+        }))
+        .unwrap();
+        i.sandbox_instance = Some("run-1".into());
+        assert!(
+            !lost_in_sandbox_restart(&i, true, Some("run-1")),
+            "same run"
+        );
+        assert!(
+            lost_in_sandbox_restart(&i, true, Some("run-2")),
+            "a restart"
+        );
+        assert!(
+            lost_in_sandbox_restart(&i, true, None),
+            "sandbox not running"
+        );
+        assert!(
+            !lost_in_sandbox_restart(&i, false, Some("run-2")),
+            "a real provider's tokens survive"
+        );
+        i.sandbox_instance = None;
+        assert!(
+            lost_in_sandbox_restart(&i, true, Some("run-2")),
+            "connected before runs were recorded"
+        );
+        i.connection.as_mut().unwrap().state = ConnectionState::NeedsReconnect;
+        assert!(
+            !lost_in_sandbox_restart(&i, true, Some("run-2")),
+            "already needs reconnect"
+        );
+        i.connection = None;
+        assert!(
+            !lost_in_sandbox_restart(&i, true, Some("run-2")),
+            "never connected"
+        );
     }
 
     #[test]

@@ -126,6 +126,7 @@ mod tests {
             connection: None,
             handed_off: None,
             has_client_secret: false,
+            sandbox_instance: None,
             history: vec![],
             created_at: 0,
             updated_at: 0,

@@ -290,3 +290,75 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
     );
     sandbox.shutdown().await;
 }
+
+/// The sandbox runs inside the app and keeps its grants in memory: after a restart (a new sandbox
+/// run, the same data dir) a sandbox connection is "needs reconnect" with the true reason, on the
+/// home and for calls, instead of "Connected" and a first call that blames the provider.
+#[tokio::test]
+async fn a_sandbox_connection_needs_reconnect_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_run = start_sandbox(SandboxConfig::default()).await;
+    let id = {
+        let engine = engine(dir.path(), Some(&first_run));
+        let view = engine.create_integration("sandbox").await.unwrap();
+        let view = engine
+            .update_integration(
+                &view.id,
+                IntegrationPatch {
+                    client_id: Some(first_run.config().client_id),
+                    scopes: Some(vec!["offline_access".into(), "read:me".into()]),
+                    callback: Some(CallbackSettings {
+                        kind: CallbackKind::DeepLink,
+                        loopback_port: 47823,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let c = first_run.config();
+        engine
+            .save_credentials(&view.id, &c.client_id, Some(&c.client_secret))
+            .await
+            .unwrap();
+        let started = engine
+            .start_authorization(&view.id, &RecordingSink::default())
+            .await
+            .unwrap()
+            .started;
+        let callback = consent(&started.authorize_url, "accept").await;
+        let accepted = engine
+            .accept_callback(&callback)
+            .unwrap_or_else(|r| panic!("refused: {}", r.error));
+        engine.finish_authorization(accepted).await.unwrap();
+        // Within the run the connection is healthy.
+        let home = engine.integration_summaries().await.unwrap();
+        assert_eq!(
+            home[0].health.state,
+            onramp_core::health::HealthState::Connected
+        );
+        view.id
+    };
+    first_run.shutdown().await;
+
+    let second_run = start_sandbox(SandboxConfig::default()).await;
+    let engine = engine(dir.path(), Some(&second_run));
+    let home = engine.integration_summaries().await.unwrap();
+    let health = &home.iter().find(|s| s.id == id).unwrap().health;
+    assert_eq!(
+        health.state,
+        onramp_core::health::HealthState::NeedsReconnect
+    );
+    let reason = health.detail.clone().unwrap_or_default();
+    assert!(reason.contains("The sandbox restarted"), "{reason}");
+    assert!(!reason.contains("Atlassian"), "{reason}");
+    let e = engine
+        .run_request(&id, &ApiRequest::preset("me"), &RecordingSink::default())
+        .await
+        .unwrap_err()
+        .to_ui();
+    assert_eq!(e.code, ErrorCode::NeedsReconnect);
+    assert!(e.detail.contains("The sandbox restarted"), "{}", e.detail);
+    assert_eq!(second_run.refresh_count(), 0, "no doomed refresh was tried");
+    second_run.shutdown().await;
+}

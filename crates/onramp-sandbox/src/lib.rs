@@ -219,6 +219,12 @@ impl Sandbox {
         self.shared.base_url.clone()
     }
 
+    /// This run's id, new for every start: the sandbox keeps its grants in memory only (tokens are
+    /// never written to a file), so tokens issued by another instance no longer work.
+    pub fn instance_id(&self) -> String {
+        self.shared.instance_id.clone()
+    }
+
     /// A snapshot of the current configuration (setters included).
     pub fn config(&self) -> SandboxConfig {
         self.shared.lock().config.clone()

@@ -268,8 +268,14 @@ impl Engine {
             token_lifetime: tokens.lifetime,
             last_refresh_at: None,
         };
+        // The sandbox's grants end with its process: remember which run issued these tokens.
+        let issued_by = self
+            .through_sandbox(&integration.provider_id)
+            .then(|| self.sandbox_instance().map(str::to_string))
+            .flatten();
         self.change_integration(&id, move |i| {
             i.connection = Some(connection);
+            i.sandbox_instance = issued_by;
             // A new grant is Onramp's own again (a new refresh-token family).
             i.handed_off = None;
         })

@@ -190,6 +190,7 @@ impl Engine {
             site: None,
             connection: None,
             has_client_secret: false,
+            sandbox_instance: None,
             history: Vec::new(),
             handed_off: None,
             created_at: now,

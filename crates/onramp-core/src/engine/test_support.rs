@@ -57,6 +57,7 @@ pub fn seeded(server: &str, remaining: i64, lifetime: i64) -> Seeded {
         }),
         handed_off: None,
         has_client_secret: true,
+        sandbox_instance: None,
         history: vec![],
         created_at: now,
         updated_at: now,

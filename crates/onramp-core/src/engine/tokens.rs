@@ -87,6 +87,7 @@ impl Engine {
     /// port is freed) and the UI hears `expired`; tokens close to expiry are refreshed, so a
     /// connection left open stays alive, and the UI hears `connection-changed` for each.
     pub async fn background_tick(&self, events: &dyn crate::events::EventSink) {
+        self.sweep_earlier_sandbox_runs().await;
         self.expire_stale_authorizations(events);
         for id in self.refresh_due_in_background().await {
             if let Ok(view) = self.integration(&id).await {
@@ -175,6 +176,16 @@ impl Engine {
             .connection
             .clone()
             .ok_or(OnrampError::NotConnected)?;
+        let lost = crate::lifecycle::lost_in_sandbox_restart(
+            integration,
+            self.through_sandbox(&integration.provider_id),
+            self.sandbox_instance(),
+        );
+        if lost {
+            return Err(OnrampError::NeedsReconnect(
+                crate::lifecycle::SANDBOX_RESTARTED.into(),
+            ));
+        }
         if connection.state == ConnectionState::NeedsReconnect {
             return Err(OnrampError::NeedsReconnect(
                 connection

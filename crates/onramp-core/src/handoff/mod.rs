@@ -291,6 +291,7 @@ pub(crate) mod fixture {
                 last_refresh_at: None,
             }),
             has_client_secret: true,
+            sandbox_instance: None,
             history: Vec::new(),
             handed_off: None,
             created_at: 1_700_000_000,

@@ -20,6 +20,7 @@ pub(crate) fn integration(id: &str, created_at: i64) -> Integration {
         connection: None,
         handed_off: None,
         has_client_secret: false,
+        sandbox_instance: None,
         history: vec![],
         created_at,
         updated_at: created_at,
