@@ -135,7 +135,7 @@ impl Engine {
             id,
             AuthStage::Waiting,
             "Open the authorize URL in your browser.",
-            Some(&error),
+            Some(error.to_ui()),
             None,
         );
     }
@@ -160,7 +160,8 @@ impl Engine {
                     AuthStage::Failed
                 };
                 let message = "The callback was refused.";
-                report(events, &id, stage, message, Some(&refused.error), None);
+                let error = self.in_words(&id, &refused.error).await;
+                report(events, &id, stage, message, Some(error), None);
                 return;
             }
         };
@@ -178,9 +179,19 @@ impl Engine {
             ),
             Err(e) => {
                 let failed = "The code exchange failed.";
-                report(events, &id, AuthStage::Failed, failed, Some(&e), None)
+                let error = self.in_words(&id, &e).await;
+                report(events, &id, AuthStage::Failed, failed, Some(error), None)
             }
         }
+    }
+
+    /// An error of integration `id`'s authorization in words, naming its provider.
+    async fn in_words(&self, id: &str, error: &OnrampError) -> crate::model::UiError {
+        let server = match self.store.integration(id).await {
+            Ok(i) => self.server_of(&i.provider_id).await,
+            Err(_) => None,
+        };
+        error.to_ui_from(&server.unwrap_or_else(crate::oauth_error::Server::unknown))
     }
 
     /// Ends the authorizations nobody answered within [`oauth::FLOW_TTL`] (their loopback
@@ -291,10 +302,9 @@ fn report(
     id: &str,
     stage: AuthStage,
     message: &str,
-    error: Option<&OnrampError>,
+    error: Option<crate::model::UiError>,
     integration: Option<IntegrationView>,
 ) {
-    let error = error.map(OnrampError::to_ui);
     let code = error.as_ref().map(|e| format!(" ({})", e.code));
     tracing::info!("authorization {id}: {stage:?}{}", code.unwrap_or_default());
     events.auth_progress(AuthProgress {

@@ -117,6 +117,14 @@ impl Engine {
         })
     }
 
+    /// The provider as messages name it (`None` for a provider that no longer exists).
+    pub(super) async fn server_of(&self, provider_id: &str) -> Option<crate::oauth_error::Server> {
+        self.provider(provider_id)
+            .await
+            .ok()
+            .map(|p| crate::oauth_error::Server::of(&p))
+    }
+
     /// The running sandbox's instance id, if it runs.
     pub(super) fn sandbox_instance(&self) -> Option<&str> {
         self.config.sandbox.as_ref().map(|s| s.instance_id.as_str())
@@ -228,6 +236,15 @@ impl Engine {
                 }
                 _ => Vec::new(),
             },
+            refresh_token_advice: i.connection.as_ref().filter(|c| !c.has_refresh_token).map(
+                |_| {
+                    let server = provider.as_ref().map_or_else(
+                        crate::oauth_error::Server::unknown,
+                        crate::oauth_error::Server::of,
+                    );
+                    crate::lifecycle::no_refresh_token_advice(&server, &i.scopes)
+                },
+            ),
             steps: crate::steps::statuses(i, provider.as_ref()),
             history: self.store.history(&i.id).await?,
         })

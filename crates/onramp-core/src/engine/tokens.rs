@@ -7,6 +7,7 @@ use crate::oauth::{ClientCredentials, TokenSet};
 
 /// Owned credentials for the token endpoint; not `Debug`, it holds the secret.
 pub(super) struct TokenEndpoint {
+    server: crate::oauth_error::Server,
     token_url: String,
     client_id: String,
     client_secret: String,
@@ -16,6 +17,7 @@ pub(super) struct TokenEndpoint {
 impl TokenEndpoint {
     pub(super) fn credentials(&self) -> ClientCredentials<'_> {
         ClientCredentials {
+            server: &self.server,
             token_url: &self.token_url,
             client_id: &self.client_id,
             client_secret: &self.client_secret,
@@ -219,9 +221,16 @@ impl Engine {
             });
         }
         let Some(refresh_token) = self.stored(&id, SecretKind::RefreshToken).await? else {
-            let reason = "The access token expired and there is no refresh token (offline_access was not granted). Authorize again, with offline_access.";
-            self.mark_needs_reconnect(&id, reason).await?;
-            return Err(OnrampError::NeedsReconnect(reason.into()));
+            let server = self
+                .server_of(&integration.provider_id)
+                .await
+                .unwrap_or_else(crate::oauth_error::Server::unknown);
+            let reason = format!(
+                "The access token expired and there is no refresh token to renew it. {}",
+                crate::lifecycle::no_refresh_token_advice(&server, &integration.scopes)
+            );
+            self.mark_needs_reconnect(&id, &reason).await?;
+            return Err(OnrampError::NeedsReconnect(reason));
         };
         let endpoint = self.token_endpoint(integration).await?;
         let result = oauth::refresh(&self.http, &endpoint.credentials(), &refresh_token).await;
@@ -231,7 +240,7 @@ impl Engine {
                 let reason = integration
                     .connection
                     .as_ref()
-                    .map(|c| reconnect_reason(c, now_unix()))
+                    .map(|c| reconnect_reason(c, now_unix(), &endpoint.server))
                     .unwrap_or_else(|| e.to_ui().detail);
                 self.mark_needs_reconnect(&id, &reason).await?;
                 return Err(OnrampError::NeedsReconnect(reason));
@@ -305,7 +314,8 @@ impl Engine {
     ) -> Result<TokenEndpoint, OnrampError> {
         let provider = self.provider(&integration.provider_id).await?;
         Ok(TokenEndpoint {
-            token_url: provider.token_url,
+            server: crate::oauth_error::Server::of(&provider),
+            token_url: provider.token_url.clone(),
             client_id: integration.client_id.clone(),
             client_secret: self.client_secret(&integration.id).await?,
             auth: provider.client_auth,
