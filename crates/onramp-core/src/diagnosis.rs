@@ -75,6 +75,9 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
         fact("Request", format!("{} {}", ctx.method, ctx.url)),
         fact("Status", status.to_string()),
     ];
+    let server = Server::of(ctx.provider);
+    let who = server.subject();
+    let atlassian_like = matches!(server.kind, ServerKind::Atlassian | ServerKind::Sandbox);
     match status {
         401 if body.contains("scope does not match") => {
             let missing = ctx.preset.map(|p| missing_for(p, ctx.granted_scopes)).unwrap_or_default();
@@ -82,7 +85,7 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
             let classic_confluence = ctx.granted_scopes.iter().any(|s| {
                 ctx.provider.scopes.iter().any(|i| i.name == *s && i.product == "confluence" && i.kind == crate::model::ScopeKind::Classic)
             });
-            let mut detail = "The token does not hold the scopes this operation needs; Atlassian answered 401 \"scope does not match\".".to_string();
+            let mut detail = format!("The token does not hold the scopes this operation needs; {who} answered 401 \"scope does not match\".");
             if !missing.is_empty() {
                 detail.push_str(&format!(" Missing: {}.", missing.join(", ")));
                 facts.push(fact("Missing scopes", missing.join(" ")));
@@ -93,9 +96,10 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
             ui(ErrorCode::ScopeMismatch, "The token lacks a scope for this call", detail,
                "Add the missing scope to the app in the developer console (Permissions) and in step 3, then authorize again: scopes only change with a new consent.", facts)
         }
-        401 => ui(ErrorCode::Unauthorized, "The gateway did not accept the token",
-            format!("HTTP 401{}. The access token expired or was revoked, or the request went to the wrong host: 3LO tokens only work on the API gateway, not on <site>.atlassian.net.{}",
+        401 => ui(ErrorCode::Unauthorized, if atlassian_like { "The gateway did not accept the token" } else { "The API did not accept the token" },
+            format!("HTTP 401{}. The access token expired or was revoked, or the request went to the wrong host{}{}",
                 if body.trim().is_empty() { String::new() } else { format!(": {}", excerpt(body)) },
+                if atlassian_like { ": 3LO tokens only work on the API gateway, not on <site>.atlassian.net." } else { " or needs a scope the token lacks." },
                 if ctx.refreshed { " Onramp already refreshed the token once and retried." } else { "" }),
             "Refresh the connection; if it still fails, authorize again in step 4.", facts),
         403 => ui(ErrorCode::Forbidden, "Permission denied on the site",
@@ -121,11 +125,11 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
                 facts)
         }
         429 => ui(ErrorCode::RateLimited, "Rate limited",
-            format!("HTTP 429: Atlassian's rate limit was hit and Onramp's retries ran out. {}", excerpt(body)),
+            format!("HTTP 429: {}'s rate limit was hit and Onramp's retries ran out. {}", server.name, excerpt(body)),
             "Wait for the time in Retry-After / X-RateLimit-Reset and try again; retrying earlier gets the same or a longer wait.", facts),
-        500..=599 => ui(ErrorCode::ServerError, "The provider had a problem",
+        500..=599 => ui(ErrorCode::ServerError, &format!("{who} had a problem"),
             format!("HTTP {status}: {}. Onramp retried with backoff and gave up.", excerpt(body)),
-            "Try again later. If it persists, check Atlassian's status page.", facts),
+            &format!("Try again later. If it persists, check {}'s status page.", server.name), facts),
         _ => ui(ErrorCode::HttpError, &format!("Unexpected response (HTTP {status})"), excerpt(body), "Read the body above for the provider's own explanation.", facts),
     }
 }
@@ -415,6 +419,35 @@ mod tests {
             .facts
             .iter()
             .any(|f| f.key == "cloudId" && f.value == "c1"));
+    }
+
+    #[test]
+    fn a_custom_providers_answers_name_it_not_atlassian() {
+        let p = crate::custom::to_provider(&crate::custom::CustomProvider {
+            id: "custom-1".into(),
+            input: crate::model::CustomProviderInput {
+                name: "Gitea".into(),
+                authorize_url: "https://git.example.com/login/oauth/authorize".into(),
+                token_url: "https://git.example.com/login/oauth/access_token".into(),
+                scopes: vec![],
+                extra_params: vec![],
+                client_auth: crate::model::ClientAuth::Basic,
+                pkce: true,
+                test_call_url: Some("https://git.example.com/api/v1/user".into()),
+                issuer: None,
+            },
+        });
+        let url = "https://git.example.com/api/v1/user";
+        for status in [401, 429, 503] {
+            let e = for_response(&ctx(&p, None, url, &[]), status, "nope");
+            let all = format!("{} {} {}", e.title, e.detail, e.hint.unwrap_or_default());
+            assert!(
+                !all.contains("Atlassian") && !all.contains("atlassian.net"),
+                "{status}: {all}"
+            );
+        }
+        let e = for_response(&ctx(&p, None, url, &[]), 503, "down");
+        assert!(e.title.contains("Gitea"), "{}", e.title);
     }
 
     #[test]
