@@ -174,6 +174,13 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         .await
         .unwrap_err();
     assert_eq!(e.to_ui().code, ErrorCode::NeedsReconnect);
+    // The reason names the provider the user chose, and claims none of Atlassian's limits.
+    let reason = e.to_ui().detail;
+    assert!(
+        reason.starts_with("Strict server refused the refresh token")
+            && !reason.contains("Atlassian"),
+        "{reason}"
+    );
     let after = engine.integration(&view.id).await.unwrap();
     assert_eq!(
         after.connection.unwrap().state,
