@@ -226,7 +226,7 @@ impl Engine {
                 .await
                 .unwrap_or_else(crate::oauth_error::Server::unknown);
             let reason = format!(
-                "The access token expired and there is no refresh token to renew it. {}",
+                "The access token expired. {}",
                 crate::lifecycle::no_refresh_token_advice(&server, &integration.scopes)
             );
             self.mark_needs_reconnect(&id, &reason).await?;
@@ -442,6 +442,21 @@ mod tests {
             s.engine.access_token(&s.id).await,
             Err(OnrampError::NeedsReconnect(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_without_refresh_token_says_what_helps_on_this_server() {
+        let s = seeded("http://127.0.0.1:9", 0, 3600);
+        Vault.delete(&s.id, SecretKind::RefreshToken).unwrap();
+        let e = s.engine.access_token(&s.id).await.unwrap_err().to_ui();
+        assert_eq!(e.code, crate::model::ErrorCode::NeedsReconnect);
+        // "Mock" is a plain OAuth server: its own client settings, not Atlassian's offline_access.
+        assert!(
+            e.detail.contains("Mock did not issue one") && e.detail.contains("refresh-token grant"),
+            "{}",
+            e.detail
+        );
+        assert!(!e.detail.contains("Atlassian"), "{}", e.detail);
     }
 
     #[tokio::test]
