@@ -57,12 +57,12 @@ impl Server {
         self.kind == ServerKind::Atlassian
     }
 
-    /// The name at the start of a sentence.
+    /// The name at the start of a sentence: "The sandbox", "The provider"; a provider's own name
+    /// ("oidc-provider", "Keycloak") is kept exactly as the user wrote it.
     pub fn subject(&self) -> String {
-        let mut chars = self.name.chars();
-        match chars.next() {
-            Some(first) => first.to_uppercase().chain(chars).collect(),
-            None => String::new(),
+        match self.name.strip_prefix("the ") {
+            Some(rest) => format!("The {rest}"),
+            None => self.name.clone(),
         }
     }
 
@@ -275,6 +275,15 @@ mod tests {
         let plain = Server::of(&custom(&["read"]));
         assert_eq!(plain.kind, ServerKind::OAuth);
         assert_eq!(Server::unknown().subject(), "The provider");
+        let lower = Server {
+            name: "oidc-provider".into(),
+            kind: ServerKind::OpenId,
+        };
+        assert_eq!(
+            lower.subject(),
+            "oidc-provider",
+            "a provider's name is kept as written"
+        );
     }
 
     /// Every standard code (RFC 6749 §4.1.2.1, §5.2; OpenID Connect Core §3.1.2.6) has its own
