@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/onramp-target
 CARGO ?= cargo
 
-.PHONY: deps ui ui-check build run dev test unit lint e2e bindings
+.PHONY: deps ui ui-check build run dev test unit lint e2e bindings interop-oidc
 
 deps:
 	bash scripts/install-deps.sh
@@ -39,6 +39,13 @@ e2e:
 
 test: build ui-check lint unit e2e
 	@echo "All tests passed."
+
+# The engine against a real third-party OpenID provider (panva/oidc-provider, npm): discovery, the
+# custom provider's flow with a refresh token on the first try, UserInfo, a refresh. Needs Node; not
+# part of `make test` (it installs from the npm registry).
+interop-oidc:
+	cd tests/interop/oidc-provider && npm ci --no-audit --no-fund
+	$(CARGO) run -p onramp-core --example oidc_provider_interop
 
 # Regenerates ui/src/lib/bindings (types) and ui/src/lib/contract.ts (command and event names) from Rust;
 # the unit tests fail while either is stale.

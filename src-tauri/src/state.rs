@@ -63,6 +63,7 @@ impl AppState {
                     client_id: c.client_id,
                     client_secret: c.client_secret,
                 },
+                instance_id: s.instance_id(),
                 register_callback: Box::new(s.callback_registrar()),
             }
         });

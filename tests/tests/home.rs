@@ -1,5 +1,6 @@
 //! The integrations home, in the real window: two integrations (one connected through the sandbox,
-//! one not authorized), a restart, then the home lists both with their health; duplicate, delete
+//! one not authorized), a restart (the sandbox connection then needs reconnecting: its grants ended
+//! with the previous run), then the home lists both with their health; duplicate, delete
 //! the copy (confirmed), rename inline, filter, open one at the step where it stands.
 
 use std::time::Duration;
@@ -73,11 +74,30 @@ async fn the_home_lists_every_integration_with_its_health() {
     let (connected, fresh) = (stored[0].id.clone(), stored[1].id.clone());
 
     // The next start reopens the last integration, as before; the home is one click away.
-    let scn = scn.restart(&paths, &[]).await;
+    let mut scn = scn.restart(&paths, &[]).await;
     scn.s()
         .wait_for("[data-testid=\"step-registration\"]", SHORT)
         .await
         .unwrap();
+    open_home(&scn).await;
+    rows(&scn, 2).await;
+    // The sandbox runs inside the app and its grants ended with the previous run: the home says so
+    // (not "Connected"), and the user reconnects where the integration stands (step 4).
+    let s = scn.s();
+    s.wait_for(
+        &format!("{ROW}[data-id=\"{connected}\"][data-health=\"needs_reconnect\"]"),
+        SHORT,
+    )
+    .await
+    .unwrap();
+    let why = s.text_of(&row(&connected, "home-detail")).await.unwrap();
+    assert!(
+        why.contains("The sandbox restarted") && !why.contains("Atlassian"),
+        "{why}"
+    );
+    scn.shot("home-after-restart").await;
+    s.click_css(&row(&connected, "home-open")).await.unwrap();
+    flows::authorize(&mut scn).await;
     open_home(&scn).await;
     rows(&scn, 2).await;
     let s = scn.s();
@@ -339,6 +359,7 @@ async fn the_home_scrolls_and_filters_many_integrations() {
                 handed_off: None,
                 has_client_secret: false,
                 scopes_reviewed: false,
+                sandbox_instance: None,
                 history: Vec::new(),
                 created_at: now + n as i64,
                 updated_at: now + n as i64,

@@ -53,6 +53,7 @@ fn integration(n: usize) -> Integration {
         handed_off: None,
         has_client_secret: true,
         scopes_reviewed: false,
+        sandbox_instance: None,
         history: (0..HISTORY).rev().map(entry).collect(),
         created_at: 1_760_000_000 + n as i64,
         updated_at: 1_760_000_000 + n as i64,

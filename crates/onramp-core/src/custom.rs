@@ -186,6 +186,8 @@ struct Metadata {
     scopes_supported: Vec<String>,
     code_challenge_methods_supported: Option<Vec<String>>,
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// OpenID Connect Discovery 1.0 §3 (RFC 8414 servers may publish it too).
+    userinfo_endpoint: Option<String>,
 }
 
 /// Where the metadata of `issuer` may be published: RFC 8414 §3 inserts the well-known segment
@@ -207,6 +209,7 @@ pub async fn discover(
 ) -> Result<CustomProviderInput, OnrampError> {
     let mut tried = Vec::new();
     for url in metadata_urls(issuer)? {
+        let openid_configuration = url.ends_with("/.well-known/openid-configuration");
         let response = match http
             .get(&url)
             .header("accept", "application/json")
@@ -263,15 +266,26 @@ pub async fn discover(
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_else(|| "Custom".into());
+        let mut scopes = meta.scopes_supported;
+        // An OpenID provider always supports `openid` (OpenID Connect Core 1.0 §3.1.2.1), listed
+        // or not: with it in the list the provider counts as OpenID (`prompt=consent` for
+        // `offline_access`, `oauth::authorize::extra_params`).
+        if openid_configuration && !scopes.iter().any(|s| s == "openid") {
+            scopes.insert(0, "openid".into());
+        }
+        // UserInfo answers any token with `openid`: the natural first test call.
+        let test_call_url = meta
+            .userinfo_endpoint
+            .filter(|u| check_endpoint("test-call URL", u).is_ok());
         return Ok(CustomProviderInput {
             name,
             authorize_url,
             token_url,
-            scopes: meta.scopes_supported,
+            scopes,
             extra_params: Vec::new(),
             client_auth,
             pkce,
-            test_call_url: None,
+            test_call_url,
             issuer: Some(issuer.trim().to_string()),
         });
     }
@@ -388,6 +402,37 @@ mod tests {
         assert_eq!(found.scopes, vec!["openid", "email"]);
         assert_eq!(found.client_auth, ClientAuth::RequestBody);
         assert!(found.pkce);
+        assert_eq!(found.test_call_url, None, "no userinfo_endpoint published");
+    }
+
+    #[tokio::test]
+    async fn discovery_uses_userinfo_as_the_test_call_and_marks_an_openid_provider() {
+        let mut server = mockito::Server::new_async().await;
+        let issuer = server.url();
+        server
+            .mock("GET", "/.well-known/oauth-authorization-server")
+            .with_status(404)
+            .create_async()
+            .await;
+        server
+            .mock("GET", "/.well-known/openid-configuration")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(format!(
+                r#"{{"issuer":"{issuer}","authorization_endpoint":"{issuer}/auth","token_endpoint":"{issuer}/token","userinfo_endpoint":"{issuer}/me","scopes_supported":["profile","offline_access"]}}"#
+            ))
+            .create_async()
+            .await;
+        let found = discover(&reqwest::Client::new(), &issuer).await.unwrap();
+        assert_eq!(found.test_call_url, Some(format!("{issuer}/me")));
+        assert_eq!(found.scopes, vec!["openid", "profile", "offline_access"]);
+        let provider = to_provider(&CustomProvider {
+            id: "custom-oidc".into(),
+            input: found,
+        });
+        assert_eq!(provider.test_calls[0].path, format!("{issuer}/me"));
+        let requested = vec!["profile".to_string(), "offline_access".to_string()];
+        assert!(crate::oauth::openid_offline_request(&provider, &requested));
     }
 
     #[tokio::test]

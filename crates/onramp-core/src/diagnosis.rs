@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::{ErrorCode, KeyValue, Provider, TestCallPreset, UiError};
+use crate::oauth_error::{explain, Endpoint, Server, ServerKind};
 
 fn ui(code: ErrorCode, title: &str, detail: String, hint: &str, facts: Vec<KeyValue>) -> UiError {
     UiError {
@@ -74,6 +75,9 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
         fact("Request", format!("{} {}", ctx.method, ctx.url)),
         fact("Status", status.to_string()),
     ];
+    let server = Server::of(ctx.provider);
+    let who = server.subject();
+    let atlassian_like = matches!(server.kind, ServerKind::Atlassian | ServerKind::Sandbox);
     match status {
         401 if body.contains("scope does not match") => {
             let missing = ctx.preset.map(|p| missing_for(p, ctx.granted_scopes)).unwrap_or_default();
@@ -81,7 +85,7 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
             let classic_confluence = ctx.granted_scopes.iter().any(|s| {
                 ctx.provider.scopes.iter().any(|i| i.name == *s && i.product == "confluence" && i.kind == crate::model::ScopeKind::Classic)
             });
-            let mut detail = "The token does not hold the scopes this operation needs; Atlassian answered 401 \"scope does not match\".".to_string();
+            let mut detail = format!("The token does not hold the scopes this operation needs; {who} answered 401 \"scope does not match\".");
             if !missing.is_empty() {
                 detail.push_str(&format!(" Missing: {}.", missing.join(", ")));
                 facts.push(fact("Missing scopes", missing.join(" ")));
@@ -92,9 +96,10 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
             ui(ErrorCode::ScopeMismatch, "The token lacks a scope for this call", detail,
                "Add the missing scope to the app in the developer console (Permissions) and in step 3, then authorize again: scopes only change with a new consent.", facts)
         }
-        401 => ui(ErrorCode::Unauthorized, "The gateway did not accept the token",
-            format!("HTTP 401{}. The access token expired or was revoked, or the request went to the wrong host: 3LO tokens only work on the API gateway, not on <site>.atlassian.net.{}",
+        401 => ui(ErrorCode::Unauthorized, if atlassian_like { "The gateway did not accept the token" } else { "The API did not accept the token" },
+            format!("HTTP 401{}. The access token expired or was revoked, or the request went to the wrong host{}{}",
                 if body.trim().is_empty() { String::new() } else { format!(": {}", excerpt(body)) },
+                if atlassian_like { ": 3LO tokens only work on the API gateway, not on <site>.atlassian.net." } else { " or needs a scope the token lacks." },
                 if ctx.refreshed { " Onramp already refreshed the token once and retried." } else { "" }),
             "Refresh the connection; if it still fails, authorize again in step 4.", facts),
         403 => ui(ErrorCode::Forbidden, "Permission denied on the site",
@@ -120,81 +125,172 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
                 facts)
         }
         429 => ui(ErrorCode::RateLimited, "Rate limited",
-            format!("HTTP 429: Atlassian's rate limit was hit and Onramp's retries ran out. {}", excerpt(body)),
+            format!("HTTP 429: {}'s rate limit was hit and Onramp's retries ran out. {}", server.name, excerpt(body)),
             "Wait for the time in Retry-After / X-RateLimit-Reset and try again; retrying earlier gets the same or a longer wait.", facts),
-        500..=599 => ui(ErrorCode::ServerError, "The provider had a problem",
+        500..=599 => ui(ErrorCode::ServerError, &format!("{who} had a problem"),
             format!("HTTP {status}: {}. Onramp retried with backoff and gave up.", excerpt(body)),
-            "Try again later. If it persists, check Atlassian's status page.", facts),
+            &format!("Try again later. If it persists, check {}'s status page.", server.name), facts),
         _ => ui(ErrorCode::HttpError, &format!("Unexpected response (HTTP {status})"), excerpt(body), "Read the body above for the provider's own explanation.", facts),
     }
 }
 
-/// Explains an error a user copies from the browser (Atlassian shows these on its own pages, where
-/// Onramp cannot see them). `sent_redirect_uri` is what Onramp sent.
-pub fn for_browser_text(text: &str, sent_redirect_uri: Option<&str>) -> UiError {
+/// The standard OAuth and OpenID error codes (RFC 6749 §4.1.2.1, §5.2; OpenID Connect Core 1.0
+/// §3.1.2.6) a pasted error page may carry.
+const STANDARD_ERRORS: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "access_denied",
+    "unsupported_response_type",
+    "server_error",
+    "temporarily_unavailable",
+    "login_required",
+    "consent_required",
+    "interaction_required",
+];
+
+/// Whether `code` occurs in `lower` as a whole word (`invalid_redirect_uri` does not contain the
+/// word `redirect_uri`, nor `error=invalid_scope_x` the code `invalid_scope`).
+fn has_word(lower: &str, code: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    lower.match_indices(code).any(|(i, _)| {
+        !lower[..i].chars().next_back().is_some_and(word)
+            && !lower[i + code.len()..].chars().next().is_some_and(word)
+    })
+}
+
+/// The value of `name=` in a pasted URL or query (`error`, `error_description`).
+fn param(decoded: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=");
+    decoded.match_indices(&needle).find_map(|(i, _)| {
+        let starts_param =
+            i == 0 || matches!(decoded.as_bytes()[i - 1], b'?' | b'&' | b' ' | b'\n');
+        starts_param.then(|| {
+            let rest = &decoded[i + needle.len()..];
+            rest.split('&')
+                .next()
+                .unwrap_or(rest)
+                .replace('+', " ")
+                .trim()
+                .to_string()
+        })
+    })
+}
+
+/// Explains an error a user copies from the browser (a provider shows these on its own pages,
+/// where Onramp cannot see them). `sent_redirect_uri` is what Onramp sent; `server` is the provider
+/// of the integration, when known. Codes are matched as whole words, an explicit `error=` first;
+/// Atlassian's own texts (reference §9.1) are read only for Atlassian, the sandbox (which shows
+/// them) or an unknown provider.
+pub fn for_browser_text(
+    text: &str,
+    sent_redirect_uri: Option<&str>,
+    server: Option<&Server>,
+) -> UiError {
     let decoded = url_decode(text);
     let lower = decoded.to_ascii_lowercase();
+    let atlassian_texts =
+        server.is_none_or(|s| matches!(s.kind, ServerKind::Atlassian | ServerKind::Sandbox));
+    let server = server.cloned().unwrap_or_else(Server::unknown);
+    let who = server.subject();
     let mut facts = Vec::new();
     if let Some(sent) = sent_redirect_uri {
         facts.push(fact("Onramp sent", sent));
     }
-    if lower.contains("redirect_uri is not registered") || lower.contains("callback url is invalid")
-    {
+    let error = param(&decoded, "error").map(|e| e.to_ascii_lowercase());
+    let description = param(&decoded, "error_description");
+
+    // The callback URL: Atlassian's texts, or the standard `invalid_redirect_uri`.
+    let atlassian_redirect = atlassian_texts
+        && (lower.contains("redirect_uri is not registered")
+            || lower.contains("callback url is invalid"));
+    if atlassian_redirect || has_word(&lower, "invalid_redirect_uri") {
         if let Some(refused) = decoded
             .split("client:")
             .nth(1)
             .map(|s| s.trim().trim_end_matches(['.', '"']).to_string())
             .filter(|s| !s.is_empty())
         {
-            facts.push(fact("Atlassian refused", refused));
+            facts.push(fact(&format!("{who} refused"), refused));
         }
+        let hint = if server.is_atlassian()
+            || (atlassian_redirect && server.kind != ServerKind::Sandbox)
+        {
+            "In the developer console open Authorization → OAuth 2.0 (3LO), paste the URL Onramp sent exactly, save, wait a minute, and authorize again.".to_string()
+        } else {
+            format!(
+                "Register the URL Onramp sent, exactly, in {}, then authorize again.",
+                server.client_settings()
+            )
+        };
         return ui(ErrorCode::RedirectUriNotRegistered, "The callback URL is not registered for this app",
-            "Atlassian compared the callback URL Onramp sent with the one in the app's settings and they differ. They must match character for character: scheme, 127.0.0.1 vs localhost, port, path and trailing slash.".into(),
-            "In the developer console open Authorization → OAuth 2.0 (3LO), paste the URL Onramp sent exactly, save, wait a minute, and authorize again.", facts);
+            format!("{who} compared the callback URL Onramp sent with the one registered for the client and they differ. They must match character for character: scheme, 127.0.0.1 vs localhost, port, path and trailing slash."),
+            &hint, facts);
     }
-    if lower.contains("unauthorized_client") {
-        return ui(ErrorCode::UnauthorizedClient, "Atlassian does not recognise this client",
-            format!("The authorize request was refused as unauthorized_client: {}", excerpt(&decoded)),
-            "Check the client ID in step 2 against the console's Settings page, and the callback URL under Authorization.", facts);
-    }
-    if lower.contains("must authorize this app") {
+    if atlassian_texts && lower.contains("must authorize this app") {
         return ui(ErrorCode::AdminApprovalRequired, "A site admin must allow this app",
             "The organisation blocks apps installed by users; an admin has to authorize the app for the site first.".into(),
             "Ask an admin to allow it in Atlassian Administration → Apps → Connected apps, then authorize again.", facts);
     }
-    if lower.contains("requires access to a")
-        || (lower.contains("access denied") && lower.contains("site"))
+    if atlassian_texts
+        && (lower.contains("requires access to a")
+            || (lower.contains("access denied") && lower.contains("site")))
     {
         return ui(ErrorCode::ProductAccessMissing, "The user lacks access to a product the scopes need",
             "The requested scopes need a Jira or Confluence site that this user cannot access.".into(),
             "Remove the other product's scopes in step 3, or sign in as a user with access to that product.", facts);
     }
-    if lower.contains("not been added to the app")
-        || lower.contains("something went wrong")
-        || lower.contains("not requested any supported")
+    if atlassian_texts
+        && (lower.contains("not been added to the app")
+            || lower.contains("not requested any supported"))
     {
-        return ui(ErrorCode::ScopesNotAdded, "A requested scope is not added to the app",
-            "Atlassian rejects an authorization that asks for scopes the app does not have under Permissions in the developer console (or a misspelled scope).".into(),
-            "In the console open Permissions → Configure → Edit Scopes and add every scope chosen in step 3 (offline_access excepted), or remove the extra ones in step 3.", facts);
+        return scopes_not_added(&who, facts);
     }
-    if lower.contains("access_denied") {
-        return crate::error::OnrampError::AuthorizationRefused {
-            error: "access_denied".into(),
-            description: None,
-        }
-        .to_ui();
+    // A standard code: the explicit `error=` first, else one named in the page's text.
+    let standard = error
+        .filter(|e| STANDARD_ERRORS.contains(&e.as_str()))
+        .or_else(|| {
+            STANDARD_ERRORS
+                .iter()
+                .find(|c| has_word(&lower, c))
+                .map(|c| c.to_string())
+        });
+    if let Some(code) = standard {
+        let endpoint = if code == "invalid_grant"
+            || code == "unsupported_grant_type"
+            || code == "invalid_client"
+        {
+            Endpoint::Token
+        } else {
+            Endpoint::Authorize
+        };
+        let (code, title, detail, hint) =
+            explain(&server, endpoint, &code, description.as_deref(), None);
+        return UiError {
+            code,
+            title,
+            detail,
+            hint,
+            facts,
+        };
     }
-    if lower.contains("invalid_grant") {
-        return crate::error::OnrampError::TokenEndpoint {
-            status: None,
-            error: "invalid_grant".into(),
-            description: Some("Unknown or invalid refresh token.".into()),
-        }
-        .to_ui();
+    // Atlassian's bare heading for scopes the app lacks (reference §9.1), only when nothing more
+    // precise was found above.
+    if atlassian_texts && lower.contains("something went wrong") {
+        return scopes_not_added(&who, facts);
     }
     ui(ErrorCode::Unknown, "Onramp does not recognise this error",
         format!("The text was: {}", excerpt(&decoded)),
-        "Check the client ID, callback URL and scopes against the developer console; the reference lists no match for this message.", facts)
+        &format!("Check the client ID, callback URL and scopes against {}; Onramp knows no match for this message.", server.client_settings()), facts)
+}
+
+fn scopes_not_added(who: &str, facts: Vec<KeyValue>) -> UiError {
+    ui(ErrorCode::ScopesNotAdded, "A requested scope is not added to the app",
+        format!("{who} rejects an authorization that asks for scopes the app does not have under Permissions in the developer console (or a misspelled scope)."),
+        "In the console open Permissions → Configure → Edit Scopes and add every scope chosen in step 3 (offline_access excepted), or remove the extra ones in step 3.", facts)
 }
 
 fn url_decode(text: &str) -> String {
@@ -326,6 +422,35 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_providers_answers_name_it_not_atlassian() {
+        let p = crate::custom::to_provider(&crate::custom::CustomProvider {
+            id: "custom-1".into(),
+            input: crate::model::CustomProviderInput {
+                name: "Gitea".into(),
+                authorize_url: "https://git.example.com/login/oauth/authorize".into(),
+                token_url: "https://git.example.com/login/oauth/access_token".into(),
+                scopes: vec![],
+                extra_params: vec![],
+                client_auth: crate::model::ClientAuth::Basic,
+                pkce: true,
+                test_call_url: Some("https://git.example.com/api/v1/user".into()),
+                issuer: None,
+            },
+        });
+        let url = "https://git.example.com/api/v1/user";
+        for status in [401, 429, 503] {
+            let e = for_response(&ctx(&p, None, url, &[]), status, "nope");
+            let all = format!("{} {} {}", e.title, e.detail, e.hint.unwrap_or_default());
+            assert!(
+                !all.contains("Atlassian") && !all.contains("atlassian.net"),
+                "{status}: {all}"
+            );
+        }
+        let e = for_response(&ctx(&p, None, url, &[]), 503, "down");
+        assert!(e.title.contains("Gitea"), "{}", e.title);
+    }
+
+    #[test]
     fn removed_search_names_its_replacement() {
         let p = provider();
         let body = r#"{"errorMessages":["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."]}"#;
@@ -355,7 +480,7 @@ mod tests {
     #[test]
     fn browser_errors_are_recognised() {
         let text = "https://id.atlassian.com/error?error=unauthorized_client&error_description=redirect_uri%20is%20not%20registered%20for%20client:%20http://localhost:47823/callback";
-        let e = for_browser_text(text, Some("http://127.0.0.1:47823/callback"));
+        let e = for_browser_text(text, Some("http://127.0.0.1:47823/callback"), None);
         assert_eq!(e.code, ErrorCode::RedirectUriNotRegistered);
         assert_eq!(e.facts[0].value, "http://127.0.0.1:47823/callback");
         assert_eq!(e.facts[1].value, "http://localhost:47823/callback");
@@ -369,11 +494,107 @@ mod tests {
             ("completely new error", ErrorCode::Unknown),
         ];
         for (text, code) in cases {
-            assert_eq!(for_browser_text(text, None).code, code, "{text}");
+            assert_eq!(for_browser_text(text, None, None).code, code, "{text}");
         }
-        assert!(for_browser_text("completely new error", None)
+        assert!(for_browser_text("completely new error", None, None)
             .detail
             .contains("completely new error"));
+    }
+
+    fn keycloak() -> Server {
+        Server {
+            name: "Keycloak".into(),
+            kind: ServerKind::OpenId,
+        }
+    }
+
+    /// The page panva's oidc-provider shows for an unregistered callback: about the callback URL,
+    /// never about scopes, and it names the provider, not Atlassian.
+    #[test]
+    fn an_invalid_redirect_uri_page_is_about_the_callback_url() {
+        let page = "oops! something went wrong\nerror: invalid_redirect_uri\nerror_description: redirect_uri did not match any of the client's registered redirect_uris";
+        let e = for_browser_text(
+            page,
+            Some("http://127.0.0.1:47823/callback"),
+            Some(&keycloak()),
+        );
+        assert_eq!(e.code, ErrorCode::RedirectUriNotRegistered);
+        let all = format!(
+            "{} {} {}",
+            e.title,
+            e.detail,
+            e.hint.clone().unwrap_or_default()
+        );
+        assert!(
+            all.contains("Keycloak")
+                && !all.contains("Atlassian")
+                && !all.contains("developer console"),
+            "{all}"
+        );
+        // Unknown provider: still the callback URL.
+        assert_eq!(
+            for_browser_text(page, None, None).code,
+            ErrorCode::RedirectUriNotRegistered
+        );
+    }
+
+    #[test]
+    fn standard_codes_in_a_pasted_page_are_recognised_as_whole_words() {
+        let k = keycloak();
+        let cases = [
+            ("https://id.example.com/cb?error=invalid_scope&error_description=Invalid+scopes%3A+foo&state=x", ErrorCode::AuthorizationRefused, "scope"),
+            ("error=unsupported_response_type", ErrorCode::AuthorizationRefused, "authorization-code flow"),
+            ("error=temporarily_unavailable", ErrorCode::ServerError, "temporarily unavailable"),
+            ("error=server_error", ErrorCode::ServerError, "internal error"),
+            ("{\"error\":\"invalid_client\"}", ErrorCode::TokenUnauthorized, "client credentials"),
+            ("error=login_required", ErrorCode::AuthorizationRefused, "Sign-in"),
+            ("error=consent_required", ErrorCode::AuthorizationRefused, "Consent"),
+            ("error=interaction_required", ErrorCode::AuthorizationRefused, "act"),
+            ("error=unauthorized_client", ErrorCode::UnauthorizedClient, "does not allow"),
+            ("error=access_denied&state=x", ErrorCode::AccessDenied, "consent screen"),
+        ];
+        for (text, code, title) in cases {
+            let e = for_browser_text(text, None, Some(&k));
+            assert_eq!(e.code, code, "{text}");
+            assert!(e.title.contains(title), "{text}: {}", e.title);
+            assert!(!e.detail.contains("Atlassian"), "{text}: {}", e.detail);
+        }
+        let described = for_browser_text(
+            "?error=invalid_scope&error_description=Invalid+scopes%3A+foo",
+            None,
+            Some(&k),
+        );
+        assert!(
+            described.detail.contains("Invalid scopes: foo"),
+            "{}",
+            described.detail
+        );
+        // Not a whole word: no match.
+        assert_eq!(
+            for_browser_text("error=invalid_scopes_here", None, Some(&k)).code,
+            ErrorCode::Unknown
+        );
+        // Atlassian's texts are not read into another provider's page.
+        assert_eq!(
+            for_browser_text("Something went wrong", None, Some(&k)).code,
+            ErrorCode::Unknown
+        );
+        assert_eq!(
+            for_browser_text(
+                "This app has requested scopes that have not been added to the app.",
+                None,
+                Some(&k)
+            )
+            .code,
+            ErrorCode::Unknown
+        );
+        let sandbox = Server {
+            name: "the sandbox".into(),
+            kind: ServerKind::Sandbox,
+        };
+        let e = for_browser_text("Something went wrong", None, Some(&sandbox));
+        assert_eq!(e.code, ErrorCode::ScopesNotAdded);
+        assert!(e.detail.starts_with("The sandbox rejects"), "{}", e.detail);
     }
 
     #[test]

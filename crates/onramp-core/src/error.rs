@@ -41,6 +41,8 @@ pub enum OnrampError {
         status: Option<u16>,
         error: String,
         description: Option<String>,
+        /// Who answered, named in the message.
+        server: crate::oauth_error::Server,
     },
     #[error("network error: {0}")]
     Network(String),
@@ -87,7 +89,15 @@ impl OnrampError {
             || matches!(self, OnrampError::TokenEndpoint { error, .. } if error == "invalid_grant")
     }
 
+    /// In words, naming an unknown provider "the provider"; prefer [`Self::to_ui_from`] where the
+    /// provider is known (a token endpoint error always names its own).
     pub fn to_ui(&self) -> UiError {
+        self.to_ui_from(&crate::oauth_error::Server::unknown())
+    }
+
+    /// In words, naming `server` (the provider the user chose) where a provider's answer is told.
+    pub fn to_ui_from(&self, server: &crate::oauth_error::Server) -> UiError {
+        use crate::oauth_error::{explain, Endpoint};
         let (code, title, detail, hint): (ErrorCode, String, String, Option<String>) = match self {
             OnrampError::Catalog(m) => (
                 ErrorCode::Catalog,
@@ -140,8 +150,12 @@ impl OnrampError {
             OnrampError::ClientSecretMissing => (
                 ErrorCode::ClientSecretMissing,
                 "No client secret stored".into(),
-                "Atlassian needs the app's client secret to exchange the code and to refresh tokens.".into(),
-                Some("Paste the secret from the developer console's Settings page in step 2.".into()),
+                format!("{} needs the app's client secret to exchange the code and to refresh tokens.", server.subject()),
+                Some(if server.is_atlassian() {
+                    "Paste the secret from the developer console's Settings page in step 2.".into()
+                } else {
+                    format!("Paste the secret from {} in step 2.", server.client_settings())
+                }),
             ),
             OnrampError::StateMismatch => (
                 ErrorCode::StateMismatch,
@@ -161,60 +175,19 @@ impl OnrampError {
                 m.clone(),
                 Some("Start the authorization again from step 4.".into()),
             ),
-            OnrampError::AuthorizationRefused { error, description } => {
-                let described = description.clone().unwrap_or_default();
-                if error == "access_denied" {
-                    (
-                        ErrorCode::AccessDenied,
-                        "Access was denied at the consent screen".into(),
-                        format!("The provider answered access_denied{}. Usually this means Cancel was clicked on the consent page.", if described.is_empty() { String::new() } else { format!(" ({described})") }),
-                        Some("Click Authorize again and choose Accept. If you did accept, your site admin may have to allow the app.".into()),
-                    )
-                } else {
-                    (
-                        ErrorCode::AuthorizationRefused,
-                        format!("The provider refused the authorization: {error}"),
-                        if described.is_empty() { "No description was given.".into() } else { described },
-                        Some("Check the client ID, callback URL and scopes in the developer console, then authorize again.".into()),
-                    )
-                }
-            }
-            OnrampError::TokenEndpoint { status, error, description } => {
-                let status_text = status.map(|s| format!("HTTP {s}, ")).unwrap_or_default();
-                let raw = format!("{status_text}{error}{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default());
-                match (error.as_str(), description.as_deref()) {
-                    ("access_denied", _) => (
-                        ErrorCode::TokenUnauthorized,
-                        "The token endpoint rejected the client credentials".into(),
-                        format!("The provider answered {raw}. The client secret is wrong or missing, or the client ID belongs to another app."),
-                        Some("Copy the secret again from the developer console (Settings) in step 2, then authorize again.".into()),
-                    ),
-                    ("invalid_request", Some(d)) if d.contains("authorization_code") => (
-                        ErrorCode::CodeInvalid,
-                        "The authorization code was not accepted".into(),
-                        format!("The provider answered {raw}. Codes expire within minutes and work only once."),
-                        Some("Authorize again; Onramp exchanges the new code at once.".into()),
-                    ),
-                    ("invalid_grant", Some(d)) if d.to_ascii_lowercase().contains("refresh token") => (
-                        ErrorCode::RefreshTokenInvalid,
-                        "The refresh token is no longer valid".into(),
-                        format!("The provider answered {raw}. It was revoked, expired (90 days unused or 365 days old), rotated and reused, or the password changed."),
-                        Some("Reconnect: authorize again in step 4. Your other settings stay as they are.".into()),
-                    ),
-                    ("invalid_grant", _) => (
-                        ErrorCode::InvalidGrant,
-                        "The provider did not accept the grant".into(),
-                        format!("The provider answered {raw}. The code may not match the callback URL it was issued for."),
-                        Some("Check that the callback URL in the console matches exactly, then authorize again.".into()),
-                    ),
-                    _ => (
-                        ErrorCode::TokenError,
-                        "The token endpoint returned an error".into(),
-                        format!("The provider answered {raw}."),
-                        None,
-                    ),
-                }
-            }
+            OnrampError::AuthorizationRefused { error, description } => explain(
+                server,
+                Endpoint::Authorize,
+                error,
+                description.as_deref(),
+                None,
+            ),
+            OnrampError::TokenEndpoint {
+                status,
+                error,
+                description,
+                server,
+            } => explain(server, Endpoint::Token, error, description.as_deref(), *status),
             OnrampError::Network(m) => (
                 ErrorCode::Network,
                 "Could not reach the provider".into(),
@@ -326,7 +299,48 @@ mod tests {
         .to_ui();
         assert_eq!(ui.code, ErrorCode::AccessDenied);
         assert!(ui.detail.contains("Cancel"));
+        assert!(
+            ui.detail.starts_with("The provider answered"),
+            "{}",
+            ui.detail
+        );
         assert!(ui.detail.contains("User did not authorize the request"));
+    }
+
+    fn atlassian() -> crate::oauth_error::Server {
+        crate::oauth_error::Server {
+            name: "Atlassian".into(),
+            kind: crate::oauth_error::ServerKind::Atlassian,
+        }
+    }
+
+    #[test]
+    fn a_custom_providers_errors_name_it_and_never_atlassian() {
+        let keycloak = crate::oauth_error::Server {
+            name: "Keycloak".into(),
+            kind: crate::oauth_error::ServerKind::OpenId,
+        };
+        let refused = OnrampError::TokenEndpoint {
+            status: Some(400),
+            error: "invalid_grant".into(),
+            description: Some("Token is not active".into()),
+            server: keycloak.clone(),
+        }
+        .to_ui();
+        assert!(refused.title.contains("Keycloak") && refused.detail.contains("Keycloak"));
+        let denied = OnrampError::AuthorizationRefused {
+            error: "invalid_scope".into(),
+            description: None,
+        }
+        .to_ui_from(&keycloak);
+        let secret = OnrampError::ClientSecretMissing.to_ui_from(&keycloak);
+        for ui in [refused, denied, secret] {
+            let all = format!("{} {} {}", ui.title, ui.detail, ui.hint.unwrap_or_default());
+            assert!(
+                !all.contains("Atlassian") && !all.contains("developer console"),
+                "{all}"
+            );
+        }
     }
 
     #[test]
@@ -335,6 +349,7 @@ mod tests {
             status: Some(401),
             error: "access_denied".into(),
             description: Some("Unauthorized".into()),
+            server: atlassian(),
         };
         assert_eq!(wrong_secret.to_ui().code, ErrorCode::TokenUnauthorized);
         assert!(wrong_secret.to_ui().detail.contains("HTTP 401"));
@@ -343,6 +358,7 @@ mod tests {
             status: Some(400),
             error: "invalid_request".into(),
             description: Some("authorization_code is invalid".into()),
+            server: atlassian(),
         };
         assert_eq!(stale_code.to_ui().code, ErrorCode::CodeInvalid);
 
@@ -350,6 +366,7 @@ mod tests {
             status: Some(403),
             error: "invalid_grant".into(),
             description: Some("Unknown or invalid refresh token.".into()),
+            server: atlassian(),
         };
         assert_eq!(dead_refresh.to_ui().code, ErrorCode::RefreshTokenInvalid);
         assert!(dead_refresh.needs_reconnect());
@@ -358,6 +375,7 @@ mod tests {
             status: Some(403),
             error: "invalid_grant".into(),
             description: Some("Invalid authorization code".into()),
+            server: atlassian(),
         };
         assert_eq!(mismatch.to_ui().code, ErrorCode::InvalidGrant);
 
@@ -365,9 +383,10 @@ mod tests {
             status: Some(500),
             error: "server_error".into(),
             description: None,
+            server: atlassian(),
         };
         let ui = other.to_ui();
-        assert_eq!(ui.code, ErrorCode::TokenError);
+        assert_eq!(ui.code, ErrorCode::ServerError);
         assert!(ui.detail.contains("HTTP 500") && ui.detail.contains("server_error"));
     }
 

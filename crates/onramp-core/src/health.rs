@@ -198,6 +198,7 @@ mod tests {
             handed_off: None,
             has_client_secret: true,
             scopes_reviewed: false,
+            sandbox_instance: None,
             history: vec![],
             created_at: 0,
             updated_at: 0,

@@ -29,6 +29,7 @@ pub mod loopback;
 pub mod model;
 pub mod nango;
 pub mod oauth;
+pub mod oauth_error;
 pub mod scopes;
 pub mod steps;
 pub mod store;

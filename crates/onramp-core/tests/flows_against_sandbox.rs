@@ -173,6 +173,13 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         .await
         .unwrap_err();
     assert_eq!(e.to_ui().code, ErrorCode::NeedsReconnect);
+    // The reason names the provider the user chose, and claims none of Atlassian's limits.
+    let reason = e.to_ui().detail;
+    assert!(
+        reason.starts_with("Strict server refused the refresh token")
+            && !reason.contains("Atlassian"),
+        "{reason}"
+    );
     let after = engine.integration(&view.id).await.unwrap();
     assert_eq!(
         after.connection.unwrap().state,
@@ -292,5 +299,203 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
         "the withheld scope makes v2 refuse: {}",
         spaces.body
     );
+    sandbox.shutdown().await;
+}
+
+/// The sandbox runs inside the app and keeps its grants in memory: after a restart (a new sandbox
+/// run, the same data dir) a sandbox connection is "needs reconnect" with the true reason, on the
+/// home and for calls, instead of "Connected" and a first call that blames the provider.
+#[tokio::test]
+async fn a_sandbox_connection_needs_reconnect_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_run = start_sandbox(SandboxConfig::default()).await;
+    let id = {
+        let engine = engine(dir.path(), Some(&first_run));
+        let view = engine.create_integration("sandbox").await.unwrap();
+        let view = engine
+            .update_integration(
+                &view.id,
+                IntegrationPatch {
+                    client_id: Some(first_run.config().client_id),
+                    scopes: Some(vec!["offline_access".into(), "read:me".into()]),
+                    callback: Some(CallbackSettings {
+                        kind: CallbackKind::DeepLink,
+                        loopback_port: 47823,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let c = first_run.config();
+        engine
+            .save_credentials(&view.id, &c.client_id, Some(&c.client_secret))
+            .await
+            .unwrap();
+        let started = engine
+            .start_authorization(&view.id, &RecordingSink::default())
+            .await
+            .unwrap()
+            .started;
+        let callback = consent(&started.authorize_url, "accept").await;
+        let accepted = engine
+            .accept_callback(&callback, CallbackChannel::DeepLink)
+            .unwrap_or_else(|r| panic!("refused: {}", r.error));
+        engine.finish_authorization(accepted).await.unwrap();
+        // Within the run the connection is healthy.
+        let home = engine.integration_summaries().await.unwrap();
+        assert_eq!(
+            home[0].health.state,
+            onramp_core::health::HealthState::Connected
+        );
+        view.id
+    };
+    first_run.shutdown().await;
+
+    let second_run = start_sandbox(SandboxConfig::default()).await;
+    let engine = engine(dir.path(), Some(&second_run));
+    let home = engine.integration_summaries().await.unwrap();
+    let health = &home.iter().find(|s| s.id == id).unwrap().health;
+    assert_eq!(
+        health.state,
+        onramp_core::health::HealthState::NeedsReconnect
+    );
+    let reason = health.detail.clone().unwrap_or_default();
+    assert!(reason.contains("The sandbox restarted"), "{reason}");
+    assert!(!reason.contains("Atlassian"), "{reason}");
+    let e = engine
+        .run_request(&id, &ApiRequest::preset("me"), &RecordingSink::default())
+        .await
+        .unwrap_err()
+        .to_ui();
+    assert_eq!(e.code, ErrorCode::NeedsReconnect);
+    assert!(e.detail.contains("The sandbox restarted"), "{}", e.detail);
+    assert_eq!(second_run.refresh_count(), 0, "no doomed refresh was tried");
+    second_run.shutdown().await;
+}
+
+/// A standards-compliant OpenID provider (the sandbox in OpenID mode: discovery with
+/// `userinfo_endpoint`, PKCE required, `offline_access` dropped unless `prompt=consent`, as OpenID
+/// Connect Core §11 says) works through the custom provider, discovered from its issuer, with a
+/// refresh token on the first try; its UserInfo endpoint is the test call.
+#[tokio::test]
+async fn an_openid_provider_gives_a_refresh_token_on_the_first_try() {
+    let sandbox = start_sandbox(SandboxConfig {
+        enforce_pkce: true,
+        openid: true,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), None);
+    let mut found = engine.discover_provider(&sandbox.base_url()).await.unwrap();
+    assert_eq!(
+        found.test_call_url.as_deref(),
+        Some(format!("{}/userinfo", sandbox.base_url()).as_str()),
+        "UserInfo is the default test call"
+    );
+    found.name = "Standard OP".into();
+    let provider = engine.save_custom_provider(None, found).await.unwrap();
+    let view = engine.create_integration(&provider.id).await.unwrap();
+    let scopes = vec![
+        "openid".to_string(),
+        "profile".into(),
+        "offline_access".into(),
+    ];
+    let c = sandbox.config();
+    let view = engine
+        .update_integration(
+            &view.id,
+            IntegrationPatch {
+                client_id: Some(c.client_id.clone()),
+                scopes: Some(scopes),
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::DeepLink,
+                    loopback_port: 47823,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    engine
+        .save_credentials(&view.id, &c.client_id, Some(&c.client_secret))
+        .await
+        .unwrap();
+    sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
+
+    // The server really drops offline_access without prompt=consent: the same request without it
+    // connects with no refresh token, and the advice says what helps on an OpenID provider.
+    let started = engine
+        .start_authorization(&view.id, &RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
+    assert!(
+        started.authorize_url.contains("prompt=consent"),
+        "{}",
+        started.authorize_url
+    );
+    let without_prompt = started.authorize_url.replace("&prompt=consent", "");
+    assert_ne!(without_prompt, started.authorize_url);
+    let callback = consent(&without_prompt, "accept").await;
+    let accepted = engine
+        .accept_callback(&callback, CallbackChannel::DeepLink)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    let view_without = engine.finish_authorization(accepted).await.unwrap();
+    assert!(!view_without.connection.unwrap().has_refresh_token);
+    let advice = view_without.refresh_token_advice.unwrap_or_default();
+    assert!(
+        advice.contains("Standard OP's client settings") && !advice.contains("Add offline_access"),
+        "advice that helps on an OpenID provider: {advice}"
+    );
+
+    // Onramp's own request: a refresh token on the first try.
+    let started = engine
+        .start_authorization(&view.id, &RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
+    let callback = consent(&started.authorize_url, "accept").await;
+    let accepted = engine
+        .accept_callback(&callback, CallbackChannel::DeepLink)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    let connected = engine.finish_authorization(accepted).await.unwrap();
+    let connection = connected.connection.unwrap();
+    assert_eq!(connection.state, ConnectionState::Connected);
+    assert!(
+        connection.has_refresh_token,
+        "a refresh token on the first try"
+    );
+    assert!(connection
+        .granted_scopes
+        .contains(&"offline_access".to_string()));
+
+    let me = engine
+        .run_request(
+            &view.id,
+            &ApiRequest::preset("custom-test"),
+            &RecordingSink::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert!(me.body.contains("Sandra Boxley"), "{}", me.body);
+    sandbox.expire_access_tokens();
+    let again = engine
+        .run_request(
+            &view.id,
+            &ApiRequest::preset("custom-test"),
+            &RecordingSink::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.status, again.refreshed),
+        (200, true),
+        "{}",
+        again.body
+    );
+    assert_eq!(sandbox.refresh_count(), 1);
     sandbox.shutdown().await;
 }

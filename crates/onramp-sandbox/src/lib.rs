@@ -110,6 +110,12 @@ pub struct SandboxConfig {
     /// Atlassian ignores PKCE (reference §4.1). `true` turns the sandbox into a strict standards
     /// server that requires S256 at `/authorize` and checks `code_verifier` at the token endpoint.
     pub enforce_pkce: bool,
+    /// `true` makes the sandbox also a standard OpenID Connect provider, as a custom provider
+    /// meets one: it publishes `/.well-known/openid-configuration` (with `userinfo_endpoint`),
+    /// answers `/userinfo`, accepts `openid`, `profile` and `email`, needs no `audience`, and, like
+    /// a standard OP (OpenID Connect Core 1.0 §11), drops `offline_access` from a request with
+    /// `openid` unless `prompt` includes `consent` — so no refresh token without it.
+    pub openid: bool,
     pub user: SandboxUser,
 }
 
@@ -129,6 +135,7 @@ impl Default for SandboxConfig {
             access_token_ttl: Duration::from_secs(3600),
             refresh_reuse_leeway: Duration::from_secs(600),
             enforce_pkce: false,
+            openid: false,
             user: SandboxUser::default(),
         }
     }
@@ -222,6 +229,12 @@ impl Sandbox {
         self.shared.base_url.clone()
     }
 
+    /// This run's id, new for every start: the sandbox keeps its grants in memory only (tokens are
+    /// never written to a file), so tokens issued by another instance no longer work.
+    pub fn instance_id(&self) -> String {
+        self.shared.instance_id.clone()
+    }
+
     /// A snapshot of the current configuration (setters included).
     pub fn config(&self) -> SandboxConfig {
         self.shared.lock().config.clone()
@@ -250,6 +263,11 @@ impl Sandbox {
 
     pub fn set_enforce_pkce(&self, on: bool) {
         self.shared.lock().config.enforce_pkce = on;
+    }
+
+    /// See [`SandboxConfig::openid`].
+    pub fn set_openid(&self, on: bool) {
+        self.shared.lock().config.openid = on;
     }
 
     /// Replaces the injected faults.

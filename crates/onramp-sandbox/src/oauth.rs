@@ -29,7 +29,39 @@ pub(crate) fn routes() -> Router<Shr> {
         .route("/authorize/decision", post(decision))
         .route("/error", get(error_page))
         .route("/oauth/token", post(token))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
 }
+
+/// The standard OpenID provider's metadata (OpenID Connect Discovery 1.0 §3), only in OpenID mode
+/// (Atlassian publishes none).
+async fn openid_configuration(State(shared): State<Shr>) -> Response {
+    let st = shared.lock();
+    if !st.config.openid {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let base = &shared.base_url;
+    let mut scopes = vec!["openid".to_string(), "profile".into(), "email".into()];
+    scopes.extend(st.config.allowed_scopes.iter().cloned());
+    Json(json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }))
+    .into_response()
+}
+
+/// Scopes an OpenID request adds to what the app "has under Permissions".
+const OPENID_SCOPES: &[&str] = &["openid", "profile", "email"];
 
 fn found(location: &str) -> Response {
     match HeaderValue::from_bytes(location.as_bytes()) {
@@ -88,8 +120,9 @@ async fn authorize(State(shared): State<Shr>, RawQuery(query): RawQuery) -> Resp
         );
     }
 
-    // Sandbox wording for the remaining parameter errors.
-    if param("audience") != config.audience {
+    // Sandbox wording for the remaining parameter errors. A standard OpenID provider has no
+    // `audience` parameter.
+    if !config.openid && param("audience") != config.audience {
         return bad(
             "Wrong audience",
             format!(
@@ -131,9 +164,11 @@ async fn authorize(State(shared): State<Shr>, RawQuery(query): RawQuery) -> Resp
         );
     }
     // offline_access is Auth0-level and never added under Permissions (reference §1.1).
+    let openid_request = config.openid && scopes.iter().any(|s| s == "openid");
     let missing: Vec<&str> = scopes
         .iter()
         .filter(|s| *s != "offline_access" && !config.allowed_scopes.contains(s))
+        .filter(|s| !(config.openid && OPENID_SCOPES.contains(&s.as_str())))
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
@@ -152,6 +187,13 @@ async fn authorize(State(shared): State<Shr>, RawQuery(query): RawQuery) -> Resp
                 ),
             ],
         );
+    }
+
+    // OpenID Connect Core 1.0 §11: offline_access is ignored unless the user is asked to consent
+    // (`prompt=consent`), which is what a standard OP does.
+    let asks_consent = param("prompt").split_whitespace().any(|p| p == "consent");
+    if openid_request && !asks_consent {
+        scopes.retain(|s| s != "offline_access");
     }
 
     let challenge = param("code_challenge");

@@ -17,6 +17,9 @@ pub(crate) const CODE_TTL: Duration = Duration::from_secs(600);
 pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT`; fixed once bound.
     pub base_url: String,
+    /// Names this run of the sandbox. Its grants live only in memory and end with the process, so
+    /// a client that records which instance issued its tokens can tell they died in a restart.
+    pub instance_id: String,
     state: Mutex<State>,
     /// The Nango look-alike's state (`crate::nango`), apart from the Atlassian side.
     pub nango: crate::nango::NangoShared,
@@ -26,6 +29,7 @@ impl Shared {
     pub fn new(config: SandboxConfig, base_url: String) -> Shared {
         Shared {
             base_url,
+            instance_id: random_token("sbx_run_"),
             state: Mutex::new(State {
                 config,
                 faults: Faults::default(),

@@ -147,7 +147,7 @@ impl Engine {
             id,
             AuthStage::Waiting,
             "Open the authorize URL in your browser.",
-            Some(&error),
+            Some(error.to_ui()),
             None,
         );
     }
@@ -214,7 +214,8 @@ impl Engine {
                 };
                 answer(verdict);
                 let message = "The callback was refused.";
-                report(events, &id, stage, message, Some(&error), None);
+                let error = self.in_words(&id, &error).await;
+                report(events, &id, stage, message, Some(error), None);
                 return;
             }
         };
@@ -233,9 +234,19 @@ impl Engine {
             ),
             Err(e) => {
                 let failed = "The code exchange failed.";
-                report(events, &id, AuthStage::Failed, failed, Some(&e), None)
+                let error = self.in_words(&id, &e).await;
+                report(events, &id, AuthStage::Failed, failed, Some(error), None)
             }
         }
+    }
+
+    /// An error of integration `id`'s authorization in words, naming its provider.
+    async fn in_words(&self, id: &str, error: &OnrampError) -> crate::model::UiError {
+        let server = match self.store.integration(id).await {
+            Ok(i) => self.server_of(&i.provider_id).await,
+            Err(_) => None,
+        };
+        error.to_ui_from(&server.unwrap_or_else(crate::oauth_error::Server::unknown))
     }
 
     /// Ends the authorizations nobody answered within [`oauth::FLOW_TTL`] (their loopback
@@ -339,8 +350,14 @@ impl Engine {
             token_lifetime: tokens.lifetime,
             last_refresh_at: None,
         };
+        // The sandbox's grants end with its process: remember which run issued these tokens.
+        let issued_by = self
+            .through_sandbox(&integration.provider_id)
+            .then(|| self.sandbox_instance().map(str::to_string))
+            .flatten();
         self.change_integration(&id, move |i| {
             i.connection = Some(connection);
+            i.sandbox_instance = issued_by;
             // A new grant is Onramp's own again (a new refresh-token family).
             i.handed_off = None;
         })
@@ -356,10 +373,9 @@ fn report(
     id: &str,
     stage: AuthStage,
     message: &str,
-    error: Option<&OnrampError>,
+    error: Option<crate::model::UiError>,
     integration: Option<IntegrationView>,
 ) {
-    let error = error.map(OnrampError::to_ui);
     let code = error.as_ref().map(|e| format!(" ({})", e.code));
     tracing::info!("authorization {id}: {stage:?}{}", code.unwrap_or_default());
     events.auth_progress(AuthProgress {

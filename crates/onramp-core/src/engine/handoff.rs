@@ -191,6 +191,7 @@ impl Engine {
             connection: None,
             has_client_secret: false,
             scopes_reviewed: false,
+            sandbox_instance: None,
             history: Vec::new(),
             handed_off: None,
             created_at: now,

@@ -8,6 +8,7 @@ use crate::model::IntegrationSummary;
 impl Engine {
     /// Every saved integration, oldest first, with its health now and the step where it stands.
     pub async fn integration_summaries(&self) -> Result<Vec<IntegrationSummary>, OnrampError> {
+        self.sweep_earlier_sandbox_runs().await;
         let now = now_unix();
         let mut out = Vec::new();
         for i in self.store.integrations().await? {
@@ -56,6 +57,7 @@ impl Engine {
             connection: None,
             handed_off: None,
             has_client_secret: false,
+            sandbox_instance: None,
             history: Vec::new(),
             created_at: now,
             updated_at: now,

@@ -4,6 +4,7 @@ use super::*;
 
 impl Engine {
     pub async fn integration(&self, id: &str) -> Result<IntegrationView, OnrampError> {
+        self.sweep_earlier_sandbox_runs().await;
         self.view(&self.store.integration(id).await?).await
     }
 
@@ -31,6 +32,7 @@ impl Engine {
             handed_off: None,
             has_client_secret: false,
             scopes_reviewed: false,
+            sandbox_instance: None,
             history: Vec::new(),
             created_at: now,
             updated_at: now,

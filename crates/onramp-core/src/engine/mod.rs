@@ -60,6 +60,9 @@ pub struct EngineConfig {
 /// "register" a callback URL with it, as a user pastes one into Atlassian's developer console.
 pub struct SandboxLink {
     pub app: SandboxApp,
+    /// This run of the sandbox (`Sandbox::instance_id`): recorded with each connection it issues,
+    /// since its grants end with the process.
+    pub instance_id: String,
     pub register_callback: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -79,6 +82,8 @@ pub struct Engine {
     lifecycle: TokenLifecycle,
     /// The last callback that matched no authorization, until the UI has been told at start-up.
     unmatched_callback: Mutex<Option<crate::model::UiError>>,
+    /// Set once this process has marked the connections of earlier sandbox runs "needs reconnect".
+    sandbox_swept: tokio::sync::OnceCell<()>,
 }
 
 impl Engine {
@@ -109,7 +114,54 @@ impl Engine {
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             unmatched_callback: Mutex::new(None),
+            sandbox_swept: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The provider as messages name it (`None` for a provider that no longer exists).
+    pub(super) async fn server_of(&self, provider_id: &str) -> Option<crate::oauth_error::Server> {
+        self.provider(provider_id)
+            .await
+            .ok()
+            .map(|p| crate::oauth_error::Server::of(&p))
+    }
+
+    /// The running sandbox's instance id, if it runs.
+    pub(super) fn sandbox_instance(&self) -> Option<&str> {
+        self.config.sandbox.as_ref().map(|s| s.instance_id.as_str())
+    }
+
+    /// Whether the provider is served by the in-app sandbox (its grants end with the process).
+    pub(super) fn through_sandbox(&self, provider_id: &str) -> bool {
+        self.catalog
+            .spec(provider_id)
+            .is_ok_and(|p| p.environment == crate::model::Environment::Sandbox)
+    }
+
+    /// Once per process: a connection issued by an earlier run of the sandbox is marked "needs
+    /// reconnect" with the true reason (`lifecycle::SANDBOX_RESTARTED`), before anything shows it as
+    /// connected or tries to refresh it. Connections made in this run record this run's id, so one
+    /// sweep is enough; `usable_connection` checks the same rule for calls.
+    pub(super) async fn sweep_earlier_sandbox_runs(&self) {
+        self.sandbox_swept
+            .get_or_init(|| async {
+                let Ok(saved) = self.store.integrations().await else {
+                    return;
+                };
+                for i in saved {
+                    let lost = crate::lifecycle::lost_in_sandbox_restart(
+                        &i,
+                        self.through_sandbox(&i.provider_id),
+                        self.sandbox_instance(),
+                    );
+                    if lost {
+                        let _ = self
+                            .mark_needs_reconnect(&i.id, crate::lifecycle::SANDBOX_RESTARTED)
+                            .await;
+                    }
+                }
+            })
+            .await;
     }
 
     pub(super) fn sandbox_base(&self) -> Option<&str> {
@@ -121,6 +173,7 @@ impl Engine {
 
     /// Everything the UI needs to start. Probes the keychain (a blocking D-Bus round trip).
     pub async fn bootstrap(&self) -> Bootstrap {
+        self.sweep_earlier_sandbox_runs().await;
         let vault = self.vault.clone();
         let keychain = tokio::task::spawn_blocking(move || vault.probe())
             .await
@@ -193,6 +246,15 @@ impl Engine {
                 }
                 _ => Vec::new(),
             },
+            refresh_token_advice: i.connection.as_ref().filter(|c| !c.has_refresh_token).map(
+                |_| {
+                    let server = provider.as_ref().map_or_else(
+                        crate::oauth_error::Server::unknown,
+                        crate::oauth_error::Server::of,
+                    );
+                    crate::lifecycle::no_refresh_token_advice(&server, &i.scopes)
+                },
+            ),
             steps,
             history,
         })

@@ -313,12 +313,16 @@ impl Engine {
         id: Option<&str>,
         text: &str,
     ) -> crate::model::UiError {
-        let sent = match id {
+        let integration = match id {
             Some(id) => self.store.integration(id).await.ok(),
             None => None,
-        }
-        .map(|i| redirect_uri_for(&i.callback));
-        diagnosis::for_browser_text(text, sent.as_deref())
+        };
+        let sent = integration.as_ref().map(|i| redirect_uri_for(&i.callback));
+        let server = match &integration {
+            Some(i) => self.server_of(&i.provider_id).await,
+            None => None,
+        };
+        diagnosis::for_browser_text(text, sent.as_deref(), server.as_ref())
     }
 }
 

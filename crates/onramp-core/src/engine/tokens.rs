@@ -7,6 +7,7 @@ use crate::oauth::{ClientCredentials, TokenSet};
 
 /// Owned credentials for the token endpoint; not `Debug`, it holds the secret.
 pub(super) struct TokenEndpoint {
+    server: crate::oauth_error::Server,
     token_url: String,
     client_id: String,
     client_secret: String,
@@ -16,6 +17,7 @@ pub(super) struct TokenEndpoint {
 impl TokenEndpoint {
     pub(super) fn credentials(&self) -> ClientCredentials<'_> {
         ClientCredentials {
+            server: &self.server,
             token_url: &self.token_url,
             client_id: &self.client_id,
             client_secret: &self.client_secret,
@@ -87,6 +89,7 @@ impl Engine {
     /// port is freed) and the UI hears `expired`; tokens close to expiry are refreshed, so a
     /// connection left open stays alive, and the UI hears `connection-changed` for each.
     pub async fn background_tick(&self, events: &dyn crate::events::EventSink) {
+        self.sweep_earlier_sandbox_runs().await;
         self.expire_stale_authorizations(events);
         for id in self.refresh_due_in_background().await {
             if let Ok(view) = self.integration(&id).await {
@@ -175,6 +178,16 @@ impl Engine {
             .connection
             .clone()
             .ok_or(OnrampError::NotConnected)?;
+        let lost = crate::lifecycle::lost_in_sandbox_restart(
+            integration,
+            self.through_sandbox(&integration.provider_id),
+            self.sandbox_instance(),
+        );
+        if lost {
+            return Err(OnrampError::NeedsReconnect(
+                crate::lifecycle::SANDBOX_RESTARTED.into(),
+            ));
+        }
         if connection.state == ConnectionState::NeedsReconnect {
             return Err(OnrampError::NeedsReconnect(
                 connection
@@ -208,9 +221,16 @@ impl Engine {
             });
         }
         let Some(refresh_token) = self.stored(&id, SecretKind::RefreshToken).await? else {
-            let reason = "The access token expired and there is no refresh token (offline_access was not granted). Authorize again, with offline_access.";
-            self.mark_needs_reconnect(&id, reason).await?;
-            return Err(OnrampError::NeedsReconnect(reason.into()));
+            let server = self
+                .server_of(&integration.provider_id)
+                .await
+                .unwrap_or_else(crate::oauth_error::Server::unknown);
+            let reason = format!(
+                "The access token expired. {}",
+                crate::lifecycle::no_refresh_token_advice(&server, &integration.scopes)
+            );
+            self.mark_needs_reconnect(&id, &reason).await?;
+            return Err(OnrampError::NeedsReconnect(reason));
         };
         let endpoint = self.token_endpoint(integration).await?;
         let result = oauth::refresh(&self.http, &endpoint.credentials(), &refresh_token).await;
@@ -220,7 +240,7 @@ impl Engine {
                 let reason = integration
                     .connection
                     .as_ref()
-                    .map(|c| reconnect_reason(c, now_unix()))
+                    .map(|c| reconnect_reason(c, now_unix(), &endpoint.server))
                     .unwrap_or_else(|| e.to_ui().detail);
                 self.mark_needs_reconnect(&id, &reason).await?;
                 return Err(OnrampError::NeedsReconnect(reason));
@@ -294,7 +314,8 @@ impl Engine {
     ) -> Result<TokenEndpoint, OnrampError> {
         let provider = self.provider(&integration.provider_id).await?;
         Ok(TokenEndpoint {
-            token_url: provider.token_url,
+            server: crate::oauth_error::Server::of(&provider),
+            token_url: provider.token_url.clone(),
             client_id: integration.client_id.clone(),
             client_secret: self.client_secret(&integration.id).await?,
             auth: provider.client_auth,
@@ -421,6 +442,21 @@ mod tests {
             s.engine.access_token(&s.id).await,
             Err(OnrampError::NeedsReconnect(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_without_refresh_token_says_what_helps_on_this_server() {
+        let s = seeded("http://127.0.0.1:9", 0, 3600);
+        Vault.delete(&s.id, SecretKind::RefreshToken).unwrap();
+        let e = s.engine.access_token(&s.id).await.unwrap_err().to_ui();
+        assert_eq!(e.code, crate::model::ErrorCode::NeedsReconnect);
+        // "Mock" is a plain OAuth server: its own client settings, not Atlassian's offline_access.
+        assert!(
+            e.detail.contains("Mock did not issue one") && e.detail.contains("refresh-token grant"),
+            "{}",
+            e.detail
+        );
+        assert!(!e.detail.contains("Atlassian"), "{}", e.detail);
     }
 
     #[tokio::test]

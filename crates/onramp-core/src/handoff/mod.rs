@@ -292,6 +292,7 @@ pub(crate) mod fixture {
             }),
             has_client_secret: true,
             scopes_reviewed: false,
+            sandbox_instance: None,
             history: Vec::new(),
             handed_off: None,
             created_at: 1_700_000_000,

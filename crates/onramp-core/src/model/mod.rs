@@ -353,6 +353,9 @@ pub struct IntegrationView {
     pub has_client_secret: bool,
     /// Test calls the granted scopes allow (empty until connected).
     pub runnable_test_calls: Vec<String>,
+    /// For a connection without a refresh token: what gets one from this kind of provider
+    /// (`lifecycle::no_refresh_token_advice`).
+    pub refresh_token_advice: Option<String>,
     /// Where the integration stands in the wizard, step by step (from `crate::steps`).
     pub steps: Vec<crate::steps::StepStatus>,
     /// Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.

@@ -42,8 +42,8 @@ pub fn build_authorize_url(p: &AuthorizeParams<'_>) -> Result<AuthorizeRequest, 
     if let Some(audience) = &p.provider.audience {
         request = request.add_extra_param("audience", audience.clone());
     }
-    for kv in &p.provider.authorize_params {
-        request = request.add_extra_param(kv.key.clone(), kv.value.clone());
+    for (key, value) in extra_params(p.provider, p.scopes) {
+        request = request.add_extra_param(key, value);
     }
     let mut verifier = None;
     if p.provider.pkce {
@@ -57,6 +57,40 @@ pub fn build_authorize_url(p: &AuthorizeParams<'_>) -> Result<AuthorizeRequest, 
         state: state.secret().clone(),
         pkce_verifier: verifier,
     })
+}
+
+/// Whether the request is an OpenID Connect request that asks for `offline_access`: the provider
+/// is an OpenID provider (the scope `openid` is requested, or the provider lists it — discovery
+/// found an OpenID configuration) and `offline_access` is requested.
+pub fn openid_offline_request(provider: &Provider, scopes: &[String]) -> bool {
+    let has = |name: &str| scopes.iter().any(|s| s == name);
+    let openid = has("openid") || provider.scopes.iter().any(|s| s.name == "openid");
+    openid && has("offline_access")
+}
+
+/// The provider's extra authorize parameters, plus `prompt=consent` for an OpenID request with
+/// `offline_access`: a standard OpenID provider ignores `offline_access` (and so issues no refresh
+/// token) unless the user is asked to consent (OpenID Connect Core 1.0 §11). A `prompt` the user
+/// set keeps its values and gains `consent`; `prompt=none` (no page at all) is left alone, since it
+/// cannot be combined with another value.
+pub fn extra_params(provider: &Provider, scopes: &[String]) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = provider
+        .authorize_params
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    if openid_offline_request(provider, scopes) {
+        match params.iter_mut().find(|(k, _)| k == "prompt") {
+            None => params.push(("prompt".into(), "consent".into())),
+            Some((_, value)) => {
+                let values: Vec<&str> = value.split_whitespace().collect();
+                if !values.contains(&"consent") && !values.contains(&"none") {
+                    *value = format!("{} consent", values.join(" ")).trim().to_string();
+                }
+            }
+        }
+    }
+    params
 }
 
 /// Atlassian documents `%20` between scopes. The form encoder writes spaces as `+`; a literal `+`
@@ -123,6 +157,88 @@ mod tests {
             req.url
         );
         assert!(!q.contains_key("code_challenge"));
+    }
+
+    fn custom(scopes: &[&str], params: &[(&str, &str)]) -> Provider {
+        crate::custom::to_provider(&crate::custom::CustomProvider {
+            id: "custom-1".into(),
+            input: crate::model::CustomProviderInput {
+                name: "Keycloak".into(),
+                authorize_url: "https://id.example.com/auth".into(),
+                token_url: "https://id.example.com/token".into(),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                extra_params: params
+                    .iter()
+                    .map(|(k, v)| crate::model::KeyValue {
+                        key: k.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+                client_auth: crate::model::ClientAuth::Basic,
+                pkce: true,
+                test_call_url: None,
+                issuer: None,
+            },
+        })
+    }
+
+    fn prompt_for(provider: &Provider, requested: &[&str]) -> Option<String> {
+        let requested: Vec<String> = requested.iter().map(|s| s.to_string()).collect();
+        extra_params(provider, &requested)
+            .into_iter()
+            .find(|(k, _)| k == "prompt")
+            .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn an_openid_request_for_offline_access_asks_for_consent() {
+        let oidc = custom(&["openid", "profile", "offline_access"], &[]);
+        assert_eq!(
+            prompt_for(&oidc, &["openid", "offline_access"]).as_deref(),
+            Some("consent"),
+            "OpenID Connect Core §11: offline_access needs prompt=consent"
+        );
+        // The provider lists openid (discovery found an OpenID configuration): same rule.
+        assert_eq!(
+            prompt_for(&oidc, &["profile", "offline_access"]).as_deref(),
+            Some("consent")
+        );
+        // A plain OAuth server that never heard of openid, or no offline_access: no prompt.
+        let plain = custom(&["read", "offline_access"], &[]);
+        assert_eq!(prompt_for(&plain, &["read", "offline_access"]), None);
+        assert_eq!(prompt_for(&oidc, &["openid", "profile"]), None);
+        // The user's own prompt keeps its values and gains consent, once; none stays none.
+        let login = custom(&["openid"], &[("prompt", "login")]);
+        assert_eq!(
+            prompt_for(&login, &["openid", "offline_access"]).as_deref(),
+            Some("login consent")
+        );
+        let already = custom(&["openid"], &[("prompt", "consent login")]);
+        assert_eq!(
+            prompt_for(&already, &["openid", "offline_access"]).as_deref(),
+            Some("consent login")
+        );
+        let none = custom(&["openid"], &[("prompt", "none")]);
+        assert_eq!(
+            prompt_for(&none, &["openid", "offline_access"]).as_deref(),
+            Some("none")
+        );
+        // In the URL: one prompt parameter.
+        let scopes = vec!["openid".to_string(), "offline_access".to_string()];
+        let req = build_authorize_url(&AuthorizeParams {
+            provider: &login,
+            client_id: "c",
+            redirect_uri: "http://127.0.0.1:1/callback",
+            scopes: &scopes,
+        })
+        .unwrap();
+        let prompts: Vec<String> = Url::parse(&req.url)
+            .unwrap()
+            .query_pairs()
+            .filter(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(prompts, vec!["login consent".to_string()]);
     }
 
     #[test]

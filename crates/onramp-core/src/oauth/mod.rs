@@ -12,7 +12,9 @@ mod callback;
 mod flows;
 mod token;
 
-pub use authorize::{build_authorize_url, AuthorizeParams, AuthorizeRequest};
+pub use authorize::{
+    build_authorize_url, openid_offline_request, AuthorizeParams, AuthorizeRequest,
+};
 pub use callback::{
     accept_callback, accept_callback_url, parse_callback, CallbackParams, CallbackRefusal,
     Unmatched,

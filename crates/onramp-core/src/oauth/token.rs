@@ -25,6 +25,8 @@ pub struct TokenSet {
 }
 
 pub struct ClientCredentials<'a> {
+    /// Named in the error when the token endpoint refuses.
+    pub server: &'a crate::oauth_error::Server,
     pub token_url: &'a str,
     pub client_id: &'a str,
     pub client_secret: &'a str,
@@ -48,7 +50,7 @@ pub async fn exchange_code(
         request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_string()));
     }
     let response = request.request_async(&http_client(http, &status)).await;
-    into_token_set(response, &status)
+    into_token_set(response, &status, creds.server)
 }
 
 pub async fn refresh(
@@ -63,7 +65,7 @@ pub async fn refresh(
         .exchange_refresh_token(&token)
         .request_async(&http_client(http, &status))
         .await;
-    into_token_set(response, &status)
+    into_token_set(response, &status, creds.server)
 }
 
 type TokenClient = oauth2::Client<
@@ -170,6 +172,7 @@ fn into_token_set(
         RequestTokenError<HttpError, oauth2::basic::BasicErrorResponse>,
     >,
     status: &StatusCell,
+    server: &crate::oauth_error::Server,
 ) -> Result<TokenSet, OnrampError> {
     match response {
         Ok(t) => Ok(TokenSet {
@@ -185,6 +188,7 @@ fn into_token_set(
             status: status.get(),
             error: err.error().to_string(),
             description: err.error_description().cloned(),
+            server: server.clone(),
         }),
         Err(RequestTokenError::Request(e)) => Err(OnrampError::Network(e.to_string())),
         Err(RequestTokenError::Parse(_, body)) => match status.get() {
@@ -243,6 +247,7 @@ mod tests {
         let t = exchange_code(
             &reqwest::Client::new(),
             &ClientCredentials {
+                server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
                 client_id: id,
                 client_secret: secret,
@@ -278,6 +283,7 @@ mod tests {
         match exchange_code(
             &reqwest::Client::new(),
             &ClientCredentials {
+                server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
                 client_id: id,
                 client_secret: secret,
@@ -353,6 +359,7 @@ mod tests {
         let t = refresh(
             &reqwest::Client::new(),
             &ClientCredentials {
+                server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
                 client_id: id,
                 client_secret: secret,
@@ -373,6 +380,7 @@ mod tests {
         let e = exchange_code(
             &reqwest::Client::new(),
             &ClientCredentials {
+                server: &crate::oauth_error::Server::unknown(),
                 token_url: "http://127.0.0.1:9/oauth/token",
                 client_id: "c",
                 client_secret: "s",

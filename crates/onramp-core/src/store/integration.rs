@@ -32,6 +32,11 @@ pub struct Integration {
     /// a proposal, and the progress bar does not tick "Scopes".
     #[serde(default)]
     pub scopes_reviewed: bool,
+    /// For a connection through the in-app sandbox: the sandbox run (`Sandbox::instance_id`) that
+    /// issued its tokens. Not a secret. The sandbox keeps grants in memory only, so after a restart
+    /// the engine can tell the tokens are gone (`lifecycle::lost_in_sandbox_restart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_instance: Option<String>,
     /// Newest first; method, path, status and time only.
     #[serde(default)]
     pub history: Vec<crate::model::HistoryEntry>,

@@ -21,6 +21,7 @@ pub(crate) fn integration(id: &str, created_at: i64) -> Integration {
         handed_off: None,
         has_client_secret: false,
         scopes_reviewed: false,
+        sandbox_instance: None,
         history: vec![],
         created_at,
         updated_at: created_at,

@@ -19,6 +19,7 @@ pub fn sandbox_link(sandbox: &Sandbox) -> SandboxLink {
             client_id: c.client_id,
             client_secret: c.client_secret,
         },
+        instance_id: sandbox.instance_id(),
         register_callback: Box::new(sandbox.callback_registrar()),
     }
 }

@@ -57,6 +57,25 @@ pub(super) async fn me(State(shared): State<Shr>, headers: HeaderMap) -> ApiResu
     .into_response())
 }
 
+/// OpenID Connect Core 1.0 §5.3 UserInfo, only in OpenID mode; the token must hold `openid`.
+pub(super) async fn userinfo(State(shared): State<Shr>, headers: HeaderMap) -> ApiResult {
+    if !shared.lock().config.openid {
+        return Err(ApiError::NotFound);
+    }
+    let scopes = authenticate(&shared, &headers)?;
+    require(&scopes, &[&["openid"]])?;
+    let user = shared.lock().config.user.clone();
+    let mut claims = json!({ "sub": user.account_id });
+    if scopes.iter().any(|s| s == "profile") {
+        claims["name"] = json!(user.name);
+        claims["preferred_username"] = json!(user.nickname);
+    }
+    if scopes.iter().any(|s| s == "email") {
+        claims["email"] = json!(user.email);
+    }
+    Ok(Json(claims).into_response())
+}
+
 pub(super) async fn avatar(Path(file): Path<String>) -> ApiResult {
     let svg = file
         .strip_suffix(".svg")

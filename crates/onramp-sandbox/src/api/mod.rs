@@ -27,7 +27,7 @@ use crate::util::parse_form;
 
 use confluence::{confluence_pages, confluence_spaces};
 use faults::inject_faults;
-use identity::{accessible_resources, avatar, me};
+use identity::{accessible_resources, avatar, me, userinfo};
 use jira::{
     jira_myself, jira_project_search, jira_search_jql_get, jira_search_jql_post,
     jira_search_removed, jira_server_info,
@@ -44,6 +44,7 @@ pub(crate) fn routes(shared: Shr) -> Router<Shr> {
             get(accessible_resources),
         )
         .route("/me", get(me))
+        .route("/userinfo", get(userinfo))
         .route(&format!("{jira}/3/myself"), get(jira_myself))
         .route(&format!("{jira}/3/serverInfo"), get(jira_server_info))
         .route(

@@ -23,6 +23,11 @@ handedOff: HandOff | null, hasClientSecret: boolean,
  */
 runnableTestCalls: Array<string>, 
 /**
+ * For a connection without a refresh token: what gets one from this kind of provider
+ * (`lifecycle::no_refresh_token_advice`).
+ */
+refreshTokenAdvice: string | null, 
+/**
  * Where the integration stands in the wizard, step by step (from `crate::steps`).
  */
 steps: Array<StepStatus>, 
