@@ -135,7 +135,11 @@ pub(crate) fn is_secret_like(value: &str) -> bool {
 }
 
 /// A custom provider as a discovery or a definition file describes it.
-pub(crate) fn custom_input(authorize_url: &str, token_url: &str, issuer: &str) -> CustomProviderInput {
+pub(crate) fn custom_input(
+    authorize_url: &str,
+    token_url: &str,
+    issuer: &str,
+) -> CustomProviderInput {
     CustomProviderInput {
         name: "Fuzzed".into(),
         authorize_url: authorize_url.into(),
@@ -172,7 +176,9 @@ mod tests {
         for target in TARGETS {
             let dir = root.join(target.name);
             let mut seeds = 0;
-            for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            for entry in
+                std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            {
                 let path = entry.unwrap().path();
                 (target.run)(&std::fs::read(&path).unwrap());
                 seeds += 1;

@@ -175,7 +175,10 @@ pub fn discovery(data: &[u8]) {
     let issuer = String::from_utf8_lossy(issuer);
     if let Ok(urls) = custom::metadata_urls(&issuer) {
         for u in urls {
-            assert!(url::Url::parse(&u).is_ok(), "metadata URL {u:?} is not a URL");
+            assert!(
+                url::Url::parse(&u).is_ok(),
+                "metadata URL {u:?} is not a URL"
+            );
         }
     }
     if custom::parse_metadata(body).is_err() {
@@ -225,7 +228,10 @@ pub fn link_header(data: &[u8]) {
         elapsed_ms: 1,
     };
     let result = to_result("fuzz", "GET", "https://api.example/", raw, 1, false, None);
-    assert_eq!(result.pagination, hint, "the pagination hint depends on the path");
+    assert_eq!(
+        result.pagination, hint,
+        "the pagination hint depends on the path"
+    );
     assert_eq!(result.size_bytes, body.len() as u64);
 }
 
@@ -241,11 +247,17 @@ pub fn rate_limit_headers(data: &[u8]) {
     let now = 1_780_000_000_000 + i64::from(u32::from_le_bytes([*c0, *c1, *c2, *c3]));
     let (headers, _) = headers_and_body(rest);
     if let Some(wait) = retry_delay(status, &headers, u32::from(*retries % 8), now) {
-        assert!(wait <= MAX_RETRY_WAIT, "a wait of {wait:?} is over the bound");
+        assert!(
+            wait <= MAX_RETRY_WAIT,
+            "a wait of {wait:?} is over the bound"
+        );
         assert!(!wait.is_zero(), "a retry without a wait");
     }
     let kept = kept_rate_limit_headers(&headers);
-    assert!(kept.iter().all(|k| headers.contains(k)), "a rate-limit header was invented");
+    assert!(
+        kept.iter().all(|k| headers.contains(k)),
+        "a rate-limit header was invented"
+    );
     for h in &headers {
         if let Some(t) = parse_iso8601_utc(&h.value) {
             // 1970-01-01 to 9999-12-31, with a day of slack for 31 February and leap seconds.
@@ -351,10 +363,18 @@ pub fn nango_answer(data: &[u8]) {
         Step::ReadConnection,
     ];
     let (retry_after, body) = first_line(rest);
-    let retry_after = String::from_utf8_lossy(retry_after).trim().parse::<u64>().ok();
+    let retry_after = String::from_utf8_lossy(retry_after)
+        .trim()
+        .parse::<u64>()
+        .ok();
     let body = String::from_utf8_lossy(body);
     let status = status_from(*s, *step);
-    let e = map_answer(STEPS[usize::from(*step) % STEPS.len()], status, &body, retry_after);
+    let e = map_answer(
+        STEPS[usize::from(*step) % STEPS.len()],
+        status,
+        &body,
+        retry_after,
+    );
     let _ = e.to_string();
     serde_json::to_string(&e.to_ui()).expect("a UiError serializes");
     if let Ok(connection) = serde_json::from_str::<Value>(&body) {

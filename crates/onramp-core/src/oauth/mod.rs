@@ -16,6 +16,6 @@ pub use authorize::{build_authorize_url, AuthorizeParams, AuthorizeRequest};
 pub use callback::{accept_callback, parse_callback, CallbackParams};
 pub use flows::{FlowRegistry, PendingFlow, FLOW_TTL};
 pub use token::{
-    describe_reqwest_error, exchange_code, read_token_response, refresh, ClientCredentials, HttpError,
-    TokenSet,
+    describe_reqwest_error, exchange_code, read_token_response, refresh, ClientCredentials,
+    HttpError, TokenSet,
 };

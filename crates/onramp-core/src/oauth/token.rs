@@ -438,8 +438,12 @@ mod tests {
             let body = format!(
                 r#"{{"access_token":"a","token_type":"bearer","expires_in":{expires_in}}}"#
             );
-            let t = read_token_response(200, &[("content-type", "application/json")], body.as_bytes())
-                .unwrap_or_else(|e| panic!("{e}"));
+            let t = read_token_response(
+                200,
+                &[("content-type", "application/json")],
+                body.as_bytes(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(t.lifetime, Some(i64::MAX));
             assert_eq!(t.expires_at, Some(i64::MAX));
         }
