@@ -6,6 +6,7 @@
 #   FUZZ_RUNS=N       stop a target after N executions instead (whichever comes first)
 #   FUZZ_TARGETS="a b" only these targets (default: all)
 #   FUZZ_JOBS=2       targets run side by side (default 1)
+#   FUZZ_MAX_LEN=1024 the longest input libFuzzer makes (default 4096)
 #
 # Coverage comes from LLVM's SanitizerCoverage passes, enabled with stable `-C` flags (what
 # cargo-fuzz passes, without nightly's sanitizers). The build has its own target dir, since its
@@ -20,6 +21,7 @@ cd "$here"
 seconds="${FUZZ_SECONDS:-60}"
 runs="${FUZZ_RUNS:-0}"
 jobs="${FUZZ_JOBS:-1}"
+max_len="${FUZZ_MAX_LEN:-4096}"
 work="${FUZZ_WORK:-$HOME/.cache/onramp-fuzz}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/onramp-target-fuzz}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
@@ -46,7 +48,7 @@ run_target() {
   start=$(date +%s)
   ONRAMP_FUZZ_TARGET="$t" "$bin" "$work/corpus/$t" "$seeds" \
     -max_total_time="$seconds" -runs="$([ "$runs" -gt 0 ] && echo "$runs" || echo -1)" \
-    -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/artifacts/$t/" >"$work/logs/$t.log" 2>&1 || status=$?
   end=$(date +%s)
   local execs crash="0" saved=""
