@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/onramp-target
 CARGO ?= cargo
 
-.PHONY: deps ui ui-check build run dev test unit lint e2e bindings interop-oidc
+.PHONY: deps ui ui-check build run dev test unit lint e2e bindings interop-oidc fuzz fuzz-smoke
 
 deps:
 	bash scripts/install-deps.sh
@@ -32,12 +32,12 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test -p onramp-core -p onramp-sandbox -p onramp
+	$(CARGO) test -p onramp-core -p onramp-sandbox -p onramp -p onramp-fuzz
 
 e2e:
 	bash tests/e2e.sh
 
-test: build ui-check lint unit e2e
+test: build ui-check lint unit fuzz-smoke e2e
 	@echo "All tests passed."
 
 # The engine against a real third-party OpenID provider (panva/oidc-provider, npm): discovery, the
@@ -46,6 +46,16 @@ test: build ui-check lint unit e2e
 interop-oidc:
 	cd tests/interop/oidc-provider && npm ci --no-audit --no-fund
 	$(CARGO) run -p onramp-core --example oidc_provider_interop
+
+# Every fuzz target of crates/onramp-fuzz under libFuzzer (stable Rust), FUZZ_SECONDS each (default
+# 60; FUZZ_RUNS=N stops at N executions, FUZZ_JOBS=2 runs two at once), then a table of executions
+# and crashes. A crash fails the command and names the saved input. See docs/fuzzing.md.
+fuzz: deps
+	CARGO="$(CARGO)" bash scripts/fuzz.sh
+
+# The short run in `make test`: a few seconds per target.
+fuzz-smoke: deps
+	CARGO="$(CARGO)" FUZZ_SECONDS=$${FUZZ_SECONDS:-3} bash scripts/fuzz.sh
 
 # Regenerates ui/src/lib/bindings (types) and ui/src/lib/contract.ts (command and event names) from Rust;
 # the unit tests fail while either is stale.

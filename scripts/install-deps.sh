@@ -4,7 +4,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(
-  # Tauri's documented Debian prerequisites
+  # Tauri's documented Debian prerequisites (build-essential's g++ also builds libFuzzer for make fuzz)
   libwebkit2gtk-4.1-dev build-essential curl wget file libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev pkg-config
   # deep links: xdg-mime (register) and gio (delivery in tests)

@@ -202,6 +202,12 @@ pub fn metadata_urls(issuer: &str) -> Result<Vec<String>, OnrampError> {
     ])
 }
 
+/// Reads a metadata document as [`discover`] does (for the fuzz targets in crates/onramp-fuzz).
+#[doc(hidden)]
+pub fn parse_metadata(body: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<Metadata>(body).map(drop)
+}
+
 /// Fills a provider description from the issuer's published metadata.
 pub async fn discover(
     http: &reqwest::Client,

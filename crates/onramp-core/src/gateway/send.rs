@@ -130,12 +130,14 @@ pub fn parse_iso8601_utc(s: &str) -> Option<i64> {
         .transpose()
         .ok()?
         .unwrap_or(0);
+    // Each part is range-checked both ways: a header holding `T-9223372036854775808:00Z` must
+    // not overflow the arithmetic below.
     if !(1970..=9999).contains(&y)
         || !(1..=12).contains(&m)
         || !(1..=31).contains(&day)
-        || h > 23
-        || min > 59
-        || sec > 60
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&min)
+        || !(0..=60).contains(&sec)
     {
         return None;
     }
@@ -223,6 +225,19 @@ mod tests {
         assert_eq!(retry_delay(500, &[], SERVER_ERROR_RETRIES, 0), None);
         assert_eq!(retry_delay(404, &[], 0, 0), None);
         assert_eq!(retry_delay(401, &[], 0, 0), None);
+    }
+
+    #[test]
+    fn negative_time_parts_are_refused() {
+        for s in [
+            "2026-01-01T-1:00Z",
+            "2026-01-01T00:-5Z",
+            "2026-01-01T00:00:-1Z",
+            "2026-01-01T-9223372036854775808:00Z",
+            "2026-01-01T00:-9223372036854775808Z",
+        ] {
+            assert_eq!(parse_iso8601_utc(s), None, "{s}");
+        }
     }
 
     #[test]

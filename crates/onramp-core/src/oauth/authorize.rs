@@ -94,13 +94,21 @@ pub fn extra_params(provider: &Provider, scopes: &[String]) -> Vec<(String, Stri
 }
 
 /// Atlassian documents `%20` between scopes. The form encoder writes spaces as `+`; a literal `+`
-/// is always encoded as `%2B`, so every `+` in the serialized query stands for a space.
+/// is always encoded as `%2B`, so every `+` in the serialized query stands for a space. A fragment
+/// in the endpoint (RFC 6749 §3.1 forbids one, but a typed or discovered URL may have it) stays
+/// after the query, where it cannot swallow the parameters.
 fn spaces_as_percent20(url: &Url) -> String {
     match url.query() {
         Some(q) => {
             let mut u = url.clone();
             u.set_query(None);
-            format!("{}?{}", u, q.replace('+', "%20"))
+            u.set_fragment(None);
+            let mut text = format!("{}?{}", u, q.replace('+', "%20"));
+            if let Some(fragment) = url.fragment() {
+                text.push('#');
+                text.push_str(fragment);
+            }
+            text
         }
         None => url.to_string(),
     }
@@ -286,5 +294,18 @@ mod tests {
         let q = query(&req.url);
         assert_eq!(q["code_challenge_method"], "S256");
         assert!(req.pkce_verifier.is_some());
+    }
+
+    /// Found by the fuzz target `discovery`: an authorize endpoint with a fragment put the whole
+    /// query (client_id, state, PKCE) inside the fragment, where the server never sees it.
+    #[test]
+    fn a_fragment_in_the_endpoint_does_not_swallow_the_query() {
+        let mut p = provider("atlassian");
+        p.authorize_url = "https://auth.example/authorize#section".into();
+        let req = authorize(&p, "http://127.0.0.1:47823/callback");
+        let q = query(&req.url);
+        assert_eq!(q["state"], req.state);
+        assert_eq!(q["client_id"], "client-123");
+        assert!(req.url.ends_with("#section"), "{}", req.url);
     }
 }

@@ -175,15 +175,22 @@ fn into_token_set(
     server: &crate::oauth_error::Server,
 ) -> Result<TokenSet, OnrampError> {
     match response {
-        Ok(t) => Ok(TokenSet {
-            access_token: t.access_token().secret().clone(),
-            refresh_token: t.refresh_token().map(|r| r.secret().clone()),
-            expires_at: t.expires_in().map(|d| now_unix() + d.as_secs() as i64),
-            lifetime: t.expires_in().map(|d| d.as_secs() as i64),
-            scopes: t
-                .scopes()
-                .map(|s| s.iter().map(|s| s.to_string()).collect()),
-        }),
+        Ok(t) => {
+            // `expires_in` is any u64 the server sends: saturate, never wrap to a negative
+            // lifetime or overflow the expiry time.
+            let lifetime = t
+                .expires_in()
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            Ok(TokenSet {
+                access_token: t.access_token().secret().clone(),
+                refresh_token: t.refresh_token().map(|r| r.secret().clone()),
+                expires_at: lifetime.map(|l| now_unix().saturating_add(l)),
+                lifetime,
+                scopes: t
+                    .scopes()
+                    .map(|s| s.iter().map(|s| s.to_string()).collect()),
+            })
+        }
         Err(RequestTokenError::ServerResponse(err)) => Err(OnrampError::TokenEndpoint {
             status: status.get(),
             error: err.error().to_string(),
@@ -209,6 +216,45 @@ fn into_token_set(
             body: m,
         }),
     }
+}
+
+/// The token endpoint's answer read exactly as [`exchange_code`] reads it, without the network: the
+/// fuzz targets (crates/onramp-fuzz) feed it hostile answers. Header pairs that are not valid HTTP
+/// are skipped, as reqwest would never deliver them.
+#[doc(hidden)]
+pub fn read_token_response(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<TokenSet, OnrampError> {
+    let server = crate::oauth_error::Server::unknown();
+    let creds = ClientCredentials {
+        server: &server,
+        token_url: "https://token.example/token",
+        client_id: "client",
+        client_secret: "secret",
+        auth: ClientAuth::RequestBody,
+    };
+    let cell = StatusCell::default();
+    let answer = |_request: HttpRequest| -> Result<HttpResponse, HttpError> {
+        *cell.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+        let mut builder = http::Response::builder().status(status);
+        for (name, value) in headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                builder = builder.header(n, v);
+            }
+        }
+        builder
+            .body(body.to_vec())
+            .map_err(|e| HttpError(e.to_string()))
+    };
+    let response = token_client(&creds)?
+        .exchange_code(AuthorizationCode::new("code".into()))
+        .request(&answer);
+    into_token_set(response, &cell, &server)
 }
 
 #[cfg(test)]
@@ -392,5 +438,24 @@ mod tests {
         )
         .await;
         assert!(matches!(e, Err(OnrampError::Network(_))));
+    }
+
+    /// Found by the fuzz target `token_response`: an `expires_in` beyond i64 wrapped to a negative
+    /// lifetime (a token already expired), and i64::MAX overflowed the expiry time.
+    #[test]
+    fn a_huge_expires_in_saturates() {
+        for expires_in in ["18446744073709551615", "9223372036854775807"] {
+            let body = format!(
+                r#"{{"access_token":"a","token_type":"bearer","expires_in":{expires_in}}}"#
+            );
+            let t = read_token_response(
+                200,
+                &[("content-type", "application/json")],
+                body.as_bytes(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(t.lifetime, Some(i64::MAX));
+            assert_eq!(t.expires_at, Some(i64::MAX));
+        }
     }
 }

@@ -16,9 +16,6 @@ use crate::error::OnrampError;
 /// Meta key set when the import happened (value: the time and the file it came from).
 pub const IMPORTED: &str = "legacy_settings_imported";
 
-/// The settings.json format this build imports.
-const LEGACY_VERSION: u32 = 1;
-
 /// Imports `dir/settings.json` when there is one and the database is still empty. Returns the
 /// problem to show, if any.
 pub(super) fn import_legacy(
@@ -90,15 +87,7 @@ fn read_legacy(json: &Path) -> Work<Settings> {
     }
     };
     let text = fs::read_to_string(json).map_err(|e| problem(e.to_string()))?;
-    let legacy: Settings = serde_json::from_str(&text).map_err(|e| problem(e.to_string()))?;
-    if legacy.version > LEGACY_VERSION {
-        return Err(problem(format!(
-            "written by a newer Onramp (version {})",
-            legacy.version
-        ))
-        .into());
-    }
-    Ok(legacy)
+    Ok(settings::parse(&text).map_err(problem)?)
 }
 
 fn insert_all(tx: &Transaction<'_>, legacy: &Settings) -> Work<()> {

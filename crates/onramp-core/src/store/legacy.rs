@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::Integration;
 
 pub const SETTINGS_FILE: &str = "settings.json";
+/// The settings.json format this build imports.
+pub const VERSION: u32 = 1;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settings {
@@ -22,4 +25,16 @@ pub struct Settings {
 
 pub fn path_in(dir: &Path) -> PathBuf {
     dir.join(SETTINGS_FILE)
+}
+
+/// Reads the text of a settings.json; the reason in words when it cannot be imported.
+pub fn parse(text: &str) -> Result<Settings, String> {
+    let legacy: Settings = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if legacy.version > VERSION {
+        return Err(format!(
+            "written by a newer Onramp (version {})",
+            legacy.version
+        ));
+    }
+    Ok(legacy)
 }
