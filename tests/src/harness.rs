@@ -69,7 +69,8 @@ pub struct Scenario {
     pub sandbox_port: u16,
     pub loopback_port: u16,
     pub browser_log: PathBuf,
-    driver: Child,
+    /// Held for its `Drop`: stops the driver, the WebDriver server and the app.
+    _driver: DriverGroup,
     session: Option<Session>,
     shots: std::cell::Cell<u32>,
 }
@@ -154,9 +155,12 @@ impl Scenario {
         // Own process group: tauri-driver → WebKitWebDriver → app are all stopped together, so no
         // app outlives its scenario and holds the single-instance name on the session bus.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let driver = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", paths.tauri_driver.display()));
+        // Guarded from here on: a scenario that fails while starting still stops its driver (an
+        // orphaned driver would keep the e2e lock file open and hold up every later run).
+        let driver = DriverGroup(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("start {}: {e}", paths.tauri_driver.display())),
+        );
         let url = format!("http://127.0.0.1:{port}");
         wait_for_status(&url).await;
         let session = Session::start(&url, &paths.app.to_string_lossy())
@@ -168,7 +172,7 @@ impl Scenario {
             sandbox_port,
             loopback_port,
             browser_log,
-            driver,
+            _driver: driver,
             session: Some(session),
             shots: std::cell::Cell::new(0),
         }
@@ -299,13 +303,16 @@ impl Scenario {
     }
 }
 
-impl Drop for Scenario {
+/// tauri-driver and everything it started (WebKitWebDriver, the app): stopped together when dropped.
+struct DriverGroup(Child);
+
+impl Drop for DriverGroup {
     fn drop(&mut self) {
-        let group = format!("-{}", self.driver.id());
+        let group = format!("-{}", self.0.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         std::thread::sleep(Duration::from_millis(500));
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.driver.wait();
+        let _ = self.0.wait();
     }
 }
 
