@@ -44,6 +44,9 @@ pub enum OnrampError {
     },
     #[error("network error: {0}")]
     Network(String),
+    /// No answer within the HTTP timeout; the string names the step ("the token endpoint").
+    #[error("{0} did not answer in time")]
+    Timeout(String),
     /// The system browser could not be opened (the authorize URL, a documentation link).
     #[error("the system browser could not be opened: {0}")]
     BrowserUnavailable(String),
@@ -220,6 +223,12 @@ impl OnrampError {
                 "Could not reach the provider".into(),
                 m.clone(),
                 Some("Check your network connection and try again.".into()),
+            ),
+            OnrampError::Timeout(step) => (
+                ErrorCode::Timeout,
+                format!("No answer from {step} in time"),
+                format!("Onramp stopped waiting for {step} after its time limit. Nothing was changed: your saved integrations, tokens and settings are as they were."),
+                Some("The server may be slow or down, or a proxy may be holding the request. Try again in a minute.".into()),
             ),
             OnrampError::BrowserUnavailable(m) => (
                 ErrorCode::BrowserUnavailable,

@@ -63,6 +63,20 @@ pub struct SandboxLink {
     pub register_callback: Box<dyn Fn(&str) + Send + Sync>,
 }
 
+/// The limit on one HTTP request (connect, send, whole answer) at every network step: token
+/// endpoint, accessible-resources, API calls, discovery, Nango. Generous, because a gateway may be
+/// slow; a step that hits it fails with `OnrampError::Timeout` and changes nothing.
+pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, OnrampError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| OnrampError::Network(e.to_string()))
+}
+
 pub struct Engine {
     catalog: Catalog,
     config: EngineConfig,
@@ -92,12 +106,7 @@ impl Engine {
         if let Some(p) = &opened.problem {
             tracing::warn!("store: {p}");
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| OnrampError::Network(e.to_string()))?;
+        let http = http_client(HTTP_TIMEOUT)?;
         Ok(Engine {
             catalog,
             config,
@@ -110,6 +119,15 @@ impl Engine {
             lifecycle: TokenLifecycle::default(),
             unmatched_callback: Mutex::new(None),
         })
+    }
+
+    /// The same engine with another limit on each HTTP request, so tests can meet a timeout quickly.
+    pub fn with_http_timeout(
+        mut self,
+        timeout: std::time::Duration,
+    ) -> Result<Engine, OnrampError> {
+        self.http = http_client(timeout)?;
+        Ok(self)
     }
 
     pub(super) fn sandbox_base(&self) -> Option<&str> {
