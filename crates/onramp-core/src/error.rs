@@ -23,6 +23,10 @@ pub enum OnrampError {
     KeychainUnavailable(String),
     #[error("keychain error: {0}")]
     Keychain(String),
+    /// A refresh succeeded (the provider retired the old refresh token) but the keychain refused
+    /// the new tokens; the engine holds them in memory until a later attempt saves them.
+    #[error("refreshed tokens not saved: {0}")]
+    TokensNotSaved(String),
     #[error("no client secret stored")]
     ClientSecretMissing,
     #[error("callback state does not match a pending authorization")]
@@ -223,6 +227,12 @@ impl OnrampError {
                 "Could not reach the provider".into(),
                 m.clone(),
                 Some("Check your network connection and try again.".into()),
+            ),
+            OnrampError::TokensNotSaved(cause) => (
+                ErrorCode::TokensNotSaved,
+                "The keychain is locked: the new tokens are not saved yet".into(),
+                format!("The provider issued a new refresh token and retired the old one, but the keychain did not take it ({cause}). Onramp holds the new tokens in memory and saves them at the next attempt; every saved integration is kept."),
+                Some("Unlock the keychain (or start it), then click Refresh now. Do not quit Onramp before that: the new refresh token would be lost and this connection would need authorizing again.".into()),
             ),
             OnrampError::Timeout(step) => (
                 ErrorCode::Timeout,

@@ -93,6 +93,10 @@ pub struct Engine {
     lifecycle: TokenLifecycle,
     /// The last callback that matched no authorization, until the UI has been told at start-up.
     unmatched_callback: Mutex<Option<crate::model::UiError>>,
+    /// Rotated tokens the keychain refused to store (locked, no daemon), per integration: the
+    /// provider has already retired the stored refresh token, so these are the only working
+    /// ones. Saved by the next refresh attempt (`Engine::refresh_locked`) before anything else.
+    unsaved_tokens: Mutex<HashMap<String, crate::oauth::TokenSet>>,
 }
 
 impl Engine {
@@ -118,6 +122,7 @@ impl Engine {
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             unmatched_callback: Mutex::new(None),
+            unsaved_tokens: Mutex::new(HashMap::new()),
         })
     }
 
