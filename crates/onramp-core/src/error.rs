@@ -19,6 +19,9 @@ pub enum OnrampError {
     InvalidInput { field: String, problem: String },
     #[error("settings file {path}: {problem}")]
     Settings { path: String, problem: String },
+    /// The database refused a write (read-only, disk full, I/O); nothing was changed.
+    #[error("could not write {path}: {problem}")]
+    StoreWrite { path: String, problem: String },
     #[error("keychain unavailable: {0}")]
     KeychainUnavailable(String),
     #[error("keychain error: {0}")]
@@ -131,6 +134,12 @@ impl OnrampError {
                 "Onramp could not use its saved data".into(),
                 format!("{path}: {problem}"),
                 Some("The file was left as it is. Fix or move it, then restart Onramp.".into()),
+            ),
+            OnrampError::StoreWrite { path, problem } => (
+                ErrorCode::StoreWriteFailed,
+                "Onramp could not save this change".into(),
+                format!("Writing to {path} failed ({problem}). The change was not saved; everything saved before is as it was."),
+                Some("Free some disk space, or make the file and its folder writable again, then try again. Onramp keeps running meanwhile.".into()),
             ),
             OnrampError::KeychainUnavailable(m) => (
                 ErrorCode::KeychainUnavailable,

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     SandboxNotRunning,
     InvalidInput,
     Settings,
+    /// The database refused a write (read-only, disk full, I/O).
+    StoreWriteFailed,
     KeychainUnavailable,
     Keychain,
     /// Rotated tokens the keychain refused, held in memory until it takes them.
@@ -99,6 +101,7 @@ impl ErrorCode {
             ErrorCode::SandboxNotRunning => "sandbox_not_running",
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::Settings => "settings",
+            ErrorCode::StoreWriteFailed => "store_write_failed",
             ErrorCode::KeychainUnavailable => "keychain_unavailable",
             ErrorCode::Keychain => "keychain",
             ErrorCode::TokensNotSaved => "tokens_not_saved",
@@ -237,6 +240,7 @@ mod tests {
         (ErrorCode::SandboxNotRunning, "sandbox_not_running"),
         (ErrorCode::InvalidInput, "invalid_input"),
         (ErrorCode::Settings, "settings"),
+        (ErrorCode::StoreWriteFailed, "store_write_failed"),
         (ErrorCode::KeychainUnavailable, "keychain_unavailable"),
         (ErrorCode::Keychain, "keychain"),
         (ErrorCode::TokensNotSaved, "tokens_not_saved"),

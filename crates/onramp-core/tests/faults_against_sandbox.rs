@@ -293,17 +293,18 @@ async fn snapshot(engine: &Engine, ids: &[&str]) -> Vec<Saved> {
     out
 }
 
-/// The snapshot without token values and times (which a refresh changes).
-fn shape(saved: &[Saved]) -> Vec<(String, String, Option<String>, Vec<(SecretKind, bool)>)> {
+/// The snapshot without token values and times (which a refresh changes): which secrets exist.
+fn shape(saved: &[Saved]) -> Vec<Saved> {
     saved
         .iter()
-        .map(|s| {
-            (
-                s.id.clone(),
-                s.client_id.clone(),
-                s.site.clone(),
-                s.secrets.iter().map(|(k, v)| (*k, v.is_some())).collect(),
-            )
+        .map(|s| Saved {
+            connection: String::new(),
+            secrets: s
+                .secrets
+                .iter()
+                .map(|(k, v)| (*k, v.as_ref().map(|_| "present".to_string())))
+                .collect(),
+            ..s.clone()
         })
         .collect()
 }
@@ -411,4 +412,139 @@ async fn consent_callback(engine: &Engine, id: &str) -> String {
         .await
         .unwrap();
     answer.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The keychain refuses the write right after the code exchange (locked, or its daemon gone): a
+/// specific error, and the connection that was saved before (the old grant) is untouched and
+/// works; authorizing again once the keychain is back connects.
+#[tokio::test]
+async fn a_keychain_failing_after_the_code_exchange_keeps_the_saved_connection() {
+    use onramp_core::vault::{fail_next_write, MockFailure};
+    let sandbox = Sandbox::start(
+        SandboxConfig::default(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::engine(dir.path(), Some(&sandbox), 47823);
+    let id = connected(&engine, &sandbox).await;
+    let other = connected(&engine, &sandbox).await;
+    for (failure, code, words) in [
+        (MockFailure::Locked, ErrorCode::Keychain, "locked"),
+        (
+            MockFailure::DaemonGone,
+            ErrorCode::KeychainUnavailable,
+            "Secret Service",
+        ),
+    ] {
+        let before = snapshot(&engine, &[&id, &other]).await;
+        let callback = consent_callback(&engine, &id).await;
+        let accepted = engine
+            .accept_callback(&callback, CallbackChannel::DeepLink)
+            .unwrap_or_else(|r| panic!("refused: {}", r.error));
+        fail_next_write(&id, SecretKind::RefreshToken, failure);
+        let e = engine.finish_authorization(accepted).await.unwrap_err();
+        let ui = e.to_ui();
+        assert_eq!(ui.code, code, "{failure:?}: {} — {}", ui.title, ui.detail);
+        let said = format!(
+            "{} {} {}",
+            ui.title,
+            ui.detail,
+            ui.hint.clone().unwrap_or_default()
+        );
+        assert!(said.contains(words), "{failure:?}: {said}");
+        assert_eq!(
+            before,
+            snapshot(&engine, &[&id, &other]).await,
+            "{failure:?}"
+        );
+        let call = engine
+            .run_request(
+                &id,
+                &ApiRequest::preset("jira-myself"),
+                &RecordingSink::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(call.status, 200, "{failure:?}: the old grant still works");
+    }
+    // Back: authorizing again connects.
+    let callback = consent_callback(&engine, &id).await;
+    let accepted = engine
+        .accept_callback(&callback, CallbackChannel::DeepLink)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    engine.finish_authorization(accepted).await.unwrap();
+    sandbox.shutdown().await;
+}
+
+/// The database refuses writes (as a read-only file or a full disk does): a rename and a refresh
+/// say so specifically; reads go on, every integration is still listed, API calls still answer,
+/// and once the disk takes writes again nothing was lost.
+#[tokio::test]
+async fn a_store_refusing_writes_gives_a_specific_error_and_loses_nothing() {
+    let sandbox = Sandbox::start(
+        SandboxConfig::default(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = common::engine(dir.path(), Some(&sandbox), 47823);
+    let id = connected(&engine, &sandbox).await;
+    let other = connected(&engine, &sandbox).await;
+    let before = snapshot(&engine, &[&id, &other]).await;
+
+    engine.store_refuses_writes(true).await;
+    let renamed = engine
+        .update_integration(
+            &id,
+            IntegrationPatch {
+                name: Some("Renamed".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err()
+        .to_ui();
+    assert_eq!(
+        renamed.code,
+        ErrorCode::StoreWriteFailed,
+        "{}",
+        renamed.detail
+    );
+    assert!(renamed.detail.contains("not saved"), "{}", renamed.detail);
+    assert!(renamed.detail.contains("readonly"), "{}", renamed.detail);
+    // A refresh: the keychain takes the rotated tokens (first), the store's expiry is refused.
+    let refreshed = engine.refresh_now(&id).await.unwrap_err().to_ui();
+    assert_eq!(refreshed.code, ErrorCode::StoreWriteFailed);
+    // Reads and calls go on.
+    assert_eq!(engine.integration_summaries().await.unwrap().len(), 2);
+    let call = engine
+        .run_request(
+            &id,
+            &ApiRequest::preset("jira-myself"),
+            &RecordingSink::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(call.status, 200);
+
+    engine.store_refuses_writes(false).await;
+    let after = snapshot(&engine, &[&id, &other]).await;
+    assert_eq!(shape(&before), shape(&after));
+    assert_eq!(before[1], after[1], "the other integration is untouched");
+    assert_ne!(engine.integration(&id).await.unwrap().name, "Renamed");
+    // The rotated refresh token was kept: the next refresh works.
+    engine.refresh_now(&id).await.unwrap();
+    let call = engine
+        .run_request(
+            &id,
+            &ApiRequest::preset("jira-myself"),
+            &RecordingSink::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(call.status, 200);
+    sandbox.shutdown().await;
 }

@@ -135,6 +135,12 @@ impl Engine {
         Ok(self)
     }
 
+    /// Makes the store's writes fail as a read-only database does, or lets them through (tests).
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn store_refuses_writes(&self, refuse: bool) {
+        self.store.refuse_writes(refuse).await;
+    }
+
     pub(super) fn sandbox_base(&self) -> Option<&str> {
         self.config
             .sandbox
