@@ -175,6 +175,10 @@ pub struct Faults {
     /// The next N API or token responses are a 200 with an HTML page instead of JSON, as a
     /// captive portal or a misconfigured proxy would answer.
     pub malformed_body_next: u32,
+    /// Each `refresh_token` grant is processed (the old refresh token rotated out) and then the
+    /// answer is held back this many milliseconds: the window in which a client killed loses the
+    /// new pair.
+    pub hold_refresh_answer_ms: u64,
 }
 
 /// What `malformed_body_next` answers: an HTML login page (sandbox wording).

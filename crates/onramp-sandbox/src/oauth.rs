@@ -424,8 +424,21 @@ async fn token(State(shared): State<Shr>, headers: HeaderMap, body: Bytes) -> Re
     if malformed {
         return crate::api::malformed_body();
     }
+    let refreshes_before = shared.lock().refresh_count;
     match token_inner(&shared, &headers, &body) {
-        Ok(issued) => issued_json(issued),
+        Ok(issued) => {
+            let (rotated, hold_ms) = {
+                let st = shared.lock();
+                (
+                    st.refresh_count > refreshes_before,
+                    st.faults.hold_refresh_answer_ms,
+                )
+            };
+            if rotated && hold_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+            }
+            issued_json(issued)
+        }
         Err(err) => {
             tracing::info!(%err, "token request refused");
             err.into_response()
