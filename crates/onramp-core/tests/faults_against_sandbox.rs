@@ -106,7 +106,7 @@ const MATRIX: &[Row] = &[
     Row {
         step: Step::Discovery,
         fault: Fault::Timeout,
-        expected: err(ErrorCode::UnexpectedResponse, "timed out"),
+        expected: err(ErrorCode::Timeout, "the issuer http://127.0.0.1:"),
     },
     Row {
         step: Step::Discovery,
