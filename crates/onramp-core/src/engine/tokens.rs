@@ -130,9 +130,14 @@ impl Engine {
             // A handed-off connection is Nango's to refresh (one refresher only).
             .filter(|i| i.handed_off.is_none())
             .filter(|i| {
-                i.connection
+                let due = i
+                    .connection
                     .as_ref()
-                    .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, now))
+                    .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, now));
+                // Rotated tokens the keychain refused are saved as soon as it takes them (each
+                // attempt under the same backoff), not only when the token nears expiry.
+                due || (self.has_unsaved_tokens(&i.id)
+                    && self.lifecycle.background_retry_allowed(&i.id, now))
             })
             .map(|i| i.id)
             .collect()
@@ -552,6 +557,33 @@ mod tests {
         assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
         let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
         assert_eq!(stored.as_deref(), Some("rt-2"));
+    }
+
+    /// The background saves a held pair without waiting for the token's expiry.
+    #[tokio::test]
+    async fn the_background_saves_held_tokens_early() {
+        use crate::vault::{fail_next_write, MockFailure};
+        let mut server = mockito::Server::new_async().await;
+        let refresh = server
+            .mock("POST", "/oauth/token")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600,"token_type":"Bearer"}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 3000, 3600);
+        assert!(s.engine.due_for_proactive_refresh().await.is_empty());
+        fail_next_write(&s.id, SecretKind::RefreshToken, MockFailure::DaemonGone);
+        assert!(s.engine.refresh_now(&s.id).await.is_err());
+        assert_eq!(
+            s.engine.refresh_due_in_background().await,
+            vec![s.id.clone()]
+        );
+        let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+        assert_eq!(stored.as_deref(), Some("rt-2"));
+        assert!(s.engine.due_for_proactive_refresh().await.is_empty());
+        refresh.assert_async().await;
     }
 
     #[tokio::test]
