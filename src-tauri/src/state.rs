@@ -9,6 +9,9 @@ use onramp_core::{Engine, EngineConfig};
 use onramp_sandbox::{Sandbox, SandboxConfig};
 use tauri::{AppHandle, Manager, Runtime};
 
+/// Replaces the engine's HTTP time limit (milliseconds), for the end-to-end tests only.
+pub const HTTP_TIMEOUT_MS_FOR_TESTS: &str = "ONRAMP_HTTP_TIMEOUT_MS_FOR_TESTS";
+
 pub struct AppState {
     pub engine: Engine,
     pub sandbox: Option<Sandbox>,
@@ -71,11 +74,18 @@ impl AppState {
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(onramp_core::loopback::DEFAULT_PORT);
-        let engine = Engine::new(EngineConfig {
+        let mut engine = Engine::new(EngineConfig {
             config_dir,
             sandbox: link,
             default_loopback_port,
         })?;
+        // The e2e fault matrix meets a provider timeout in seconds, not in a minute.
+        if let Some(ms) = std::env::var(HTTP_TIMEOUT_MS_FOR_TESTS)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            engine = engine.with_http_timeout(std::time::Duration::from_millis(ms))?;
+        }
         Ok(AppState { engine, sandbox })
     }
 }

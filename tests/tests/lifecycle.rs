@@ -187,3 +187,51 @@ async fn rate_limit_shows_a_countdown_then_the_result() {
         .await;
     scn.finish().await;
 }
+
+/// Issue 10's fault matrix in the window: the token endpoint stops answering during "Refresh now".
+/// The window names the fault (`timeout`, not a generic network error), the connection stays
+/// Connected, and the integration is still on the home once the provider is back.
+#[tokio::test]
+async fn a_provider_timeout_shows_its_own_message_and_keeps_the_integration() {
+    let mut scn = Scenario::start(
+        &paths(),
+        "provider-timeout",
+        &[("ONRAMP_HTTP_TIMEOUT_MS_FOR_TESTS", "2000")],
+    )
+    .await;
+    flows::connect_and_test(&mut scn, Callback::Loopback).await;
+    scn.sandbox("faults", json!({"slow_ms": 8000})).await;
+    let s = scn.s();
+    s.click_css("[data-testid=\"refresh-now\"]").await.unwrap();
+    let card = "[data-testid=\"error-card\"][data-code=\"timeout\"]";
+    s.wait_for_text(
+        card,
+        "No answer from the token endpoint in time",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let text = s.text_of(card).await.unwrap();
+    assert!(text.contains("Nothing was changed"), "{text}");
+    scn.shot_of(card, "provider-timeout").await;
+    scn.sandbox("faults", json!({})).await;
+    s.wait_for(
+        "[data-testid=\"connection-state\"][data-state=\"connected\"]",
+        SHORT,
+    )
+    .await
+    .unwrap();
+    // The connection works: a refresh goes through once the provider answers in time.
+    s.click_css("[data-testid=\"refresh-now\"]").await.unwrap();
+    s.wait_for("[data-testid=\"refresh-done\"]", SHORT)
+        .await
+        .unwrap();
+    // And the integration is still on the home, connected.
+    s.click_css("[data-testid=\"home-button\"]").await.unwrap();
+    s.wait_for(
+        "[data-testid=\"home-row\"][data-health=\"connected\"]",
+        SHORT,
+    )
+    .await
+    .unwrap();
+}

@@ -214,6 +214,8 @@ pub async fn discover(
     issuer: &str,
 ) -> Result<CustomProviderInput, OnrampError> {
     let mut tried = Vec::new();
+    // Every address timing out is "the server did not answer", not "no metadata there".
+    let mut every_one_timed_out = true;
     for url in metadata_urls(issuer)? {
         let openid_configuration = url.ends_with("/.well-known/openid-configuration");
         let response = match http
@@ -224,10 +226,12 @@ pub async fn discover(
         {
             Ok(r) => r,
             Err(e) => {
+                every_one_timed_out &= e.is_timeout();
                 tried.push(format!("{url}: {}", describe_reqwest_error(&e)));
                 continue;
             }
         };
+        every_one_timed_out = false;
         let status = response.status();
         if !status.is_success() {
             tried.push(format!("{url}: HTTP {}", status.as_u16()));
@@ -294,6 +298,12 @@ pub async fn discover(
             test_call_url,
             issuer: Some(issuer.trim().to_string()),
         });
+    }
+    if every_one_timed_out {
+        return Err(OnrampError::Timeout(format!(
+            "the issuer {}",
+            issuer.trim()
+        )));
     }
     Err(OnrampError::UnexpectedResponse {
         status: 404,

@@ -19,10 +19,17 @@ pub enum OnrampError {
     InvalidInput { field: String, problem: String },
     #[error("settings file {path}: {problem}")]
     Settings { path: String, problem: String },
+    /// The database refused a write (read-only, disk full, I/O); nothing was changed.
+    #[error("could not write {path}: {problem}")]
+    StoreWrite { path: String, problem: String },
     #[error("keychain unavailable: {0}")]
     KeychainUnavailable(String),
     #[error("keychain error: {0}")]
     Keychain(String),
+    /// A refresh succeeded (the provider retired the old refresh token) but the keychain refused
+    /// the new tokens; the engine holds them in memory until a later attempt saves them.
+    #[error("refreshed tokens not saved: {0}")]
+    TokensNotSaved(String),
     #[error("no client secret stored")]
     ClientSecretMissing,
     #[error("callback state does not match a pending authorization")]
@@ -46,6 +53,9 @@ pub enum OnrampError {
     },
     #[error("network error: {0}")]
     Network(String),
+    /// No answer within the HTTP timeout; the string names the step ("the token endpoint").
+    #[error("{0} did not answer in time")]
+    Timeout(String),
     /// The system browser could not be opened (the authorize URL, a documentation link).
     #[error("the system browser could not be opened: {0}")]
     BrowserUnavailable(String),
@@ -135,6 +145,12 @@ impl OnrampError {
                 format!("{path}: {problem}"),
                 Some("The file was left as it is. Fix or move it, then restart Onramp.".into()),
             ),
+            OnrampError::StoreWrite { path, problem } => (
+                ErrorCode::StoreWriteFailed,
+                "Onramp could not save this change".into(),
+                format!("Writing to {path} failed ({problem}). The change was not saved; everything saved before is as it was."),
+                Some("Free some disk space, or make the file and its folder writable again, then try again. Onramp keeps running meanwhile.".into()),
+            ),
             OnrampError::KeychainUnavailable(m) => (
                 ErrorCode::KeychainUnavailable,
                 "The OS keychain is not available".into(),
@@ -193,6 +209,18 @@ impl OnrampError {
                 "Could not reach the provider".into(),
                 m.clone(),
                 Some("Check your network connection and try again.".into()),
+            ),
+            OnrampError::TokensNotSaved(cause) => (
+                ErrorCode::TokensNotSaved,
+                "The keychain is locked: the new tokens are not saved yet".into(),
+                format!("The provider issued a new refresh token and retired the old one, but the keychain did not take it ({cause}). Onramp holds the new tokens in memory and saves them at the next attempt; every saved integration is kept."),
+                Some("Unlock the keychain (or start it), then click Refresh now. Do not quit Onramp before that: the new refresh token would be lost and this connection would need authorizing again.".into()),
+            ),
+            OnrampError::Timeout(step) => (
+                ErrorCode::Timeout,
+                format!("No answer from {step} in time"),
+                format!("Onramp stopped waiting for {step} after its time limit. Nothing was changed: your saved integrations, tokens and settings are as they were."),
+                Some("The server may be slow or down, or a proxy may be holding the request. Try again in a minute.".into()),
             ),
             OnrampError::BrowserUnavailable(m) => (
                 ErrorCode::BrowserUnavailable,

@@ -149,8 +149,12 @@ impl TokenLifecycle {
             && connection
                 .expires_at
                 .is_some_and(|exp| exp - proactive_margin_secs(connection.token_lifetime) <= now);
-        due && self
-            .background_backoff
+        due && self.background_retry_allowed(id, now)
+    }
+
+    /// False while a failed background attempt's backoff runs.
+    pub fn background_retry_allowed(&self, id: &str, now: i64) -> bool {
+        self.background_backoff
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)

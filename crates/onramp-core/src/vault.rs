@@ -68,6 +68,46 @@ pub fn use_mock_keychain() {
     });
 }
 
+/// How the mock keychain fails its next call on one entry (tests only).
+#[cfg(any(test, feature = "test-support"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MockFailure {
+    /// The collection is locked (Secret Service answers "no storage access").
+    Locked,
+    /// The keychain daemon is gone (a D-Bus platform failure).
+    DaemonGone,
+}
+
+/// Writes made to fail once, keyed `<integration id>/<kind>` (tests only).
+#[cfg(any(test, feature = "test-support"))]
+static FAILING_WRITES: std::sync::Mutex<Vec<(String, MockFailure)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Makes the next write (`Vault::set`) of `<integration_id>/<kind>` fail once, as the keychain
+/// would when locked or gone; reads and deletes are untouched.
+#[cfg(any(test, feature = "test-support"))]
+pub fn fail_next_write(integration_id: &str, kind: SecretKind, failure: MockFailure) {
+    FAILING_WRITES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((format!("{integration_id}/{}", kind.as_str()), failure));
+}
+
+#[cfg(any(test, feature = "test-support"))]
+fn injected_write_failure(user: &str) -> Option<keyring_core::Error> {
+    let mut failing = FAILING_WRITES.lock().unwrap_or_else(|p| p.into_inner());
+    let at = failing.iter().position(|(u, _)| u == user)?;
+    let (_, failure) = failing.remove(at);
+    Some(match failure {
+        MockFailure::Locked => {
+            keyring_core::Error::NoStorageAccess("the collection is locked".into())
+        }
+        MockFailure::DaemonGone => {
+            keyring_core::Error::PlatformFailure("org.freedesktop.DBus.Error.ServiceUnknown".into())
+        }
+    })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Vault;
 
@@ -92,9 +132,12 @@ impl Vault {
         kind: SecretKind,
         value: &str,
     ) -> Result<(), OnrampError> {
-        self.entry(integration_id, kind)?
-            .set_password(value)
-            .map_err(map_err)
+        let entry = self.entry(integration_id, kind)?;
+        #[cfg(any(test, feature = "test-support"))]
+        if let Some(e) = injected_write_failure(&format!("{integration_id}/{}", kind.as_str())) {
+            return Err(map_err(e));
+        }
+        entry.set_password(value).map_err(map_err)
     }
 
     pub fn get(

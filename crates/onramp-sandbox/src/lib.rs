@@ -179,7 +179,18 @@ pub struct Faults {
     /// The next N token requests (any grant) answer 503 with no JSON body, as an outage would:
     /// a failure Onramp must retry later, not a verdict on the refresh token.
     pub token_unavailable_next: u32,
+    /// The next N API or token responses are a 200 with an HTML page instead of JSON, as a
+    /// captive portal or a misconfigured proxy would answer.
+    pub malformed_body_next: u32,
+    /// Each `refresh_token` grant is processed (the old refresh token rotated out) and then the
+    /// answer is held back this many milliseconds: the window in which a client killed loses the
+    /// new pair.
+    pub hold_refresh_answer_ms: u64,
 }
+
+/// What `malformed_body_next` answers: an HTML login page (sandbox wording).
+pub const MALFORMED_BODY: &str =
+    "<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body><p>Sign in to continue";
 
 /// A running sandbox. Dropping it stops the server too (without waiting).
 pub struct Sandbox {

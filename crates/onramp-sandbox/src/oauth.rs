@@ -440,13 +440,18 @@ fn client_credentials(
 }
 
 async fn token(State(shared): State<Shr>, headers: HeaderMap, body: Bytes) -> Response {
-    let (slow_ms, unavailable) = {
+    let (slow_ms, unavailable, malformed) = {
         let mut st = shared.lock();
         let unavailable = st.faults.token_unavailable_next > 0;
         if unavailable {
             st.faults.token_unavailable_next -= 1;
         }
-        (st.faults.slow_ms, unavailable)
+        // Answered before the grant is processed: whatever is in the way never reached the server.
+        let malformed = !unavailable && st.faults.malformed_body_next > 0;
+        if malformed {
+            st.faults.malformed_body_next -= 1;
+        }
+        (st.faults.slow_ms, unavailable, malformed)
     };
     if slow_ms > 0 {
         tokio::time::sleep(Duration::from_millis(slow_ms)).await;
@@ -458,8 +463,24 @@ async fn token(State(shared): State<Shr>, headers: HeaderMap, body: Bytes) -> Re
         )
             .into_response();
     }
+    if malformed {
+        return crate::api::malformed_body();
+    }
+    let refreshes_before = shared.lock().refresh_count;
     match token_inner(&shared, &headers, &body) {
-        Ok(issued) => issued_json(issued),
+        Ok(issued) => {
+            let (rotated, hold_ms) = {
+                let st = shared.lock();
+                (
+                    st.refresh_count > refreshes_before,
+                    st.faults.hold_refresh_answer_ms,
+                )
+            };
+            if rotated && hold_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+            }
+            issued_json(issued)
+        }
         Err(err) => {
             tracing::info!(%err, "token request refused");
             err.into_response()

@@ -339,6 +339,8 @@ impl Engine {
         // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
         self.store.integration(&id).await?;
         self.store_tokens(&id, &tokens, true).await?;
+        // A new grant: tokens of the old one still waiting for the keychain are void.
+        self.take_unsaved_tokens(&id);
         self.lifecycle.clear_backoff(&id);
         let connection = Connection {
             state: ConnectionState::Connected,

@@ -66,6 +66,20 @@ pub struct SandboxLink {
     pub register_callback: Box<dyn Fn(&str) + Send + Sync>,
 }
 
+/// The limit on one HTTP request (connect, send, whole answer) at every network step: token
+/// endpoint, accessible-resources, API calls, discovery, Nango. Generous, because a gateway may be
+/// slow; a step that hits it fails with `OnrampError::Timeout` and changes nothing.
+pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, OnrampError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| OnrampError::Network(e.to_string()))
+}
+
 pub struct Engine {
     catalog: Catalog,
     config: EngineConfig,
@@ -84,6 +98,10 @@ pub struct Engine {
     unmatched_callback: Mutex<Option<crate::model::UiError>>,
     /// Set once this process has marked the connections of earlier sandbox runs "needs reconnect".
     sandbox_swept: tokio::sync::OnceCell<()>,
+    /// Rotated tokens the keychain refused to store (locked, no daemon), per integration: the
+    /// provider has already retired the stored refresh token, so these are the only working
+    /// ones. Saved by the next refresh attempt (`Engine::refresh_locked`) before anything else.
+    unsaved_tokens: Mutex<HashMap<String, crate::oauth::TokenSet>>,
 }
 
 impl Engine {
@@ -97,12 +115,7 @@ impl Engine {
         if let Some(p) = &opened.problem {
             tracing::warn!("store: {p}");
         }
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .map_err(|e| OnrampError::Network(e.to_string()))?;
+        let http = http_client(HTTP_TIMEOUT)?;
         Ok(Engine {
             catalog,
             config,
@@ -115,7 +128,23 @@ impl Engine {
             lifecycle: TokenLifecycle::default(),
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
+            unsaved_tokens: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The same engine with another limit on each HTTP request, so tests can meet a timeout quickly.
+    pub fn with_http_timeout(
+        mut self,
+        timeout: std::time::Duration,
+    ) -> Result<Engine, OnrampError> {
+        self.http = http_client(timeout)?;
+        Ok(self)
+    }
+
+    /// Makes the store's writes fail as a read-only database does, or lets them through (tests).
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn store_refuses_writes(&self, refuse: bool) {
+        self.store.refuse_writes(refuse).await;
     }
 
     /// The provider as messages name it (`None` for a provider that no longer exists).

@@ -180,7 +180,10 @@ impl Engine {
             elapsed_ms: raw.elapsed_ms,
             request: reloadable_request(request, resolved.preset.as_ref()),
         };
-        self.store.append_history(id, entry, HISTORY_LIMIT).await?;
+        // The answer arrived: a history line the disk refused must not hide it.
+        if let Err(e) = self.store.append_history(id, entry, HISTORY_LIMIT).await {
+            tracing::warn!("request for integration {id}: history not saved: {e}");
+        }
         tracing::info!(
             "request {} for integration {id}: HTTP {} in {} ms after {attempts} attempt(s)",
             resolved.label,

@@ -50,7 +50,8 @@ impl Engine {
         let connection = self.usable_connection(&integration)?;
         let fresh = connection
             .expires_at
-            .is_none_or(|exp| exp - use_margin_secs(connection.token_lifetime) > now_unix());
+            .is_none_or(|exp| exp - use_margin_secs(connection.token_lifetime) > now_unix())
+            && !self.has_unsaved_tokens(id);
         if fresh {
             if let Some(token) = self.stored(id, SecretKind::AccessToken).await? {
                 return Ok(token);
@@ -132,9 +133,14 @@ impl Engine {
             // A handed-off connection is Nango's to refresh (one refresher only).
             .filter(|i| i.handed_off.is_none())
             .filter(|i| {
-                i.connection
+                let due = i
+                    .connection
                     .as_ref()
-                    .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, now))
+                    .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, now));
+                // Rotated tokens the keychain refused are saved as soon as it takes them (each
+                // attempt under the same backoff), not only when the token nears expiry.
+                due || (self.has_unsaved_tokens(&i.id)
+                    && self.lifecycle.background_retry_allowed(&i.id, now))
             })
             .map(|i| i.id)
             .collect()
@@ -147,7 +153,27 @@ impl Engine {
         self.flows.cancel(id);
         let guard = self.lifecycle.refresh_lock(id).lock_owned().await;
         self.lifecycle.clear_backoff(id);
+        self.take_unsaved_tokens(id);
         guard
+    }
+
+    fn unsaved(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenSet>> {
+        self.unsaved_tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn has_unsaved_tokens(&self, id: &str) -> bool {
+        self.unsaved().contains_key(id)
+    }
+
+    /// Removes (and returns) the tokens held for `id`; a new grant or a disconnect drops them.
+    pub(super) fn take_unsaved_tokens(&self, id: &str) -> Option<TokenSet> {
+        self.unsaved().remove(id)
+    }
+
+    fn keep_unsaved_tokens(&self, id: &str, tokens: TokenSet) {
+        self.unsaved().insert(id.to_string(), tokens);
     }
 
     /// Forgets the tokens (keychain entries deleted) but keeps the integration and its client secret.
@@ -220,6 +246,11 @@ impl Engine {
                 base_url: h.base_url.clone(),
             });
         }
+        // A rotated pair the keychain refused last time comes first: the stored refresh token is
+        // already retired at the provider, so refreshing with it would lose the connection.
+        if let Some(unsaved) = self.take_unsaved_tokens(&id) {
+            return self.save_refreshed(&id, unsaved).await;
+        }
         let Some(refresh_token) = self.stored(&id, SecretKind::RefreshToken).await? else {
             let server = self
                 .server_of(&integration.provider_id)
@@ -247,7 +278,24 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
-        self.store_tokens(&id, &tokens, false).await?;
+        self.save_refreshed(&id, tokens).await
+    }
+
+    /// Stores a refresh's tokens and the connection's new expiry. If the keychain refuses (locked,
+    /// daemon gone), the tokens stay in memory and the error says so: the next refresh attempt
+    /// (Refresh now, a call, the background's backoff) writes them first.
+    async fn save_refreshed(&self, id: &str, tokens: TokenSet) -> Result<String, OnrampError> {
+        let id = id.to_string();
+        if let Err(e) = self.store_tokens(&id, &tokens, false).await {
+            return match e {
+                OnrampError::Keychain(cause) | OnrampError::KeychainUnavailable(cause) => {
+                    tracing::warn!("integration {id}: refreshed tokens held in memory, the keychain refused them");
+                    self.keep_unsaved_tokens(&id, tokens);
+                    Err(OnrampError::TokensNotSaved(cause))
+                }
+                other => Err(other),
+            };
+        }
         self.lifecycle.clear_backoff(&id);
         self.change_integration(&id, move |i| {
             if let Some(c) = i.connection.as_mut() {
@@ -442,6 +490,121 @@ mod tests {
             s.engine.access_token(&s.id).await,
             Err(OnrampError::NeedsReconnect(_))
         ));
+    }
+
+    /// The provider rotates (rt-1 → rt-2) but the keychain refuses the write: the new pair stays in
+    /// memory, the error says so, and the next attempt saves it without asking the provider again
+    /// (rt-1 is retired there). Then rt-2 is the one refreshed with.
+    #[tokio::test]
+    async fn a_keychain_refusing_a_rotated_refresh_token_loses_nothing() {
+        use crate::vault::{fail_next_write, MockFailure};
+        for failure in [MockFailure::Locked, MockFailure::DaemonGone] {
+            let mut server = mockito::Server::new_async().await;
+            let first = server
+                .mock("POST", "/oauth/token")
+                .match_body(mockito::Matcher::UrlEncoded(
+                    "refresh_token".into(),
+                    "rt-1".into(),
+                ))
+                .with_status(200)
+                .with_header("content-type", "application/json")
+                .with_body(r#"{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600,"token_type":"Bearer"}"#)
+                .expect(1)
+                .create_async()
+                .await;
+            let s = seeded(&server.url(), 0, 3600);
+            fail_next_write(&s.id, SecretKind::RefreshToken, failure);
+            let e = s.engine.refresh_now(&s.id).await.unwrap_err();
+            let ui = e.to_ui();
+            assert_eq!(
+                ui.code,
+                crate::model::ErrorCode::TokensNotSaved,
+                "{failure:?}"
+            );
+            assert!(ui.title.contains("keychain is locked"), "{}", ui.title);
+            assert!(ui.hint.unwrap().contains("Unlock the keychain"));
+            assert!(!ui.detail.contains("rt-2") && !ui.detail.contains("at-2"));
+            // Nothing saved changed yet; the integration is still connected.
+            let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+            assert_eq!(stored.as_deref(), Some("rt-1"));
+            let view = s.engine.integration(&s.id).await.unwrap();
+            assert_eq!(view.connection.unwrap().state, ConnectionState::Connected);
+
+            // Unlocked: the next attempt writes the held pair, with no second refresh.
+            s.engine.refresh_now(&s.id).await.unwrap();
+            first.assert_async().await;
+            let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+            assert_eq!(stored.as_deref(), Some("rt-2"), "{failure:?}");
+            assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
+
+            // The following refresh uses rt-2.
+            let second = server
+                .mock("POST", "/oauth/token")
+                .match_body(mockito::Matcher::UrlEncoded(
+                    "refresh_token".into(),
+                    "rt-2".into(),
+                ))
+                .with_status(200)
+                .with_header("content-type", "application/json")
+                .with_body(r#"{"access_token":"at-3","refresh_token":"rt-3","expires_in":3600,"token_type":"Bearer"}"#)
+                .expect(1)
+                .create_async()
+                .await;
+            s.engine.refresh_now(&s.id).await.unwrap();
+            second.assert_async().await;
+        }
+    }
+
+    /// While the pair is held, a call does not use the retired pair's access token: it saves the
+    /// held pair first (or, still locked, says so).
+    #[tokio::test]
+    async fn a_call_saves_held_tokens_first() {
+        use crate::vault::{fail_next_write, MockFailure};
+        let mut server = mockito::Server::new_async().await;
+        server
+            .mock("POST", "/oauth/token")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600,"token_type":"Bearer"}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 3000, 3600);
+        fail_next_write(&s.id, SecretKind::RefreshToken, MockFailure::Locked);
+        assert!(s.engine.refresh_now(&s.id).await.is_err());
+        fail_next_write(&s.id, SecretKind::RefreshToken, MockFailure::Locked);
+        let still_locked = s.engine.access_token(&s.id).await.unwrap_err();
+        assert!(matches!(still_locked, OnrampError::TokensNotSaved(_)));
+        assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
+        let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+        assert_eq!(stored.as_deref(), Some("rt-2"));
+    }
+
+    /// The background saves a held pair without waiting for the token's expiry.
+    #[tokio::test]
+    async fn the_background_saves_held_tokens_early() {
+        use crate::vault::{fail_next_write, MockFailure};
+        let mut server = mockito::Server::new_async().await;
+        let refresh = server
+            .mock("POST", "/oauth/token")
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600,"token_type":"Bearer"}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let s = seeded(&server.url(), 3000, 3600);
+        assert!(s.engine.due_for_proactive_refresh().await.is_empty());
+        fail_next_write(&s.id, SecretKind::RefreshToken, MockFailure::DaemonGone);
+        assert!(s.engine.refresh_now(&s.id).await.is_err());
+        assert_eq!(
+            s.engine.refresh_due_in_background().await,
+            vec![s.id.clone()]
+        );
+        let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+        assert_eq!(stored.as_deref(), Some("rt-2"));
+        assert!(s.engine.due_for_proactive_refresh().await.is_empty());
+        refresh.assert_async().await;
     }
 
     #[tokio::test]

@@ -37,10 +37,7 @@ pub async fn send_once(
             .header("content-type", "application/json")
             .body(b.to_string());
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?;
+    let response = request.send().await.map_err(|e| network_failure(url, &e))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -53,7 +50,7 @@ pub async fn send_once(
     let body = response
         .bytes()
         .await
-        .map_err(|e| OnrampError::Network(describe_reqwest_error(&e)))?
+        .map_err(|e| network_failure(url, &e))?
         .to_vec();
     Ok(RawResponse {
         status,
@@ -61,6 +58,18 @@ pub async fn send_once(
         body,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// A request to `url` that got no usable answer: a timeout names the server it waited for (the
+/// origin only: paths and queries stay out of messages); anything else is a network error.
+pub fn network_failure(url: &str, e: &reqwest::Error) -> OnrampError {
+    if e.is_timeout() {
+        let origin = url::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "the server".into());
+        return OnrampError::Timeout(origin);
+    }
+    OnrampError::Network(describe_reqwest_error(e))
 }
 
 pub fn header<'a>(headers: &'a [KeyValue], name: &str) -> Option<&'a str> {

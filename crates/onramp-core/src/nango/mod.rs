@@ -209,7 +209,8 @@ impl Client<'_> {
             status: None,
             problem: NangoProblem::Unreachable {
                 base_url: self.base.clone(),
-                message: e.without_url().to_string(),
+                // With the cause ("operation timed out", "connection refused").
+                message: crate::oauth::describe_reqwest_error(&e.without_url()),
             },
         })?;
         let status = response.status().as_u16();
@@ -220,7 +221,22 @@ impl Client<'_> {
             .and_then(|v| v.trim().parse::<u64>().ok());
         let text = response.text().await.unwrap_or_default();
         if accept.contains(&status) {
-            return Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)));
+            // An accepted status whose body is not JSON (a proxy's or portal's page) is not Nango
+            // answering: read as `null`, it would pass for "no provider" or a missing cloudId.
+            return match serde_json::from_str(&text) {
+                Ok(value) => Ok((status, value)),
+                Err(_) if text.trim().is_empty() => Ok((status, Value::Null)),
+                Err(_) => Err(OnrampError::Nango {
+                    status: Some(status),
+                    problem: NangoProblem::Other {
+                        step: format!("{step:?}"),
+                        answer: format!(
+                            "HTTP {status} with a body that is not JSON ({}); is the base URL Nango's API?",
+                            crate::error::truncate(&text, 200)
+                        ),
+                    },
+                }),
+            };
         }
         Err(errors::map_answer(step, status, &text, retry_after))
     }

@@ -107,8 +107,28 @@ impl StatusCell {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HttpError(String);
+#[error("{message}")]
+pub struct HttpError {
+    message: String,
+    /// No answer within the HTTP client's timeout: reported as `OnrampError::Timeout`.
+    timed_out: bool,
+}
+
+impl HttpError {
+    fn new(message: String) -> Self {
+        HttpError {
+            message,
+            timed_out: false,
+        }
+    }
+
+    fn from_reqwest(e: &reqwest::Error) -> Self {
+        HttpError {
+            message: describe_reqwest_error(e),
+            timed_out: e.is_timeout(),
+        }
+    }
+}
 
 /// The HTTP function `oauth2` calls. Its futures own their client handle (reqwest clients are
 /// cheap `Arc` clones), which keeps them `Send` for any caller.
@@ -134,11 +154,11 @@ async fn send(
     request: HttpRequest,
     status: StatusCell,
 ) -> Result<HttpResponse, HttpError> {
-    let request = reqwest::Request::try_from(request).map_err(|e| HttpError(e.to_string()))?;
+    let request = reqwest::Request::try_from(request).map_err(|e| HttpError::new(e.to_string()))?;
     let response = http
         .execute(request)
         .await
-        .map_err(|e| HttpError(describe_reqwest_error(&e)))?;
+        .map_err(|e| HttpError::from_reqwest(&e))?;
     *status.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(response.status().as_u16());
     let mut builder = http::Response::builder().status(response.status());
     for (name, value) in response.headers() {
@@ -147,10 +167,10 @@ async fn send(
     let body = response
         .bytes()
         .await
-        .map_err(|e| HttpError(describe_reqwest_error(&e)))?;
+        .map_err(|e| HttpError::from_reqwest(&e))?;
     builder
         .body(body.to_vec())
-        .map_err(|e| HttpError(e.to_string()))
+        .map_err(|e| HttpError::new(e.to_string()))
 }
 
 /// reqwest's errors print the URL, which for Onramp never holds a secret (tokens go in headers and
@@ -197,6 +217,9 @@ fn into_token_set(
             description: err.error_description().cloned(),
             server: server.clone(),
         }),
+        Err(RequestTokenError::Request(e)) if e.timed_out => {
+            Err(OnrampError::Timeout("the token endpoint".into()))
+        }
         Err(RequestTokenError::Request(e)) => Err(OnrampError::Network(e.to_string())),
         Err(RequestTokenError::Parse(_, body)) => match status.get() {
             // A 2xx body may hold tokens: never echo it.
@@ -211,6 +234,14 @@ fn into_token_set(
                 body: String::from_utf8_lossy(&body).into_owned(),
             }),
         },
+        // oauth2 refuses a non-JSON content type before parsing (a proxy's or portal's page);
+        // `m` names the content type only.
+        Err(RequestTokenError::Other(m)) if status.get().is_some_and(|s| (200..300).contains(&s)) => {
+            Err(OnrampError::UnexpectedResponse {
+                status: status.get().unwrap_or(0),
+                body: format!("The token response is not the JSON Onramp expects: {m}. A proxy or a captive portal may have answered instead of the provider."),
+            })
+        }
         Err(RequestTokenError::Other(m)) => Err(OnrampError::UnexpectedResponse {
             status: status.get().unwrap_or(0),
             body: m,
@@ -249,7 +280,7 @@ pub fn read_token_response(
         }
         builder
             .body(body.to_vec())
-            .map_err(|e| HttpError(e.to_string()))
+            .map_err(|e| HttpError::new(e.to_string()))
     };
     let response = token_client(&creds)?
         .exchange_code(AuthorizationCode::new("code".into()))

@@ -98,6 +98,24 @@ impl Failure {
                     problem: format!("stayed locked by another Onramp for more than {} s ({e}). Nothing was changed; try again.", migrations::BUSY_TIMEOUT.as_secs()),
                 }
             }
+            // The disk refused the write (read-only file or folder, full disk, I/O error): the
+            // transaction was rolled back, so what was saved before is intact.
+            Failure::Db(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(
+                        rusqlite::ErrorCode::ReadOnly
+                            | rusqlite::ErrorCode::DiskFull
+                            | rusqlite::ErrorCode::SystemIoFailure
+                            | rusqlite::ErrorCode::CannotOpen
+                    )
+                ) =>
+            {
+                OnrampError::StoreWrite {
+                    path,
+                    problem: e.to_string(),
+                }
+            }
             Failure::Db(e) => OnrampError::Settings {
                 path,
                 problem: format!("database error: {e}"),
@@ -148,6 +166,18 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             path: None,
         }
+    }
+
+    /// Makes every later write fail as a read-only database does (`PRAGMA query_only`), or lets
+    /// writes through again (tests only).
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn refuse_writes(&self, refuse: bool) {
+        self.run(move |conn| {
+            conn.pragma_update(None, "query_only", refuse)?;
+            Ok(())
+        })
+        .await
+        .expect("query_only");
     }
 
     /// The database file; `None` in memory.

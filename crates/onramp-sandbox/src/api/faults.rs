@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::{json_error, Shr};
 use crate::util::rate_limit_reset;
@@ -13,6 +13,7 @@ use crate::util::rate_limit_reset;
 enum Fault {
     RateLimit(u64),
     ServerError,
+    MalformedBody,
 }
 
 /// Applies `Faults` to one API request: optional delay, then a 429 or 500 while counters last.
@@ -30,6 +31,9 @@ pub(super) async fn inject_faults(
                 0 => 2,
                 n => n,
             }))
+        } else if f.malformed_body_next > 0 {
+            f.malformed_body_next -= 1;
+            Some(Fault::MalformedBody)
         } else if f.server_error_next > 0 {
             f.server_error_next -= 1;
             Some(Fault::ServerError)
@@ -56,6 +60,17 @@ pub(super) async fn inject_faults(
         Some(Fault::ServerError) => {
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
+        Some(Fault::MalformedBody) => malformed_body(),
         None => next.run(request).await,
     }
+}
+
+/// A 200 whose body is an HTML page cut off mid-way, not the JSON the caller expects.
+pub(crate) fn malformed_body() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        crate::MALFORMED_BODY,
+    )
+        .into_response()
 }

@@ -7,6 +7,7 @@
 
 mod confluence;
 mod faults;
+pub(crate) use faults::malformed_body;
 mod identity;
 mod jira;
 
