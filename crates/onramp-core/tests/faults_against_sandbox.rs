@@ -388,30 +388,7 @@ async fn consent_callback(engine: &Engine, id: &str) -> String {
         .await
         .unwrap()
         .started;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = http
-        .get(&started.authorize_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"request\" value=\"";
-    let start = html.find(marker).expect("request id") + marker.len();
-    let request = &html[start..start + html[start..].find('"').unwrap()];
-    let base = url::Url::parse(&started.authorize_url).unwrap();
-    let answer = http
-        .post(base.join("/authorize/decision").unwrap())
-        .form(&[("request", request), ("decision", "accept")])
-        .send()
-        .await
-        .unwrap();
-    answer.headers()["location"].to_str().unwrap().to_string()
+    common::consent(&started.authorize_url, "accept").await
 }
 
 /// The keychain refuses the write right after the code exchange (locked, or its daemon gone): a

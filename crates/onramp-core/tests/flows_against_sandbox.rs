@@ -24,14 +24,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn start_sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .await
@@ -42,24 +34,7 @@ fn engine(dir: &std::path::Path, sandbox: Option<&Sandbox>) -> Engine {
     common::engine(dir, sandbox, free_port())
 }
 
-/// Plays the user in the browser: loads the consent page and answers it; returns the redirect.
-async fn consent(authorize_url: &str, decision: &str) -> String {
-    let client = http();
-    let page = client.get(authorize_url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "consent page");
-    let html = page.text().await.unwrap();
-    let marker = "name=\"request\" value=\"";
-    let start = html.find(marker).expect("request id") + marker.len();
-    let request = &html[start..start + html[start..].find('"').unwrap()];
-    let base = url::Url::parse(authorize_url).unwrap();
-    let answer = client
-        .post(base.join("/authorize/decision").unwrap())
-        .form(&[("request", request), ("decision", decision)])
-        .send()
-        .await
-        .unwrap();
-    answer.headers()["location"].to_str().unwrap().to_string()
-}
+use common::consent;
 
 #[tokio::test]
 async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {

@@ -59,7 +59,7 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
         )
         .await
         .unwrap();
-    authorize(engine, sandbox, &id).await;
+    authorize(engine, &id).await;
     let acme = engine.list_sites(&id).await.unwrap();
     let acme = acme.iter().find(|s| s.id == ACME_CLOUD_ID).unwrap();
     engine.select_site(&id, &acme.id).await.unwrap();
@@ -67,35 +67,13 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
 }
 
 /// Authorizes (again) through the sandbox's consent page.
-async fn authorize(engine: &Engine, sandbox: &Sandbox, id: &str) {
+async fn authorize(engine: &Engine, id: &str) {
     let started = engine
         .start_authorization(id, &RecordingSink::default())
         .await
         .unwrap()
         .started;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = http
-        .get(&started.authorize_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"request\" value=\"";
-    let start = html.find(marker).expect("request id") + marker.len();
-    let request = &html[start..start + html[start..].find('"').unwrap()];
-    let answer = http
-        .post(format!("{}/authorize/decision", sandbox.base_url()))
-        .form(&[("request", request), ("decision", "accept")])
-        .send()
-        .await
-        .unwrap();
-    let callback = answer.headers()["location"].to_str().unwrap().to_string();
+    let callback = common::consent(&started.authorize_url, "accept").await;
     let accepted = engine
         .accept_callback(&callback, CallbackChannel::DeepLink)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));
@@ -221,7 +199,7 @@ async fn push_hands_the_connection_to_nango_and_onramp_stops_refreshing() {
     assert_eq!(again.to_ui().code, ErrorCode::NangoNoRefreshToken);
 
     // A new authorization is Onramp's own again (a new refresh-token family).
-    authorize(&engine, &sandbox, &id).await;
+    authorize(&engine, &id).await;
     let view = engine.integration(&id).await.unwrap();
     assert!(view.handed_off.is_none());
     assert!(refresh_token(&id).is_some());

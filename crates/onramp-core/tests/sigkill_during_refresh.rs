@@ -12,6 +12,8 @@
 //! implements the leeway as a new pair (`SandboxConfig::refresh_reuse_leeway`), so this test proves
 //! Onramp's side: it keeps and uses the token it has, and stores whatever the provider rotates to.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -313,29 +315,7 @@ async fn connect(engine: &Engine, sandbox: &Sandbox) -> String {
         .await
         .unwrap()
         .started;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = http
-        .get(&started.authorize_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"request\" value=\"";
-    let start = html.find(marker).expect("request id") + marker.len();
-    let request = &html[start..start + html[start..].find('"').unwrap()];
-    let answer = http
-        .post(format!("{}/authorize/decision", sandbox.base_url()))
-        .form(&[("request", request), ("decision", "accept")])
-        .send()
-        .await
-        .unwrap();
-    let callback = answer.headers()["location"].to_str().unwrap().to_string();
+    let callback = common::consent(&started.authorize_url, "accept").await;
     let accepted = engine
         .accept_callback(&callback, CallbackChannel::DeepLink)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));

@@ -23,34 +23,6 @@ fn engine(dir: &Path, sandbox: &Sandbox) -> Engine {
     common::engine(dir, Some(sandbox), 47823)
 }
 
-/// Plays the user in the browser: loads the consent page and accepts; returns the redirect.
-async fn consent(authorize_url: &str) -> String {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = client
-        .get(authorize_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"request\" value=\"";
-    let start = html.find(marker).expect("request id") + marker.len();
-    let request = &html[start..start + html[start..].find('"').unwrap()];
-    let base = url::Url::parse(authorize_url).unwrap();
-    let answer = client
-        .post(base.join("/authorize/decision").unwrap())
-        .form(&[("request", request), ("decision", "accept")])
-        .send()
-        .await
-        .unwrap();
-    answer.headers()["location"].to_str().unwrap().to_string()
-}
-
 /// A new sandbox integration, authorized (its own grant) with a site picked. Onramp forgets its
 /// refresh token, which is returned: from now on the snippet is the grant's only refresher.
 async fn connected(engine: &Engine, sandbox: &Sandbox) -> (String, String) {
@@ -80,7 +52,7 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> (String, String) {
         .await
         .unwrap()
         .started;
-    let callback = consent(&started.authorize_url).await;
+    let callback = common::consent(&started.authorize_url, "accept").await;
     let accepted = engine
         .accept_callback(&callback, CallbackChannel::DeepLink)
         .unwrap_or_else(|r| panic!("refused: {}", r.error));
@@ -150,7 +122,7 @@ async fn connected_custom(engine: &Engine, sandbox: &Sandbox) -> (String, String
         .start_authorization(&view.id, &RecordingSink::default())
         .await
         .unwrap();
-    let location = consent(&started.started.authorize_url).await;
+    let location = common::consent(&started.started.authorize_url, "accept").await;
     let (status, accepted) =
         common::follow_to_loopback(engine, &mut started.loopback.unwrap(), &location).await;
     assert_eq!(status, 200);
