@@ -249,7 +249,9 @@ pub fn check_request(head: &[u8], port: u16) -> Result<String, Answer> {
     if parsed.path() != CALLBACK_PATH {
         return Err(Answer::NotFound);
     }
-    Ok(url)
+    // Hand over the URL as checked (dot segments resolved: `/a/../callback` is `/callback`), never
+    // the raw target, so what the engine matches is what was checked here (found by fuzzing).
+    Ok(parsed.into())
 }
 
 /// `127.0.0.1:<port>` or `localhost:<port>` (the port may be left out only when it is 80).
@@ -526,6 +528,14 @@ mod tests {
         assert_eq!(
             ok,
             Ok("http://127.0.0.1:47823/callback?code=a&state=b".into())
+        );
+        assert_eq!(
+            check_request(
+                get("/a/../callback?code=a", "127.0.0.1:47823").as_bytes(),
+                port
+            ),
+            Ok("http://127.0.0.1:47823/callback?code=a".into()),
+            "the URL handed over is the one checked, dot segments resolved"
         );
         for host in ["localhost:47823", "LOCALHOST:47823", "127.0.0.1:47823 "] {
             assert!(
