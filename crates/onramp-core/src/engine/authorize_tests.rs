@@ -1,0 +1,333 @@
+//! Tests of step 4, authorize (`authorize.rs`): flows, callbacks on each channel, stages.
+
+use super::*;
+use crate::engine::test_support::*;
+
+#[tokio::test]
+async fn a_callback_nobody_waits_for_is_reported_at_start_up_once() {
+    let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+    let refused = seed
+        .engine
+        .accept_callback(
+            "onramp://callback?code=c&state=from-before-a-restart",
+            CallbackChannel::DeepLink,
+        )
+        .err()
+        .expect("refused");
+    assert_eq!(refused.integration_id, None);
+    let boot = seed.engine.bootstrap().await;
+    let notice = boot.unmatched_callback.expect("reported at start-up");
+    assert_eq!(notice.code, "state_mismatch");
+    assert!(notice.detail.contains("restarted"), "{}", notice.detail);
+    assert!(seed.engine.bootstrap().await.unmatched_callback.is_none());
+}
+
+#[tokio::test]
+async fn starting_again_frees_the_fixed_port_of_the_flow_still_waiting() {
+    let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    seed.engine
+        .update_integration(
+            &seed.id,
+            IntegrationPatch {
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::Loopback,
+                    loopback_port: port,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let first = seed
+        .engine
+        .start_authorization(&seed.id, &RecordingSink::default())
+        .await
+        .unwrap();
+    let mut first_listener = first.loopback.expect("a loopback listener");
+    // Nobody answered; the user starts again on the same fixed port.
+    let second = seed
+        .engine
+        .start_authorization(&seed.id, &RecordingSink::default())
+        .await
+        .unwrap();
+    assert!(second.loopback.is_some(), "the port was free again");
+    assert!(
+        first_listener.next_callback().await.is_none(),
+        "the replaced flow's listener closed"
+    );
+    let old_state = url::Url::parse(&first.started.authorize_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        seed.engine
+            .accept_callback(
+                &format!("http://127.0.0.1:{port}/callback?code=c&state={old_state}"),
+                CallbackChannel::Loopback { port }
+            )
+            .is_err(),
+        "the replaced flow's state is no longer accepted"
+    );
+    assert!(seed
+        .engine
+        .expire_stale_authorizations(&RecordingSink::default())
+        .is_empty());
+}
+
+const DEEP: CallbackChannel = CallbackChannel::DeepLink;
+
+fn stages(sink: &RecordingSink) -> Vec<(AuthStage, Option<String>)> {
+    sink.take()
+        .into_iter()
+        .map(|e| match e {
+            Recorded::AuthProgress(p) => (p.stage, p.error.map(|e| e.code.to_string())),
+            Recorded::CallbackUnmatched(e) => {
+                (AuthStage::Failed, Some(format!("unmatched:{}", e.code)))
+            }
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect()
+}
+
+fn state_of(authorize_url: &str) -> String {
+    url::Url::parse(authorize_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn authorization_stages_are_decided_without_a_window() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", "/oauth/token")
+        .match_body(mockito::Matcher::UrlEncoded("code".into(), "the-code".into()))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"access_token":"at-9","refresh_token":"rt-9","expires_in":3600,"token_type":"Bearer"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let seed = seeded(&server.url(), 3000, 3600);
+    let sink = RecordingSink::default();
+    let started = seed
+        .engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    assert_eq!(stages(&sink), vec![(AuthStage::Waiting, None)]);
+    let state = state_of(&started.started.authorize_url);
+
+    // Forged, stray, unreadable, or the right state on another path or channel, while the
+    // genuine flow waits: each is ignored with a calm notice, no error, and the flow waits on.
+    for (url, channel) in [
+        ("onramp://callback?code=x&state=forged".to_string(), DEEP),
+        ("onramp://callback".to_string(), DEEP),
+        (format!("onramp://other-path?code=x&state={state}"), DEEP),
+        (
+            format!("http://127.0.0.1:9/callback?code=x&state={state}"),
+            CallbackChannel::Loopback { port: 9 },
+        ),
+        (
+            format!("onramp://callback?error=access_denied&state={state}"),
+            CallbackChannel::Loopback { port: 9 },
+        ),
+    ] {
+        seed.engine.handle_callback(&url, channel, &sink).await;
+        let events = sink.take();
+        let [Recorded::AuthProgress(p)] = events.as_slice() else {
+            panic!("{url}: one event expected, got {events:?}");
+        };
+        assert_eq!(
+            p.stage,
+            AuthStage::Waiting,
+            "{url}: the real flow is still valid"
+        );
+        assert_eq!(p.error, None, "{url}: no error, nothing to start again");
+        assert_eq!(p.notice.as_deref(), Some(IGNORED_CALLBACK_NOTICE), "{url}");
+    }
+
+    // The genuine callback: exchanging, then connected with the view.
+    seed.engine
+        .handle_callback(
+            &format!("onramp://callback?code=the-code&state={state}"),
+            DEEP,
+            &sink,
+        )
+        .await;
+    let events = sink.take();
+    let stages_seen: Vec<AuthStage> = events
+        .iter()
+        .map(|e| match e {
+            Recorded::AuthProgress(p) => p.stage,
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        stages_seen,
+        vec![AuthStage::Exchanging, AuthStage::Connected]
+    );
+    let Recorded::AuthProgress(connected) = &events[1] else {
+        unreachable!()
+    };
+    assert_eq!(
+        connected
+            .integration
+            .as_ref()
+            .map(|v| v.connection.is_some()),
+        Some(true)
+    );
+
+    // The same callback again: nobody waits for it any more.
+    seed.engine
+        .handle_callback(
+            &format!("onramp://callback?code=the-code&state={state}"),
+            DEEP,
+            &sink,
+        )
+        .await;
+    assert_eq!(
+        stages(&sink),
+        vec![(AuthStage::Failed, Some("unmatched:state_mismatch".into()))]
+    );
+}
+
+#[tokio::test]
+async fn the_browser_hears_whether_its_loopback_callback_was_accepted() {
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("POST", "/oauth/token")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"access_token":"at-9","refresh_token":"rt-9","expires_in":3600,"token_type":"Bearer"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let seed = seeded(&server.url(), 3000, 3600);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    seed.engine
+        .update_integration(
+            &seed.id,
+            IntegrationPatch {
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::Loopback,
+                    loopback_port: port,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let sink = RecordingSink::default();
+    let started = seed
+        .engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    sink.take();
+    let state = state_of(&started.started.authorize_url);
+    let mut listener = started.loopback.expect("a loopback listener");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut visit = async |url: String| {
+        let (page, ()) = tokio::join!(http.get(&url).send(), async {
+            let callback = listener.next_callback().await.expect("handed over");
+            seed.engine
+                .handle_loopback_callback(callback, port, &sink)
+                .await;
+        });
+        let page = page.unwrap();
+        (page.status().as_u16(), page.text().await.unwrap())
+    };
+    let (status, page) = visit(format!(
+        "http://127.0.0.1:{port}/callback?code=x&state=forged"
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("did not accept"), "{page}");
+    assert!(!page.contains("close this tab"), "{page}");
+    let events = sink.take();
+    let [Recorded::AuthProgress(p)] = events.as_slice() else {
+        panic!("one event expected, got {events:?}")
+    };
+    assert_eq!(
+        (p.stage, &p.error, p.notice.is_some()),
+        (AuthStage::Waiting, &None, true)
+    );
+
+    let (status, page) = visit(format!(
+        "http://127.0.0.1:{port}/callback?code=the-code&state={state}"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("close this tab"), "{page}");
+    let stages_seen: Vec<AuthStage> = sink
+        .take()
+        .into_iter()
+        .map(|e| match e {
+            Recorded::AuthProgress(p) => p.stage,
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        stages_seen,
+        vec![AuthStage::Exchanging, AuthStage::Connected]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_consent_fails_and_cancel_is_reported_once() {
+    let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+    let sink = RecordingSink::default();
+    let started = seed
+        .engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    let state = state_of(&started.started.authorize_url);
+    seed.engine
+        .handle_callback(
+            &format!("onramp://callback?error=access_denied&state={state}"),
+            DEEP,
+            &sink,
+        )
+        .await;
+    assert_eq!(
+        stages(&sink),
+        vec![
+            (AuthStage::Waiting, None),
+            (AuthStage::Failed, Some("access_denied".into()))
+        ]
+    );
+    seed.engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    seed.engine.cancel_authorization(&seed.id, &sink);
+    seed.engine.cancel_authorization(&seed.id, &sink);
+    assert_eq!(
+        stages(&sink),
+        vec![(AuthStage::Waiting, None), (AuthStage::Cancelled, None)],
+        "a second cancel has nothing to end"
+    );
+    seed.engine
+        .browser_unavailable(&seed.id, "no browser", &sink);
+    assert_eq!(
+        stages(&sink),
+        vec![(AuthStage::Waiting, Some("browser_unavailable".into()))]
+    );
+}
