@@ -193,7 +193,7 @@ async fn run() -> Result<(), String> {
         .save_credentials(
             &view.id,
             "onramp-interop",
-            Some("interop-secret-not-a-real-one"),
+            Some("interop-secret-not-a-real-one".into()),
         )
         .await
         .map_err(ui)?;

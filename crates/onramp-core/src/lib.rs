@@ -3,7 +3,7 @@
 //! - [`catalog`]: providers, scopes and test calls, read from the data files in `catalog/`;
 //! - [`oauth`]: authorize URL, pending flows (state), callback parsing, code exchange, refresh;
 //! - [`loopback`]: the one-shot `127.0.0.1:<port>/callback` listener;
-//! - [`vault`]: secrets in the OS keychain, nowhere else;
+//! - [`vault`]: secrets in the OS keychain, nowhere else; [`secrets`]: in memory, in types that never print;
 //! - [`store`]: non-secret data (integrations, history, custom providers) in an embedded SQLite
 //!   database, safe with two Onramp processes; imports the old `settings.json` once;
 //! - [`gateway`]: site discovery and test calls through the API gateway;
@@ -31,6 +31,7 @@ pub mod nango;
 pub mod oauth;
 pub mod oauth_error;
 pub mod scopes;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod vault;

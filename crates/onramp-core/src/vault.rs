@@ -5,6 +5,8 @@
 //! service [`SERVICE`] and user `<integration id>/<kind>`, so `secret-tool lookup service onramp
 //! username <id>/refresh_token` finds them. Calls block on D-Bus: call them from a blocking task.
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::error::OnrampError;
 use crate::model::KeychainStatus;
 
@@ -130,23 +132,23 @@ impl Vault {
         &self,
         integration_id: &str,
         kind: SecretKind,
-        value: &str,
+        value: &SecretString,
     ) -> Result<(), OnrampError> {
         let entry = self.entry(integration_id, kind)?;
         #[cfg(any(test, feature = "test-support"))]
         if let Some(e) = injected_write_failure(&format!("{integration_id}/{}", kind.as_str())) {
             return Err(map_err(e));
         }
-        entry.set_password(value).map_err(map_err)
+        entry.set_password(value.expose_secret()).map_err(map_err)
     }
 
     pub fn get(
         &self,
         integration_id: &str,
         kind: SecretKind,
-    ) -> Result<Option<String>, OnrampError> {
+    ) -> Result<Option<SecretString>, OnrampError> {
         match self.entry(integration_id, kind)?.get_password() {
-            Ok(v) => Ok(Some(v)),
+            Ok(v) => Ok(Some(SecretString::from(v))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_err(e)),
         }
@@ -171,10 +173,10 @@ impl Vault {
     pub fn probe(&self) -> KeychainStatus {
         let result = (|| {
             let value = "probe";
-            self.set("probe", SecretKind::AccessToken, value)?;
+            self.set("probe", SecretKind::AccessToken, &SecretString::from(value))?;
             let read = self.get("probe", SecretKind::AccessToken)?;
             self.delete("probe", SecretKind::AccessToken)?;
-            if read.as_deref() != Some(value) {
+            if read.as_ref().map(ExposeSecret::expose_secret) != Some(value) {
                 return Err(OnrampError::Keychain(
                     "the keychain did not return what was stored".into(),
                 ));
@@ -207,19 +209,24 @@ fn map_err(e: keyring_core::Error) -> OnrampError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::RevealedForTests;
 
     #[test]
     fn round_trip_and_delete_with_the_mock_store() {
         use_mock_keychain();
         let v = Vault;
-        v.set("int-v", SecretKind::RefreshToken, "rt").unwrap();
+        v.set("int-v", SecretKind::RefreshToken, &"rt".into())
+            .unwrap();
         assert_eq!(
-            v.get("int-v", SecretKind::RefreshToken).unwrap().as_deref(),
+            v.get("int-v", SecretKind::RefreshToken)
+                .unwrap()
+                .revealed()
+                .as_deref(),
             Some("rt")
         );
-        assert_eq!(v.get("int-v", SecretKind::AccessToken).unwrap(), None);
+        assert!(v.get("int-v", SecretKind::AccessToken).unwrap().is_none());
         v.delete_all("int-v").unwrap();
-        assert_eq!(v.get("int-v", SecretKind::RefreshToken).unwrap(), None);
+        assert!(v.get("int-v", SecretKind::RefreshToken).unwrap().is_none());
         assert!(v.probe().available);
     }
 }

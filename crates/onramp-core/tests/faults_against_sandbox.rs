@@ -14,6 +14,7 @@ use onramp_core::model::{
     NangoTarget,
 };
 use onramp_core::oauth::CallbackChannel;
+use onramp_core::secrets::RevealedForTests;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::{Engine, OnrampError};
 use onramp_sandbox::{Faults, Sandbox, SandboxConfig, ACME_CLOUD_ID, NANGO_SECRET_KEY};
@@ -148,7 +149,7 @@ async fn run_row(row: &Row) {
     let id = connected(&engine, &sandbox).await;
     let other = connected(&engine, &sandbox).await;
     engine
-        .save_nango_secret_key(&id, NANGO_SECRET_KEY)
+        .save_nango_secret_key(&id, &NANGO_SECRET_KEY.into())
         .await
         .unwrap();
     let before = snapshot(&engine, &[&id, &other]).await;
@@ -286,7 +287,7 @@ async fn snapshot(engine: &Engine, ids: &[&str]) -> Vec<Saved> {
             connection: serde_json::to_string(&view.connection).unwrap(),
             secrets: SecretKind::ALL
                 .iter()
-                .map(|k| (*k, Vault.get(id, *k).unwrap()))
+                .map(|k| (*k, Vault.get(id, *k).unwrap().revealed()))
                 .collect(),
         });
     }
@@ -367,7 +368,7 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
         .save_credentials(
             &id,
             &sandbox.config().client_id,
-            Some(&sandbox.config().client_secret),
+            Some(sandbox.config().client_secret.clone().into()),
         )
         .await
         .unwrap();

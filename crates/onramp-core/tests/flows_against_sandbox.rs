@@ -87,7 +87,7 @@ async fn custom_provider_with_pkce_and_basic_auth_connects_and_refreshes() {
         .save_credentials(
             &view.id,
             &sandbox.config().client_id,
-            Some(&sandbox.config().client_secret),
+            Some(sandbox.config().client_secret.clone().into()),
         )
         .await
         .unwrap();
@@ -195,7 +195,7 @@ async fn sandbox_flow_reports_withheld_scopes_and_access_denied() {
         .save_credentials(
             &view.id,
             &sandbox.config().client_id,
-            Some(&sandbox.config().client_secret),
+            Some(sandbox.config().client_secret.clone().into()),
         )
         .await
         .unwrap();
@@ -304,7 +304,7 @@ async fn a_sandbox_connection_needs_reconnect_after_a_restart() {
             .unwrap();
         let c = first_run.config();
         engine
-            .save_credentials(&view.id, &c.client_id, Some(&c.client_secret))
+            .save_credentials(&view.id, &c.client_id, Some(c.client_secret.clone().into()))
             .await
             .unwrap();
         let started = engine
@@ -394,7 +394,7 @@ async fn an_openid_provider_gives_a_refresh_token_on_the_first_try() {
         .await
         .unwrap();
     engine
-        .save_credentials(&view.id, &c.client_id, Some(&c.client_secret))
+        .save_credentials(&view.id, &c.client_id, Some(c.client_secret.clone().into()))
         .await
         .unwrap();
     sandbox.set_registered_callback(Some(view.redirect_uri.clone()));

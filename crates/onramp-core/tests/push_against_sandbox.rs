@@ -11,6 +11,7 @@ use onramp_core::model::{
     CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget,
 };
 use onramp_core::oauth::CallbackChannel;
+use onramp_core::secrets::ExposeSecret;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig, ACME_CLOUD_ID, NANGO_SECRET_KEY};
@@ -55,7 +56,7 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
         .save_credentials(
             &id,
             &sandbox.config().client_id,
-            Some(&sandbox.config().client_secret),
+            Some(sandbox.config().client_secret.clone().into()),
         )
         .await
         .unwrap();
@@ -90,7 +91,10 @@ fn target(sandbox: &Sandbox) -> NangoTarget {
 }
 
 fn refresh_token(id: &str) -> Option<String> {
-    Vault.get(id, SecretKind::RefreshToken).unwrap()
+    Vault
+        .get(id, SecretKind::RefreshToken)
+        .unwrap()
+        .map(|s| s.expose_secret().to_string())
 }
 
 fn received(sandbox: &Sandbox, method: &str, path: &str) -> Vec<Value> {
@@ -119,7 +123,7 @@ async fn push_hands_the_connection_to_nango_and_onramp_stops_refreshing() {
     assert!(sandbox.nango_received().is_empty());
 
     engine
-        .save_nango_secret_key(&id, &format!(" {NANGO_SECRET_KEY} "))
+        .save_nango_secret_key(&id, &format!(" {NANGO_SECRET_KEY} ").into())
         .await
         .unwrap();
     assert!(engine.has_nango_secret_key(&id).await.unwrap());
@@ -216,7 +220,7 @@ async fn a_failed_push_leaves_onramps_tokens_in_place() {
 
     // A wrong key: 401 at the first call.
     engine
-        .save_nango_secret_key(&id, "11111111-2222-4333-8444-555555555555")
+        .save_nango_secret_key(&id, &"11111111-2222-4333-8444-555555555555".into())
         .await
         .unwrap();
     let err = engine
@@ -231,7 +235,7 @@ async fn a_failed_push_leaves_onramps_tokens_in_place() {
 
     // Half-way: the integration is created, then the scoped key may not import (403).
     engine
-        .save_nango_secret_key(&id, NANGO_SECRET_KEY)
+        .save_nango_secret_key(&id, &NANGO_SECRET_KEY.into())
         .await
         .unwrap();
     sandbox.set_nango_key_scopes(Some(vec![

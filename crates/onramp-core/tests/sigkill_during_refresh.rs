@@ -29,6 +29,7 @@ use onramp_core::model::{
     SandboxApp,
 };
 use onramp_core::oauth::CallbackChannel;
+use onramp_core::secrets::ExposeSecret;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::{Engine, EngineConfig};
 use onramp_sandbox::{Faults, Sandbox, SandboxConfig, ACME_CLOUD_ID};
@@ -172,7 +173,7 @@ async fn restart_keeps_the_connection() {
     let view = engine.integration(id).await.unwrap();
     assert_eq!(view.connection.unwrap().state, ConnectionState::Connected);
     engine.refresh_now(id).await.unwrap();
-    let rotated = Vault.get(id, SecretKind::RefreshToken).unwrap().unwrap();
+    let rotated = stored_refresh_token(id).unwrap();
     assert_ne!(rotated, run.old_refresh);
     engine.refresh_now(id).await.unwrap();
     let call = engine
@@ -230,7 +231,7 @@ async fn killed_during_refresh(config: SandboxConfig) -> Restarted {
         let engine = engine(config_dir.path(), &url);
         connect(&engine, &sandbox).await
     };
-    let old_refresh = Vault.get(&id, SecretKind::RefreshToken).unwrap().unwrap();
+    let old_refresh = stored_refresh_token(&id).unwrap();
 
     // The second run refreshes and is killed after the sandbox rotated, before the answer arrives.
     sandbox.set_faults(Faults {
@@ -266,7 +267,7 @@ async fn killed_during_refresh(config: SandboxConfig) -> Restarted {
     sandbox.set_faults(Faults::default());
     // The rotated pair never reached the app: the keychain still holds the old token.
     assert_eq!(
-        Vault.get(&id, SecretKind::RefreshToken).unwrap().as_deref(),
+        stored_refresh_token(&id).as_deref(),
         Some(old_refresh.as_str())
     );
     Restarted {
@@ -306,7 +307,7 @@ async fn connect(engine: &Engine, sandbox: &Sandbox) -> String {
         .save_credentials(
             &id,
             &sandbox.config().client_id,
-            Some(&sandbox.config().client_secret),
+            Some(sandbox.config().client_secret.clone().into()),
         )
         .await
         .unwrap();
@@ -323,4 +324,12 @@ async fn connect(engine: &Engine, sandbox: &Sandbox) -> String {
     engine.list_sites(&id).await.unwrap();
     engine.select_site(&id, ACME_CLOUD_ID).await.unwrap();
     id
+}
+
+/// The refresh token in the (file-backed) keychain, as text to compare.
+fn stored_refresh_token(id: &str) -> Option<String> {
+    Vault
+        .get(id, SecretKind::RefreshToken)
+        .unwrap()
+        .map(|s| s.expose_secret().to_string())
 }

@@ -15,6 +15,7 @@ use onramp_core::model::{
     CallbackKind, CallbackSettings, ClientAuth, CustomProviderInput, IntegrationPatch, KeyValue,
 };
 use onramp_core::oauth::CallbackChannel;
+use onramp_core::secrets::ExposeSecret;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::Engine;
 use onramp_sandbox::{Sandbox, SandboxConfig};
@@ -44,7 +45,11 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> (String, String) {
         .await
         .unwrap();
     engine
-        .save_credentials(&view.id, &client_id, Some(&sandbox.config().client_secret))
+        .save_credentials(
+            &view.id,
+            &client_id,
+            Some(sandbox.config().client_secret.clone().into()),
+        )
         .await
         .unwrap();
     let started = engine
@@ -62,7 +67,9 @@ async fn connected(engine: &Engine, sandbox: &Sandbox) -> (String, String) {
     let refresh_token = Vault
         .get(&view.id, SecretKind::RefreshToken)
         .unwrap()
-        .expect("a refresh token (offline_access)");
+        .expect("a refresh token (offline_access)")
+        .expose_secret()
+        .to_string();
     Vault.delete(&view.id, SecretKind::RefreshToken).unwrap();
     (view.id, refresh_token)
 }
@@ -114,7 +121,11 @@ async fn connected_custom(engine: &Engine, sandbox: &Sandbox) -> (String, String
         .await
         .unwrap();
     engine
-        .save_credentials(&view.id, &client_id, Some(&sandbox.config().client_secret))
+        .save_credentials(
+            &view.id,
+            &client_id,
+            Some(sandbox.config().client_secret.clone().into()),
+        )
         .await
         .unwrap();
     sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
@@ -131,7 +142,9 @@ async fn connected_custom(engine: &Engine, sandbox: &Sandbox) -> (String, String
     let refresh_token = Vault
         .get(&view.id, SecretKind::RefreshToken)
         .unwrap()
-        .expect("a refresh token (offline_access)");
+        .expect("a refresh token (offline_access)")
+        .expose_secret()
+        .to_string();
     Vault.delete(&view.id, SecretKind::RefreshToken).unwrap();
     (view.id, refresh_token)
 }

@@ -18,6 +18,7 @@ use onramp_core::nango::errors::{map_answer, Step};
 use onramp_core::oauth::{
     build_authorize_url, parse_callback, read_token_response, AuthorizeParams, CallbackParams,
 };
+use onramp_core::secrets::ExposeSecret;
 use onramp_core::store::legacy;
 use onramp_core::OnrampError;
 use serde_json::Value;
@@ -63,7 +64,7 @@ fn check_callback(text: &str) {
             let again = parse_callback(&callback_with(&params))
                 .unwrap_or_else(|e| panic!("a parsed callback written out again is refused: {e}"));
             assert!(
-                again == params,
+                fields(&again) == fields(&params),
                 "a callback written out again parses differently"
             );
         }
@@ -79,16 +80,28 @@ fn check_callback(text: &str) {
     }
 }
 
+/// A callback's address and parameters, the code exposed to compare it.
+fn fields(p: &CallbackParams) -> [Option<&str>; 5] {
+    [
+        Some(p.address.as_str()),
+        p.state.as_deref(),
+        p.code.as_ref().map(ExposeSecret::expose_secret),
+        p.error.as_deref(),
+        p.error_description.as_deref(),
+    ]
+}
+
 fn callback_with(params: &CallbackParams) -> String {
     // Written out on the address it came to (compared with the flow's redirect URI).
     let mut url = url::Url::parse(&params.address).expect("a parsed callback's address is a URL");
     {
         let mut query = url.query_pairs_mut();
+        let [_, state, code, error, description] = fields(params);
         for (key, value) in [
-            ("state", &params.state),
-            ("code", &params.code),
-            ("error", &params.error),
-            ("error_description", &params.error_description),
+            ("state", state),
+            ("code", code),
+            ("error", error),
+            ("error_description", description),
         ] {
             if let Some(v) = value {
                 query.append_pair(key, v);

@@ -2,6 +2,7 @@
 
 use onramp_core::engine::NANGO_READ_BACK_DELAY;
 use onramp_core::model::{IntegrationView, NangoTarget};
+use onramp_core::secrets::SecretString;
 use tauri::State;
 
 use super::Result;
@@ -11,7 +12,8 @@ use crate::state::AppState;
 pub async fn save_nango_secret_key(
     state: State<'_, AppState>,
     id: String,
-    secret_key: String,
+    // Deserialized straight into a type that never prints.
+    secret_key: SecretString,
 ) -> Result<IntegrationView> {
     Ok(state.engine.save_nango_secret_key(&id, &secret_key).await?)
 }

@@ -1,6 +1,7 @@
 //! Step 2, registration in the developer console: credentials, and the console's pages.
 
 use onramp_core::model::IntegrationView;
+use onramp_core::secrets::SecretString;
 use onramp_core::OnrampError;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
@@ -13,9 +14,9 @@ pub async fn save_credentials(
     state: State<'_, AppState>,
     id: String,
     client_id: String,
-    secret: Option<String>,
+    // Deserialized straight into a type that never prints.
+    secret: Option<SecretString>,
 ) -> Result<IntegrationView> {
-    let secret = secret.as_deref();
     Ok(state
         .engine
         .save_credentials(&id, &client_id, secret)

@@ -25,7 +25,7 @@ pub struct StartedAuthorization {
 /// A callback matched to its pending flow, ready for the code exchange.
 pub struct AcceptedCallback {
     pub integration_id: String,
-    code: String,
+    code: SecretString,
     flow: PendingFlow,
 }
 
@@ -326,7 +326,7 @@ impl Engine {
             &endpoint.credentials(),
             &accepted.code,
             &accepted.flow.redirect_uri,
-            accepted.flow.pkce_verifier.as_deref(),
+            accepted.flow.pkce_verifier.as_ref(),
         )
         .await?;
         let granted = tokens

@@ -31,6 +31,7 @@ pub use push::NANGO_READ_BACK_DELAY;
 pub use registration::validate_credential;
 pub use requests::HISTORY_LIMIT;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -30,11 +30,11 @@ impl Engine {
     pub async fn save_nango_secret_key(
         &self,
         id: &str,
-        secret_key: &str,
+        secret_key: &SecretString,
     ) -> Result<IntegrationView, OnrampError> {
         self.store.integration(id).await?;
-        let key = secret_key.trim().to_string();
-        if key.is_empty() || key.chars().any(char::is_whitespace) {
+        let key = SecretString::from(secret_key.expose_secret().trim());
+        if key.expose_secret().is_empty() || key.expose_secret().chars().any(char::is_whitespace) {
             return Err(OnrampError::invalid(
                 "Nango secret key",
                 "Paste the secret key (Environment API key) from Nango's Environment Settings, without spaces.",

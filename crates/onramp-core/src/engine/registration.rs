@@ -11,13 +11,16 @@ impl Engine {
         &self,
         id: &str,
         client_id: &str,
-        secret: Option<&str>,
+        secret: Option<SecretString>,
     ) -> Result<IntegrationView, OnrampError> {
         let integration = self.store.integration(id).await?;
         let client_id = client_id.trim().to_string();
-        let secret = secret.map(str::trim).filter(|s| !s.is_empty());
+        let secret = secret
+            .map(|s| SecretString::from(s.expose_secret().trim()))
+            .filter(|s| !s.expose_secret().is_empty());
+        let secret_text = secret.as_ref().map(ExposeSecret::expose_secret);
         validate_credential("client ID", &client_id)?;
-        match secret {
+        match secret_text {
             None if !integration.has_client_secret => {
                 return Err(OnrampError::invalid(
                     "client secret",
@@ -39,7 +42,7 @@ impl Engine {
         if let Some(sandbox) = &self.config.sandbox {
             if integration.provider_id == DEFAULT_PROVIDER_ID
                 && (client_id == sandbox.app.client_secret
-                    || secret == Some(&sandbox.app.client_id))
+                    || secret_text == Some(sandbox.app.client_id.as_str()))
             {
                 return Err(OnrampError::invalid(
                     "client ID",
@@ -47,13 +50,12 @@ impl Engine {
                 ));
             }
         }
+        let stored_secret = secret.is_some();
         if let Some(secret) = secret {
-            let (vault, owned_id, secret) =
-                (self.vault.clone(), id.to_string(), secret.to_string());
+            let (vault, owned_id) = (self.vault.clone(), id.to_string());
             run_blocking(move || vault.set(&owned_id, SecretKind::ClientSecret, &secret)).await?;
             tracing::info!("client secret for integration {id} stored in the keychain");
         }
-        let stored_secret = secret.is_some();
         self.change_integration(id, move |i| {
             i.client_id = client_id;
             i.has_client_secret |= stored_secret;
@@ -100,16 +102,21 @@ mod tests {
         let seed = seeded("http://127.0.0.1:9", 3000, 3600);
         let engine = &seed.engine;
         let code = |r: Result<IntegrationView, OnrampError>| r.unwrap_err().to_ui().detail;
-        assert!(code(engine.save_credentials(&seed.id, "", Some("s")).await).contains("empty"));
         assert!(code(
             engine
-                .save_credentials(&seed.id, "id-2", Some("not a secret"))
+                .save_credentials(&seed.id, "", Some("s".into()))
+                .await
+        )
+        .contains("empty"));
+        assert!(code(
+            engine
+                .save_credentials(&seed.id, "id-2", Some("not a secret".into()))
                 .await
         )
         .contains("spaces"));
         assert!(code(
             engine
-                .save_credentials(&seed.id, "same", Some("same"))
+                .save_credentials(&seed.id, "same", Some("same".into()))
                 .await
         )
         .contains("swapped"));
@@ -122,12 +129,13 @@ mod tests {
             Vault
                 .get(&seed.id, SecretKind::ClientSecret)
                 .unwrap()
+                .revealed()
                 .as_deref(),
             Some("secret-1")
         );
         // Pasted with a trailing newline: trimmed, then stored.
         let view = engine
-            .save_credentials(&seed.id, " id-2\n", Some("secret-2\n"))
+            .save_credentials(&seed.id, " id-2\n", Some("secret-2\n".into()))
             .await
             .unwrap();
         assert_eq!(view.client_id, "id-2");
@@ -135,6 +143,7 @@ mod tests {
             Vault
                 .get(&seed.id, SecretKind::ClientSecret)
                 .unwrap()
+                .revealed()
                 .as_deref(),
             Some("secret-2")
         );

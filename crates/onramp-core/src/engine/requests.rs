@@ -306,7 +306,8 @@ impl Engine {
             &resolved.method,
             &resolved.url,
             resolved.body.as_deref(),
-            token.as_deref(),
+            // The user asked for the token in the command ("reveal"): it leaves as text here.
+            token.as_ref().map(ExposeSecret::expose_secret),
         ))
     }
 

@@ -4,6 +4,7 @@
 use super::*;
 pub use crate::events::{Recorded, RecordingSink};
 use crate::model::{ClientAuth, CustomProviderInput};
+pub use crate::secrets::RevealedForTests;
 use std::sync::Arc;
 
 pub struct Seeded {
@@ -77,10 +78,14 @@ pub fn seeded(server: &str, remaining: i64, lifetime: i64) -> Seeded {
     .unwrap();
     let vault = Vault;
     vault
-        .set(&id, SecretKind::ClientSecret, "secret-1")
+        .set(&id, SecretKind::ClientSecret, &"secret-1".into())
         .unwrap();
-    vault.set(&id, SecretKind::AccessToken, "at-1").unwrap();
-    vault.set(&id, SecretKind::RefreshToken, "rt-1").unwrap();
+    vault
+        .set(&id, SecretKind::AccessToken, &"at-1".into())
+        .unwrap();
+    vault
+        .set(&id, SecretKind::RefreshToken, &"rt-1".into())
+        .unwrap();
     let engine = Engine::new(EngineConfig {
         config_dir: dir.path().into(),
         sandbox: None,

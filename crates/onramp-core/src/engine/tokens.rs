@@ -5,12 +5,13 @@ use super::*;
 use crate::lifecycle::{reconnect_reason, use_margin_secs};
 use crate::oauth::{ClientCredentials, TokenSet};
 
-/// Owned credentials for the token endpoint; not `Debug`, it holds the secret.
+/// Owned credentials for the token endpoint (the secret prints as `[REDACTED]`).
+#[derive(Debug)]
 pub(super) struct TokenEndpoint {
     server: crate::oauth_error::Server,
     token_url: String,
     client_id: String,
-    client_secret: String,
+    client_secret: SecretString,
     auth: crate::model::ClientAuth,
 }
 
@@ -43,7 +44,7 @@ impl Engine {
     /// A valid access token, refreshed first when it is about to expire. One refresh at a time per
     /// integration: a caller that waited re-reads the settings, because the refresh it waited for may
     /// already have produced a fresh token.
-    pub async fn access_token(&self, id: &str) -> Result<String, OnrampError> {
+    pub async fn access_token(&self, id: &str) -> Result<SecretString, OnrampError> {
         let lock = self.lifecycle.refresh_lock(id);
         let _guard = lock.lock().await;
         let integration = self.store.integration(id).await?;
@@ -64,14 +65,14 @@ impl Engine {
     pub(super) async fn refresh_after_rejection(
         &self,
         id: &str,
-        used: &str,
-    ) -> Result<String, OnrampError> {
+        used: &SecretString,
+    ) -> Result<SecretString, OnrampError> {
         let lock = self.lifecycle.refresh_lock(id);
         let _guard = lock.lock().await;
         let integration = self.store.integration(id).await?;
         self.usable_connection(&integration)?;
         match self.stored(id, SecretKind::AccessToken).await? {
-            Some(current) if current != used => Ok(current),
+            Some(current) if current.expose_secret() != used.expose_secret() => Ok(current),
             _ => self.refresh_locked(&integration).await,
         }
     }
@@ -228,7 +229,7 @@ impl Engine {
         &self,
         id: &str,
         kind: SecretKind,
-    ) -> Result<Option<String>, OnrampError> {
+    ) -> Result<Option<SecretString>, OnrampError> {
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.get(&owned, kind)).await
@@ -238,7 +239,7 @@ impl Engine {
     pub(super) async fn refresh_locked(
         &self,
         integration: &Integration,
-    ) -> Result<String, OnrampError> {
+    ) -> Result<SecretString, OnrampError> {
         let id = integration.id.clone();
         if let Some(h) = &integration.handed_off {
             return Err(OnrampError::HandedOff {
@@ -284,7 +285,11 @@ impl Engine {
     /// Stores a refresh's tokens and the connection's new expiry. If the keychain refuses (locked,
     /// daemon gone), the tokens stay in memory and the error says so: the next refresh attempt
     /// (Refresh now, a call, the background's backoff) writes them first.
-    async fn save_refreshed(&self, id: &str, tokens: TokenSet) -> Result<String, OnrampError> {
+    async fn save_refreshed(
+        &self,
+        id: &str,
+        tokens: TokenSet,
+    ) -> Result<SecretString, OnrampError> {
         let id = id.to_string();
         if let Err(e) = self.store_tokens(&id, &tokens, false).await {
             return match e {
@@ -370,7 +375,7 @@ impl Engine {
         })
     }
 
-    pub(super) async fn client_secret(&self, id: &str) -> Result<String, OnrampError> {
+    pub(super) async fn client_secret(&self, id: &str) -> Result<SecretString, OnrampError> {
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.get(&owned, SecretKind::ClientSecret))
@@ -398,13 +403,14 @@ mod tests {
             tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
         }
         for t in tasks {
-            assert_eq!(t.await.unwrap().unwrap(), "at-2");
+            assert_eq!(t.await.unwrap().unwrap().revealed(), "at-2");
         }
         refresh.assert_async().await;
         assert_eq!(
             Vault
                 .get(&s.id, SecretKind::RefreshToken)
                 .unwrap()
+                .revealed()
                 .as_deref(),
             Some("rt-2")
         );
@@ -424,7 +430,8 @@ mod tests {
             .with_status(200)
             .with_body_from_request(move |_| {
                 // Runs when the new access token reaches the provider.
-                *seen.lock().unwrap() = Some(Vault.get(&id, SecretKind::RefreshToken).unwrap());
+                *seen.lock().unwrap() =
+                    Some(Vault.get(&id, SecretKind::RefreshToken).unwrap().revealed());
                 b"{}".to_vec()
             })
             .create_async()
@@ -456,11 +463,15 @@ mod tests {
             .create_async()
             .await;
         let s = seeded(&server.url(), 0, 3600);
-        assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
+        assert_eq!(
+            s.engine.access_token(&s.id).await.unwrap().revealed(),
+            "at-2"
+        );
         assert_eq!(
             Vault
                 .get(&s.id, SecretKind::RefreshToken)
                 .unwrap()
+                .revealed()
                 .as_deref(),
             Some("rt-1")
         );
@@ -525,7 +536,10 @@ mod tests {
             assert!(ui.hint.unwrap().contains("Unlock the keychain"));
             assert!(!ui.detail.contains("rt-2") && !ui.detail.contains("at-2"));
             // Nothing saved changed yet; the integration is still connected.
-            let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+            let stored = Vault
+                .get(&s.id, SecretKind::RefreshToken)
+                .unwrap()
+                .revealed();
             assert_eq!(stored.as_deref(), Some("rt-1"));
             let view = s.engine.integration(&s.id).await.unwrap();
             assert_eq!(view.connection.unwrap().state, ConnectionState::Connected);
@@ -533,9 +547,15 @@ mod tests {
             // Unlocked: the next attempt writes the held pair, with no second refresh.
             s.engine.refresh_now(&s.id).await.unwrap();
             first.assert_async().await;
-            let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+            let stored = Vault
+                .get(&s.id, SecretKind::RefreshToken)
+                .unwrap()
+                .revealed();
             assert_eq!(stored.as_deref(), Some("rt-2"), "{failure:?}");
-            assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
+            assert_eq!(
+                s.engine.access_token(&s.id).await.unwrap().revealed(),
+                "at-2"
+            );
 
             // The following refresh uses rt-2.
             let second = server
@@ -575,8 +595,14 @@ mod tests {
         fail_next_write(&s.id, SecretKind::RefreshToken, MockFailure::Locked);
         let still_locked = s.engine.access_token(&s.id).await.unwrap_err();
         assert!(matches!(still_locked, OnrampError::TokensNotSaved(_)));
-        assert_eq!(s.engine.access_token(&s.id).await.unwrap(), "at-2");
-        let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+        assert_eq!(
+            s.engine.access_token(&s.id).await.unwrap().revealed(),
+            "at-2"
+        );
+        let stored = Vault
+            .get(&s.id, SecretKind::RefreshToken)
+            .unwrap()
+            .revealed();
         assert_eq!(stored.as_deref(), Some("rt-2"));
     }
 
@@ -601,7 +627,10 @@ mod tests {
             s.engine.refresh_due_in_background().await,
             vec![s.id.clone()]
         );
-        let stored = Vault.get(&s.id, SecretKind::RefreshToken).unwrap();
+        let stored = Vault
+            .get(&s.id, SecretKind::RefreshToken)
+            .unwrap()
+            .revealed();
         assert_eq!(stored.as_deref(), Some("rt-2"));
         assert!(s.engine.due_for_proactive_refresh().await.is_empty());
         refresh.assert_async().await;

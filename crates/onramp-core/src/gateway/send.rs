@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use crate::error::OnrampError;
 use crate::model::KeyValue;
 use crate::oauth::describe_reqwest_error;
+use crate::secrets::{ExposeSecret, SecretString};
 
 /// A raw answer from the gateway.
 pub struct RawResponse {
@@ -22,7 +23,7 @@ pub async fn send_once(
     http: &reqwest::Client,
     method: &str,
     url: &str,
-    access_token: &str,
+    access_token: &SecretString,
     body: Option<&str>,
 ) -> Result<RawResponse, OnrampError> {
     let method = reqwest::Method::from_bytes(method.as_bytes())
@@ -30,7 +31,7 @@ pub async fn send_once(
     let started = Instant::now();
     let mut request = http
         .request(method, url)
-        .bearer_auth(access_token)
+        .bearer_auth(access_token.expose_secret())
         .header("accept", "application/json");
     if let Some(b) = body {
         request = request
@@ -179,7 +180,7 @@ mod tests {
             .create_async()
             .await;
         let url = format!("{}/ex/jira/c1/rest/api/3/myself", server.url());
-        let raw = send_once(&reqwest::Client::new(), "GET", &url, "tok", None)
+        let raw = send_once(&reqwest::Client::new(), "GET", &url, &"tok".into(), None)
             .await
             .unwrap();
         let r = to_result("jira-myself", "GET", &url, raw, 1, false, None);

@@ -213,7 +213,7 @@ mod tests {
             &reqwest::Client::new(),
             "GET",
             &accessible_resources_url(&p),
-            "tok",
+            &"tok".into(),
             None,
         )
         .await

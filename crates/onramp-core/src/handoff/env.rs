@@ -30,6 +30,7 @@ use serde::Serialize;
 use super::{HandoffValues, TokenBody};
 use crate::error::OnrampError;
 use crate::model::ClientAuth;
+use crate::secrets::ExposeSecret;
 
 /// The JSON file's `format`.
 pub const JSON_FORMAT: &str = "onramp.handoff";
@@ -68,7 +69,7 @@ pub fn to_env(values: &HandoffValues) -> String {
     );
     line("ONRAMP_CLIENT_ID", &values.client_id);
     if let Some(secret) = &values.client_secret {
-        line("ONRAMP_CLIENT_SECRET", secret);
+        line("ONRAMP_CLIENT_SECRET", secret.expose_secret());
     }
     line("ONRAMP_REDIRECT_URI", &values.redirect_uri);
     line("ONRAMP_SCOPES", &values.scopes.join(" "));

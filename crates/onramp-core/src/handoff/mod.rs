@@ -16,6 +16,7 @@ use ts_rs::TS;
 
 use crate::error::OnrampError;
 use crate::model::{ClientAuth, KeyValue, ProductId, Provider, TestCallPreset};
+use crate::secrets::SecretString;
 use crate::store::Integration;
 
 pub use definition::{parse_definition, to_definition, Definition};
@@ -108,8 +109,9 @@ pub struct ProductBase {
 }
 
 /// Everything a backend needs to use the integration, taken from the integration and its provider.
-/// Never holds a token; holds the client secret only when the user asked for it (so: not `Debug`).
-#[derive(Clone, PartialEq, Eq, Serialize)]
+/// Never holds a token; holds the client secret only when the user asked for it (`{:?}` shows it
+/// as `[REDACTED]`; serializing writes it, into the export the user asked for).
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HandoffValues {
     pub integration_name: String,
@@ -128,8 +130,11 @@ pub struct HandoffValues {
     /// The API gateway (Atlassian: `https://api.atlassian.com`); empty when the provider has none.
     pub gateway_url: String,
     pub products: Vec<ProductBase>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secrets::serialize_exposed"
+    )]
+    pub client_secret: Option<SecretString>,
 }
 
 /// The hand-off values of an integration. `client_secret` is `Some` only when the user chose to
@@ -137,7 +142,7 @@ pub struct HandoffValues {
 pub fn values(
     integration: &Integration,
     provider: &Provider,
-    client_secret: Option<String>,
+    client_secret: Option<SecretString>,
 ) -> HandoffValues {
     let gateway = provider.gateway_url.trim_end_matches('/');
     let site = integration.site.as_ref().map(|s| SiteRef {

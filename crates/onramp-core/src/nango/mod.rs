@@ -22,20 +22,22 @@ use errors::Step;
 
 use crate::error::OnrampError;
 use crate::model::{NangoProvider, NangoTarget, Site};
+use crate::secrets::{ExposeSecret, SecretString};
 
-/// Everything a push sends. Not `Debug`: it holds secrets.
+/// Everything a push sends (the secrets print as `[REDACTED]`).
+#[derive(Debug)]
 pub struct PushInput<'a> {
     pub provider: NangoProvider,
     pub integration_key: &'a str,
     /// Shown in Nango's dashboard.
     pub display_name: &'a str,
     pub client_id: &'a str,
-    pub client_secret: &'a str,
+    pub client_secret: &'a SecretString,
     /// The scopes the app requests (Onramp's list; joined with commas for Nango).
     pub scopes: &'a [String],
     pub connection_id: &'a str,
-    pub access_token: &'a str,
-    pub refresh_token: &'a str,
+    pub access_token: &'a SecretString,
+    pub refresh_token: &'a SecretString,
     /// Unix seconds.
     pub expires_at: i64,
     pub site: &'a Site,
@@ -114,7 +116,7 @@ fn credentials(input: &PushInput) -> Value {
     json!({
         "type": "OAUTH2",
         "client_id": input.client_id,
-        "client_secret": input.client_secret,
+        "client_secret": input.client_secret.expose_secret(),
         "scopes": input.scopes.join(","),
     })
 }
@@ -148,8 +150,8 @@ pub fn import_connection_body(input: &PushInput) -> Result<Value, OnrampError> {
         "connection_id": input.connection_id,
         "credentials": {
             "type": "OAUTH2",
-            "access_token": input.access_token,
-            "refresh_token": input.refresh_token,
+            "access_token": input.access_token.expose_secret(),
+            "refresh_token": input.refresh_token.expose_secret(),
             "expires_at": iso8601(input.expires_at)?,
         },
         "connection_config": config,
@@ -184,7 +186,7 @@ pub fn check_read_back(connection: &Value, site: &Site) -> Result<Value, OnrampE
 struct Client<'a> {
     http: &'a reqwest::Client,
     base: String,
-    secret_key: &'a str,
+    secret_key: &'a SecretString,
 }
 
 impl Client<'_> {
@@ -201,7 +203,7 @@ impl Client<'_> {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(self.secret_key);
+            .bearer_auth(self.secret_key.expose_secret());
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -247,7 +249,7 @@ impl Client<'_> {
 pub async fn push(
     http: &reqwest::Client,
     base_url: &str,
-    secret_key: &str,
+    secret_key: &SecretString,
     input: &PushInput<'_>,
     read_back_after: Duration,
 ) -> Result<PushReport, OnrampError> {
@@ -259,7 +261,7 @@ pub async fn push(
 async fn push_steps(
     http: &reqwest::Client,
     base_url: &str,
-    secret_key: &str,
+    secret_key: &SecretString,
     input: &PushInput<'_>,
     read_back_after: Duration,
 ) -> Result<PushReport, OnrampError> {

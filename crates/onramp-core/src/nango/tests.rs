@@ -33,11 +33,11 @@ fn with_input<T>(f: impl FnOnce(&PushInput) -> T) -> T {
         integration_key: "jira-acme",
         display_name: "Acme Jira",
         client_id: "cid",
-        client_secret: "csecret",
+        client_secret: &"csecret".into(),
         scopes: &scopes,
         connection_id: "user-42",
-        access_token: "at-1",
-        refresh_token: "rt-1",
+        access_token: &"at-1".into(),
+        refresh_token: &"rt-1".into(),
         expires_at: 1_788_264_000, // 2026-09-01T12:00:00Z
         site: &site,
         granted_scopes: &granted,
@@ -160,16 +160,16 @@ async fn run_at(base: &str) -> Result<PushReport, OnrampError> {
         integration_key: "jira-acme",
         display_name: "Acme Jira",
         client_id: "cid",
-        client_secret: "csecret",
+        client_secret: &"csecret".into(),
         scopes: &scopes,
         connection_id: "user-42",
-        access_token: "at-1",
-        refresh_token: "rt-1",
+        access_token: &"at-1".into(),
+        refresh_token: &"rt-1".into(),
         expires_at: 1_788_264_000,
         site: &site,
         granted_scopes: &granted,
     };
-    push(&http, base, KEY, &input, Duration::ZERO).await
+    push(&http, base, &KEY.into(), &input, Duration::ZERO).await
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ pub struct AuthorizeParams<'a> {
 pub struct AuthorizeRequest {
     pub url: String,
     pub state: String,
-    pub pkce_verifier: Option<String>,
+    pub pkce_verifier: Option<secrecy::SecretString>,
 }
 
 pub fn build_authorize_url(p: &AuthorizeParams<'_>) -> Result<AuthorizeRequest, OnrampError> {
@@ -49,7 +49,7 @@ pub fn build_authorize_url(p: &AuthorizeParams<'_>) -> Result<AuthorizeRequest, 
     if p.provider.pkce {
         let (challenge, v) = PkceCodeChallenge::new_random_sha256();
         request = request.set_pkce_challenge(challenge);
-        verifier = Some(v.secret().clone());
+        verifier = Some(secrecy::SecretString::from(v.secret().as_str()));
     }
     let (url, state) = request.url();
     Ok(AuthorizeRequest {

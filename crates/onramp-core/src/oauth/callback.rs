@@ -1,5 +1,6 @@
 //! The callback: its query parsed, then matched to its pending flow.
 
+use secrecy::SecretString;
 use url::Url;
 
 use super::flows::{CallbackChannel, FlowRegistry, PendingFlow, TakeRefused};
@@ -7,13 +8,14 @@ use crate::error::OnrampError;
 use crate::now_unix;
 
 /// The query of a callback URL: either a code or an error, with the state, and the address it came
-/// to. Not `Debug`: the code is a credential until it is exchanged.
-#[derive(Clone, PartialEq, Eq)]
+/// to. The code is a credential until it is exchanged: it is a `SecretString`, so `{:?}` shows
+/// `[REDACTED]` for it.
+#[derive(Debug, Clone)]
 pub struct CallbackParams {
     /// The callback URL without its query and fragment, compared with the flow's redirect URI.
     pub address: String,
     pub state: Option<String>,
-    pub code: Option<String>,
+    pub code: Option<SecretString>,
     pub error: Option<String>,
     pub error_description: Option<String>,
 }
@@ -32,17 +34,22 @@ pub fn parse_callback(callback_url: &str) -> Result<CallbackParams, OnrampError>
         error_description: None,
     };
     for (k, v) in url.query_pairs() {
+        let twice = || OnrampError::CallbackMalformed(format!("the parameter {k} appears twice"));
+        if k == "code" {
+            if params.code.is_some() {
+                return Err(twice());
+            }
+            params.code = Some(SecretString::from(v.into_owned()));
+            continue;
+        }
         let slot = match k.as_ref() {
             "state" => &mut params.state,
-            "code" => &mut params.code,
             "error" => &mut params.error,
             "error_description" => &mut params.error_description,
             _ => continue,
         };
         if slot.is_some() {
-            return Err(OnrampError::CallbackMalformed(format!(
-                "the parameter {k} appears twice"
-            )));
+            return Err(twice());
         }
         *slot = Some(v.into_owned());
     }
@@ -108,7 +115,7 @@ pub fn accept_callback(
     flows: &FlowRegistry,
     params: &CallbackParams,
     channel: CallbackChannel,
-) -> Result<(PendingFlow, String), CallbackRefusal> {
+) -> Result<(PendingFlow, SecretString), CallbackRefusal> {
     let state = params
         .state
         .as_deref()
@@ -142,7 +149,7 @@ pub fn accept_callback_url(
     flows: &FlowRegistry,
     callback_url: &str,
     channel: CallbackChannel,
-) -> Result<(PendingFlow, String), CallbackRefusal> {
+) -> Result<(PendingFlow, SecretString), CallbackRefusal> {
     let params = parse_callback(callback_url).map_err(|e| {
         let why = match e {
             OnrampError::CallbackMalformed(why) => why,
@@ -158,6 +165,7 @@ mod tests {
     use super::*;
     use crate::model::ErrorCode;
     use crate::oauth::flows::tests::flow;
+    use secrecy::ExposeSecret;
 
     const DEEP: CallbackChannel = CallbackChannel::DeepLink;
 
@@ -165,11 +173,13 @@ mod tests {
         flows: &FlowRegistry,
         url: &str,
         channel: CallbackChannel,
-    ) -> Result<(PendingFlow, String), CallbackRefusal> {
+    ) -> Result<(PendingFlow, SecretString), CallbackRefusal> {
         accept_callback_url(flows, url, channel)
     }
 
-    fn unmatched(result: Result<(PendingFlow, String), CallbackRefusal>) -> Option<Unmatched> {
+    fn unmatched(
+        result: Result<(PendingFlow, SecretString), CallbackRefusal>,
+    ) -> Option<Unmatched> {
         match result {
             Err(CallbackRefusal::Unmatched(why)) => Some(why),
             _ => None,
@@ -182,7 +192,10 @@ mod tests {
         flows.begin("s1".into(), flow("int-1", now_unix()));
         let url = "onramp://callback?code=abc&state=s1";
         let (f, code) = accept(&flows, url, DEEP).unwrap_or_else(|_| panic!("accepted"));
-        assert_eq!((f.integration_id.as_str(), code.as_str()), ("int-1", "abc"));
+        assert_eq!(
+            (f.integration_id.as_str(), code.expose_secret()),
+            ("int-1", "abc")
+        );
         // Replay of the same callback is rejected.
         assert_eq!(
             unmatched(accept(&flows, url, DEEP)),
@@ -250,7 +263,10 @@ mod tests {
             lo,
         )
         .unwrap_or_else(|_| panic!("the genuine callback is still accepted"));
-        assert_eq!((f.integration_id.as_str(), code.as_str()), ("int-1", "abc"));
+        assert_eq!(
+            (f.integration_id.as_str(), code.expose_secret()),
+            ("int-1", "abc")
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub struct PendingFlow {
     pub redirect_uri: String,
     /// The only channel its callback is accepted through.
     pub channel: CallbackChannel,
-    pub pkce_verifier: Option<String>,
+    pub pkce_verifier: Option<secrecy::SecretString>,
     pub created_at: i64,
     /// Dropping this stops the loopback listener that waits for this flow, if any.
     pub stop_listener: Option<oneshot::Sender<()>>,

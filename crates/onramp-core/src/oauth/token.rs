@@ -9,14 +9,18 @@ use oauth2::{
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
 };
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::error::OnrampError;
 use crate::model::ClientAuth;
 use crate::now_unix;
 
-/// Tokens as received from the token endpoint. Not `Debug`, so it cannot end up in a log by accident.
+/// Tokens as received from the token endpoint. The tokens are `SecretString`s: printing the set
+/// (`{:?}`) shows `[REDACTED]` for them.
+#[derive(Debug, Clone)]
 pub struct TokenSet {
-    pub access_token: String,
-    pub refresh_token: Option<String>,
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
     pub expires_at: Option<i64>,
     /// `expires_in`, seconds.
     pub lifetime: Option<i64>,
@@ -24,30 +28,32 @@ pub struct TokenSet {
     pub scopes: Option<Vec<String>>,
 }
 
+#[derive(Debug)]
 pub struct ClientCredentials<'a> {
     /// Named in the error when the token endpoint refuses.
     pub server: &'a crate::oauth_error::Server,
     pub token_url: &'a str,
     pub client_id: &'a str,
-    pub client_secret: &'a str,
+    pub client_secret: &'a SecretString,
     pub auth: ClientAuth,
 }
 
 pub async fn exchange_code(
     http: &reqwest::Client,
     creds: &ClientCredentials<'_>,
-    code: &str,
+    code: &SecretString,
     redirect_uri: &str,
-    pkce_verifier: Option<&str>,
+    pkce_verifier: Option<&SecretString>,
 ) -> Result<TokenSet, OnrampError> {
     let client = token_client(creds)?.set_redirect_uri(
         RedirectUrl::new(redirect_uri.to_string())
             .map_err(|e| OnrampError::invalid("callback URL", e.to_string()))?,
     );
     let status = StatusCell::default();
-    let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
+    let mut request =
+        client.exchange_code(AuthorizationCode::new(code.expose_secret().to_string()));
     if let Some(v) = pkce_verifier {
-        request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_string()));
+        request = request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_string()));
     }
     let response = request.request_async(&http_client(http, &status)).await;
     into_token_set(response, &status, creds.server)
@@ -56,11 +62,11 @@ pub async fn exchange_code(
 pub async fn refresh(
     http: &reqwest::Client,
     creds: &ClientCredentials<'_>,
-    refresh_token: &str,
+    refresh_token: &SecretString,
 ) -> Result<TokenSet, OnrampError> {
     let client = token_client(creds)?;
     let status = StatusCell::default();
-    let token = RefreshToken::new(refresh_token.to_string());
+    let token = RefreshToken::new(refresh_token.expose_secret().to_string());
     let response = client
         .exchange_refresh_token(&token)
         .request_async(&http_client(http, &status))
@@ -83,7 +89,9 @@ type TokenClient = oauth2::Client<
 
 fn token_client(creds: &ClientCredentials<'_>) -> Result<TokenClient, OnrampError> {
     Ok(BasicClient::new(ClientId::new(creds.client_id.to_string()))
-        .set_client_secret(ClientSecret::new(creds.client_secret.to_string()))
+        .set_client_secret(ClientSecret::new(
+            creds.client_secret.expose_secret().to_string(),
+        ))
         // Atlassian documents client_id/client_secret in the request body (HTTP Basic is unconfirmed
         // there); custom servers may ask for Basic.
         .set_auth_type(match creds.auth {
@@ -202,8 +210,10 @@ fn into_token_set(
                 .expires_in()
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
             Ok(TokenSet {
-                access_token: t.access_token().secret().clone(),
-                refresh_token: t.refresh_token().map(|r| r.secret().clone()),
+                access_token: SecretString::from(t.access_token().secret().as_str()),
+                refresh_token: t
+                    .refresh_token()
+                    .map(|r| SecretString::from(r.secret().as_str())),
                 expires_at: lifetime.map(|l| now_unix().saturating_add(l)),
                 lifetime,
                 scopes: t
@@ -259,11 +269,12 @@ pub fn read_token_response(
     body: &[u8],
 ) -> Result<TokenSet, OnrampError> {
     let server = crate::oauth_error::Server::unknown();
+    let secret = SecretString::from("secret");
     let creds = ClientCredentials {
         server: &server,
         token_url: "https://token.example/token",
         client_id: "client",
-        client_secret: "secret",
+        client_secret: &secret,
         auth: ClientAuth::RequestBody,
     };
     let cell = StatusCell::default();
@@ -294,8 +305,8 @@ mod tests {
     use crate::model::ErrorCode;
     use mockito::Matcher;
 
-    fn creds(url: &str) -> (String, &'static str, &'static str) {
-        (format!("{url}/oauth/token"), "client-123", "s3cret")
+    fn creds(url: &str) -> (String, &'static str, SecretString) {
+        (format!("{url}/oauth/token"), "client-123", "s3cret".into())
     }
 
     #[tokio::test]
@@ -327,18 +338,21 @@ mod tests {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
                 client_id: id,
-                client_secret: secret,
+                client_secret: &secret,
                 auth: ClientAuth::RequestBody,
             },
-            "the-code",
+            &"the-code".into(),
             "http://127.0.0.1:47823/callback",
             None,
         )
         .await
         .unwrap_or_else(|e| panic!("exchange failed: {e}"));
         mock.assert_async().await;
-        assert_eq!(t.access_token, "at-1");
-        assert_eq!(t.refresh_token.as_deref(), Some("rt-1"));
+        assert_eq!(t.access_token.expose_secret(), "at-1");
+        assert_eq!(
+            t.refresh_token.as_ref().map(ExposeSecret::expose_secret),
+            Some("rt-1")
+        );
         let expires = t.expires_at.unwrap();
         assert!(expires >= before + 3600 && expires <= now_unix() + 3600);
         assert_eq!(
@@ -363,10 +377,10 @@ mod tests {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
                 client_id: id,
-                client_secret: secret,
+                client_secret: &secret,
                 auth: ClientAuth::RequestBody,
             },
-            "c",
+            &"c".into(),
             "onramp://callback",
             None,
         )
@@ -439,15 +453,15 @@ mod tests {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
                 client_id: id,
-                client_secret: secret,
+                client_secret: &secret,
                 auth: ClientAuth::RequestBody,
             },
-            "rt-old",
+            &"rt-old".into(),
         )
         .await
         .unwrap_or_else(|e| panic!("refresh failed: {e}"));
         mock.assert_async().await;
-        assert_eq!(t.access_token, "at-2");
+        assert_eq!(t.access_token.expose_secret(), "at-2");
         assert!(t.refresh_token.is_none());
         assert!(t.scopes.is_none());
     }
@@ -460,10 +474,10 @@ mod tests {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: "http://127.0.0.1:9/oauth/token",
                 client_id: "c",
-                client_secret: "s",
+                client_secret: &"s".into(),
                 auth: ClientAuth::RequestBody,
             },
-            "c",
+            &"c".into(),
             "onramp://callback",
             None,
         )
