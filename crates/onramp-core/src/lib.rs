@@ -1,6 +1,7 @@
 //! Onramp's engine. Everything that is a rule lives here, free of Tauri, so it can be unit-tested:
 //!
 //! - [`catalog`]: providers, scopes and test calls, read from the data files in `catalog/`;
+//! - [`endpoint_scopes`]: which scopes a Jira or Confluence REST call needs, from Atlassian's specs;
 //! - [`oauth`]: authorize URL, pending flows (state), callback parsing, code exchange, refresh;
 //! - [`loopback`]: the one-shot `127.0.0.1:<port>/callback` listener;
 //! - [`vault`]: secrets in the OS keychain, nowhere else;
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod custom;
 pub mod desktop_entry;
 pub mod diagnosis;
+pub mod endpoint_scopes;
 pub mod engine;
 pub mod error;
 pub mod error_code;

@@ -16,6 +16,8 @@ use crate::model::{
 #[cfg(test)]
 mod reference;
 mod resolve;
+#[cfg(test)]
+mod spec_data;
 
 /// The id of the provider preselected on first run.
 pub const DEFAULT_PROVIDER_ID: &str = "sandbox";
