@@ -258,8 +258,14 @@ def scopes_toml(scopes):
             f"declared_in = {toml_list(s['declared_in'])}",
             f"required_by = {s['required_by']}",
         ]
+        notes = []
         if s["required_by"] == 0:
-            out.append(f"note = {toml_str('Declared in the security scheme, but no operation in the specs requires it.')}")
+            notes.append("Declared in the security scheme, but no operation in the specs requires it.")
+        if s["kind"] == "classic" and GRANULAR_NAME.match(name):
+            notes.append("Classic by its place in the spec (a Current alternative beside a Beta one), "
+                         "though its name has the granular form.")
+        if notes:
+            out.append(f"note = {toml_str(' '.join(notes))}")
         out.append("")
     return "\n".join(out)
 
