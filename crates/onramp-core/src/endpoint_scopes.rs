@@ -29,10 +29,10 @@ pub struct EndpointScopes {
     pub path_template: String,
     pub operation_id: String,
     pub summary: String,
-    /// Every scope of the classic alternative. `None`: the spec publishes no classic alternative.
-    /// `Some([])`: it publishes one with no scope named (any token of that kind).
+    /// Every scope of the classic alternative. None (null): the spec publishes no classic
+    /// alternative. Empty: it publishes one with no scope named, so any token will do.
     pub classic: Option<Vec<String>>,
-    /// Every scope of the granular alternative, with the same meaning of `None` and `Some([])`.
+    /// Every scope of the granular alternative; None and empty mean what they mean for `classic`.
     pub granular: Option<Vec<String>>,
     pub deprecated: bool,
 }
@@ -57,9 +57,9 @@ pub enum Verdict {
 #[serde(rename_all = "camelCase")]
 pub struct ScopeSatisfaction {
     pub verdict: Verdict,
-    /// Classic scopes not granted; `None` when the spec publishes no classic alternative.
+    /// Classic scopes not granted; None (null) when the spec publishes no classic alternative.
     pub missing_classic: Option<Vec<String>>,
-    /// Granular scopes not granted; `None` when the spec publishes no granular alternative.
+    /// Granular scopes not granted; None (null) when the spec publishes no granular alternative.
     pub missing_granular: Option<Vec<String>>,
 }
 

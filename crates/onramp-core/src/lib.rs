@@ -80,6 +80,10 @@ mod bindings {
         crate::handoff::HandoffFormat::export_all(&cfg).unwrap();
         crate::handoff::SnippetLanguage::export_all(&cfg).unwrap();
         crate::handoff::HandoffExport::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::EndpointScopes::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::ScopeSatisfaction::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::ScopePreference::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::ProposedScopes::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();
