@@ -149,15 +149,9 @@ struct Index {
     by_shape: HashMap<(String, usize), Vec<usize>>,
 }
 
+/// `operations.json`; its other keys (`generatedBy`, `about`, `pathPrefixes`) are for people.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct OperationsFile {
-    #[allow(dead_code)]
-    generated_by: String,
-    #[allow(dead_code)]
-    about: String,
-    #[allow(dead_code)]
-    path_prefixes: BTreeMap<String, serde_json::Value>,
     operations: Vec<EndpointScopes>,
 }
 
