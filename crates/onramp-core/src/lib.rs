@@ -1,6 +1,7 @@
 //! Onramp's engine. Everything that is a rule lives here, free of Tauri, so it can be unit-tested:
 //!
 //! - [`catalog`]: providers, scopes and test calls, read from the data files in `catalog/`;
+//! - [`endpoint_scopes`]: which scopes a Jira or Confluence REST call needs, from Atlassian's specs;
 //! - [`oauth`]: authorize URL, pending flows (state), callback parsing, code exchange, refresh;
 //! - [`loopback`]: the one-shot `127.0.0.1:<port>/callback` listener;
 //! - [`vault`]: secrets in the OS keychain, nowhere else; [`secrets`]: in memory, in types that never print;
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod custom;
 pub mod desktop_entry;
 pub mod diagnosis;
+pub mod endpoint_scopes;
 pub mod engine;
 pub mod error;
 pub mod error_code;
@@ -79,6 +81,10 @@ mod bindings {
         crate::handoff::HandoffFormat::export_all(&cfg).unwrap();
         crate::handoff::SnippetLanguage::export_all(&cfg).unwrap();
         crate::handoff::HandoffExport::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::EndpointScopes::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::ScopeSatisfaction::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::ScopePreference::export_all(&cfg).unwrap();
+        crate::endpoint_scopes::ProposedScopes::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();

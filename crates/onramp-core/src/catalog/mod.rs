@@ -16,6 +16,8 @@ use crate::model::{
 #[cfg(test)]
 mod reference;
 mod resolve;
+#[cfg(test)]
+mod spec_data;
 
 /// The id of the provider preselected on first run.
 pub const DEFAULT_PROVIDER_ID: &str = "sandbox";
@@ -42,7 +44,10 @@ const PROVIDER_FILES: &[(&str, &str)] = &[
         include_str!("../../catalog/providers/atlassian-government-cloud.toml"),
     ),
 ];
+/// Scopes generated from Atlassian's OpenAPI documents by `scripts/scopes-from-specs.py`.
 const SCOPES_FILE: &str = include_str!("../../catalog/scopes.toml");
+/// The few scopes no spec lists (`offline_access`, `read:me`), each with its source.
+const HAND_SCOPES_FILE: &str = include_str!("../../catalog/scopes-hand.toml");
 const TEST_CALLS_FILE: &str = include_str!("../../catalog/test_calls.toml");
 const PRESETS_FILE: &str = include_str!("../../catalog/scope_presets.toml");
 
@@ -76,8 +81,11 @@ pub struct ProviderSpec {
     pub console: ConsoleGuide,
 }
 
+/// A scope as written in `scopes.toml` or `scopes-hand.toml`. The provenance fields (`from`,
+/// `declared_in`, ...) are read only by the catalog tests, which keep the data consistent.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(test), allow(dead_code))]
 struct ScopeSpec {
     name: String,
     product: String,
@@ -86,6 +94,28 @@ struct ScopeSpec {
     description: String,
     #[serde(default)]
     note: Option<String>,
+    /// False when no spec's security scheme describes the scope; `description` then says so.
+    #[serde(default = "published")]
+    description_published: bool,
+    /// The spec whose description is used (the first that has one).
+    #[serde(default)]
+    description_from: Option<String>,
+    /// Generated scopes: the specs that declare or require the scope. Empty for hand-written ones.
+    #[serde(default)]
+    from: Vec<String>,
+    /// The specs whose security scheme lists the scope.
+    #[serde(default)]
+    declared_in: Vec<String>,
+    /// How many operations in `operations.json` name the scope.
+    #[serde(default)]
+    required_by: usize,
+    /// Hand-written scopes: where the fact comes from.
+    #[serde(default)]
+    source: Option<String>,
+}
+
+fn published() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,7 +176,9 @@ impl Catalog {
                 toml::from_str(text).map_err(|e| OnrampError::Catalog(format!("{file}: {e}")))?;
             providers.push(spec);
         }
-        let scopes: ScopesFile = toml::from_str(SCOPES_FILE)
+        let hand: ScopesFile = toml::from_str(HAND_SCOPES_FILE)
+            .map_err(|e| OnrampError::Catalog(format!("scopes-hand.toml: {e}")))?;
+        let generated: ScopesFile = toml::from_str(SCOPES_FILE)
             .map_err(|e| OnrampError::Catalog(format!("scopes.toml: {e}")))?;
         let calls: TestCallsFile = toml::from_str(TEST_CALLS_FILE)
             .map_err(|e| OnrampError::Catalog(format!("test_calls.toml: {e}")))?;
@@ -154,7 +186,7 @@ impl Catalog {
             .map_err(|e| OnrampError::Catalog(format!("scope_presets.toml: {e}")))?;
         Ok(Catalog {
             providers,
-            scopes: scopes.scope,
+            scopes: hand.scope.into_iter().chain(generated.scope).collect(),
             test_calls: calls.call,
             presets: presets.preset,
         })
@@ -264,9 +296,9 @@ mod tests {
         for s in &catalog().scopes {
             let verb = s.name.split(':').next().unwrap();
             let expected = match verb {
-                "write" | "send" => ScopeAccess::Write,
+                "write" | "send" | "redact" => ScopeAccess::Write,
                 "delete" => ScopeAccess::Delete,
-                "manage" => ScopeAccess::Manage,
+                "manage" | "moderate" => ScopeAccess::Manage,
                 _ => ScopeAccess::Read,
             };
             assert_eq!(s.access, expected, "{}", s.name);
