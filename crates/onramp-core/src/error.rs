@@ -56,6 +56,11 @@ pub enum OnrampError {
     /// No answer within the HTTP timeout; the string names the step ("the token endpoint").
     #[error("{0} did not answer in time")]
     Timeout(String),
+    /// The connection closed after the request was sent, before an answer: the server crashed or
+    /// restarted mid-request. The first string names the step ("the token endpoint"), the second
+    /// is the cause as the HTTP client reports it.
+    #[error("{0} closed the connection before answering ({1})")]
+    ConnectionLost(String, String),
     /// The system browser could not be opened (the authorize URL, a documentation link).
     #[error("the system browser could not be opened: {0}")]
     BrowserUnavailable(String),
@@ -221,6 +226,12 @@ impl OnrampError {
                 format!("No answer from {step} in time"),
                 format!("Onramp stopped waiting for {step} after its time limit. Nothing was changed: your saved integrations, tokens and settings are as they were."),
                 Some("The server may be slow or down, or a proxy may be holding the request. Try again in a minute.".into()),
+            ),
+            OnrampError::ConnectionLost(step, cause) => (
+                ErrorCode::ConnectionLost,
+                format!("The connection to {step} closed before it answered"),
+                format!("Onramp's request reached {step}, then the connection closed without an answer ({cause}). The server may have crashed or restarted in the middle of it. Nothing was saved: your integrations, tokens and settings are as they were."),
+                Some("Try again once the server is back. If this was the code exchange, authorize again: the authorization code may already be used.".into()),
             ),
             OnrampError::BrowserUnavailable(m) => (
                 ErrorCode::BrowserUnavailable,

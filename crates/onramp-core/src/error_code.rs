@@ -40,6 +40,8 @@ pub enum ErrorCode {
     Network,
     /// A network step sent no answer within the engine's HTTP timeout.
     Timeout,
+    /// The server took the request and closed the connection before answering (crashed, restarted).
+    ConnectionLost,
     BrowserUnavailable,
     PortInUse,
     NotConnected,
@@ -118,6 +120,7 @@ impl ErrorCode {
             ErrorCode::TokenError => "token_error",
             ErrorCode::Network => "network",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::ConnectionLost => "connection_lost",
             ErrorCode::BrowserUnavailable => "browser_unavailable",
             ErrorCode::PortInUse => "port_in_use",
             ErrorCode::NotConnected => "not_connected",
@@ -257,6 +260,7 @@ mod tests {
         (ErrorCode::TokenError, "token_error"),
         (ErrorCode::Network, "network"),
         (ErrorCode::Timeout, "timeout"),
+        (ErrorCode::ConnectionLost, "connection_lost"),
         (ErrorCode::BrowserUnavailable, "browser_unavailable"),
         (ErrorCode::PortInUse, "port_in_use"),
         (ErrorCode::NotConnected, "not_connected"),

@@ -42,6 +42,10 @@ impl SecretKind {
     }
 }
 
+/// Set once the OS keychain is the store: only then is a failed call worth a reconnect.
+static OS_KEYCHAIN_IN_USE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Installs the OS keychain as the process-wide store. Call once at start-up; the error is kept and
 /// shown to the user, and every later vault call fails with it.
 pub fn use_os_keychain() -> Result<(), OnrampError> {
@@ -50,6 +54,7 @@ pub fn use_os_keychain() -> Result<(), OnrampError> {
         let store = zbus_secret_service_keyring_store::Store::new()
             .map_err(|e| OnrampError::KeychainUnavailable(e.to_string()))?;
         keyring_core::set_default_store(store);
+        OS_KEYCHAIN_IN_USE.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
     #[cfg(not(target_os = "linux"))]
@@ -128,18 +133,43 @@ impl Vault {
             .map_err(map_err)
     }
 
+    /// Runs `op` on the entry; when the Secret Service connection fails (a platform failure: the
+    /// keyring daemon restarted, so the session Onramp opened with the old one is gone), connects
+    /// again and runs it once more. Without this, every keychain call would fail until Onramp
+    /// restarts. A daemon that is really gone fails to connect, and the first error stands.
+    fn with_entry<T>(
+        &self,
+        integration_id: &str,
+        kind: SecretKind,
+        op: impl Fn(&keyring_core::Entry) -> keyring_core::Result<T>,
+    ) -> Result<T, OnrampError> {
+        match op(&self.entry(integration_id, kind)?) {
+            Err(keyring_core::Error::PlatformFailure(first)) => {
+                if reconnect_os_keychain() {
+                    tracing::info!("keychain: reconnected to the Secret Service, trying again");
+                    op(&self.entry(integration_id, kind)?).map_err(map_err)
+                } else {
+                    Err(map_err(keyring_core::Error::PlatformFailure(first)))
+                }
+            }
+            other => other.map_err(map_err),
+        }
+    }
+
     pub fn set(
         &self,
         integration_id: &str,
         kind: SecretKind,
         value: &SecretString,
     ) -> Result<(), OnrampError> {
-        let entry = self.entry(integration_id, kind)?;
         #[cfg(any(test, feature = "test-support"))]
         if let Some(e) = injected_write_failure(&format!("{integration_id}/{}", kind.as_str())) {
+            self.entry(integration_id, kind)?;
             return Err(map_err(e));
         }
-        entry.set_password(value.expose_secret()).map_err(map_err)
+        self.with_entry(integration_id, kind, |entry| {
+            entry.set_password(value.expose_secret())
+        })
     }
 
     pub fn get(
@@ -147,18 +177,20 @@ impl Vault {
         integration_id: &str,
         kind: SecretKind,
     ) -> Result<Option<SecretString>, OnrampError> {
-        match self.entry(integration_id, kind)?.get_password() {
+        self.with_entry(integration_id, kind, |entry| match entry.get_password() {
             Ok(v) => Ok(Some(SecretString::from(v))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_err(e)),
-        }
+            Err(e) => Err(e),
+        })
     }
 
     pub fn delete(&self, integration_id: &str, kind: SecretKind) -> Result<(), OnrampError> {
-        match self.entry(integration_id, kind)?.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(e) => Err(map_err(e)),
-        }
+        self.with_entry(integration_id, kind, |entry| {
+            match entry.delete_credential() {
+                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     pub fn delete_all(&self, integration_id: &str) -> Result<(), OnrampError> {
@@ -196,11 +228,20 @@ impl Vault {
     }
 }
 
+/// Replaces the OS keychain store with a fresh connection. False when the OS keychain is not in use
+/// (tests' in-memory store) or the Secret Service cannot be reached.
+fn reconnect_os_keychain() -> bool {
+    if !OS_KEYCHAIN_IN_USE.load(std::sync::atomic::Ordering::SeqCst) {
+        return false;
+    }
+    use_os_keychain().is_ok()
+}
+
 fn map_err(e: keyring_core::Error) -> OnrampError {
     match e {
         keyring_core::Error::PlatformFailure(_) => OnrampError::KeychainUnavailable(e.to_string()),
         keyring_core::Error::NoStorageAccess(_) => {
-            OnrampError::Keychain(format!("{e} (the keychain may be locked)"))
+            OnrampError::Keychain(format!("the keychain is locked or refused access ({e})"))
         }
         other => OnrampError::Keychain(other.to_string()),
     }

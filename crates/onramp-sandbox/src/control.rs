@@ -83,7 +83,8 @@ async fn set_withheld(State(shared): State<Shr>, Json(scopes): Json<Vec<String>>
 }
 
 async fn stats(State(shared): State<Shr>) -> Json<serde_json::Value> {
-    Json(json!({"refresh_count": shared.lock().refresh_count}))
+    let st = shared.lock();
+    Json(json!({"refresh_count": st.refresh_count, "token_requests": st.token_requests}))
 }
 
 /// What the Nango look-alike received, oldest first (`crate::nango::NangoRequest`).

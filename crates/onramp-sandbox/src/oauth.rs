@@ -442,6 +442,7 @@ fn client_credentials(
 async fn token(State(shared): State<Shr>, headers: HeaderMap, body: Bytes) -> Response {
     let (slow_ms, unavailable, malformed) = {
         let mut st = shared.lock();
+        st.token_requests += 1;
         let unavailable = st.faults.token_unavailable_next > 0;
         if unavailable {
             st.faults.token_unavailable_next -= 1;

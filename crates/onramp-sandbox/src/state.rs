@@ -38,6 +38,7 @@ impl Shared {
                 access: HashMap::new(),
                 refresh: HashMap::new(),
                 refresh_count: 0,
+                token_requests: 0,
                 next_family: 1,
             }),
             nango: Default::default(),
@@ -126,6 +127,8 @@ pub(crate) struct State {
     access: HashMap<String, AccessToken>,
     refresh: HashMap<String, RefreshToken>,
     pub refresh_count: u64,
+    /// Token requests received (any grant, counted on arrival, before any fault delays them).
+    pub token_requests: u64,
     next_family: u64,
 }
 

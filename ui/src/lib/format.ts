@@ -10,10 +10,12 @@ export function dateTime(unixSeconds: number): string {
   return new Date(unixSeconds * 1000).toLocaleString();
 }
 
-/** "in 59 min", "3 min ago" relative to `nowSeconds`. */
+/** "in 59 min", "3 min ago", "just now" relative to `nowSeconds`. */
 export function relative(unixSeconds: number, nowSeconds: number): string {
   const d = Math.round(unixSeconds - nowSeconds);
   const abs = Math.abs(d);
+  // A moment just past (a refresh a second ago) is not "in 0 s".
+  if (abs < 2) return "just now";
   const text =
     abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : `${(abs / 3600).toFixed(1)} h`;
   return d >= 0 ? `in ${text}` : `${text} ago`;

@@ -70,6 +70,12 @@ pub fn network_failure(url: &str, e: &reqwest::Error) -> OnrampError {
             .unwrap_or_else(|_| "the server".into());
         return OnrampError::Timeout(origin);
     }
+    if crate::oauth::connection_lost(e) {
+        let origin = url::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "the server".into());
+        return OnrampError::ConnectionLost(origin, describe_reqwest_error(e));
+    }
     OnrampError::Network(describe_reqwest_error(e))
 }
 
@@ -166,6 +172,35 @@ pub fn parse_iso8601_utc(s: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::gateway::to_result;
+
+    /// A server that takes the request and closes the connection without answering (it crashed or
+    /// restarted mid-request) is named as such, not as "could not reach".
+    #[tokio::test]
+    async fn a_connection_closed_before_the_answer_is_connection_lost() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/rest/api/3/myself",
+            listener.local_addr().unwrap()
+        );
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 1024];
+            let _ = socket.read(&mut head).await;
+            // Dropped: closed without a byte of answer.
+        });
+        let Err(e) = send_once(&reqwest::Client::new(), "GET", &url, &"tok".into(), None).await
+        else {
+            panic!("a closed connection is not an answer");
+        };
+        assert!(matches!(e, OnrampError::ConnectionLost(..)), "{e:?}");
+        let ui = e.to_ui();
+        assert!(
+            ui.title.contains("closed before it answered"),
+            "{}",
+            ui.title
+        );
+    }
 
     #[tokio::test]
     async fn send_once_reports_status_headers_and_body() {

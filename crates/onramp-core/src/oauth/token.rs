@@ -120,6 +120,8 @@ pub struct HttpError {
     message: String,
     /// No answer within the HTTP client's timeout: reported as `OnrampError::Timeout`.
     timed_out: bool,
+    /// The connection closed before the answer: reported as `OnrampError::ConnectionLost`.
+    connection_lost: bool,
 }
 
 impl HttpError {
@@ -127,6 +129,7 @@ impl HttpError {
         HttpError {
             message,
             timed_out: false,
+            connection_lost: false,
         }
     }
 
@@ -134,6 +137,7 @@ impl HttpError {
         HttpError {
             message: describe_reqwest_error(e),
             timed_out: e.is_timeout(),
+            connection_lost: connection_lost(e),
         }
     }
 }
@@ -179,6 +183,34 @@ async fn send(
     builder
         .body(body.to_vec())
         .map_err(|e| HttpError::new(e.to_string()))
+}
+
+/// Whether the connection closed after the request went out and before a whole answer came back
+/// (the server crashed, restarted or reset it), as opposed to never connecting or timing out.
+pub fn connection_lost(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | UnexpectedEof | BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        // hyper's "connection closed before message completed" (an incomplete message).
+        if s.to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// reqwest's errors print the URL, which for Onramp never holds a secret (tokens go in headers and
@@ -230,6 +262,9 @@ fn into_token_set(
         Err(RequestTokenError::Request(e)) if e.timed_out => {
             Err(OnrampError::Timeout("the token endpoint".into()))
         }
+        Err(RequestTokenError::Request(e)) if e.connection_lost => Err(
+            OnrampError::ConnectionLost("the token endpoint".into(), e.message),
+        ),
         Err(RequestTokenError::Request(e)) => Err(OnrampError::Network(e.to_string())),
         Err(RequestTokenError::Parse(_, body)) => match status.get() {
             // A 2xx body may hold tokens: never echo it.
