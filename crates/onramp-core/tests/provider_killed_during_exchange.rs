@@ -51,7 +51,7 @@ async fn child_process_serving_the_sandbox() {
 /// Starts the provider process on `port` (0: any) and returns it with its base URL.
 fn start_provider(dir: &Path, port: u16) -> (Child, String) {
     let address_file = dir.join(format!("provider-{port}.url"));
-    let child = Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "child_process_serving_the_sandbox",
             "--exact",
@@ -67,7 +67,11 @@ fn start_provider(dir: &Path, port: u16) -> (Child, String) {
                 return (child, url);
             }
         }
-        assert!(Instant::now() < deadline, "the provider never started");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the provider never started");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
