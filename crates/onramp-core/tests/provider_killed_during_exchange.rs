@@ -48,7 +48,9 @@ async fn child_process_serving_the_sandbox() {
     tokio::time::sleep(Duration::from_secs(300)).await;
 }
 
-/// Starts the provider process on `port` (0: any) and returns it with its base URL.
+/// Starts the provider process on `port` (0: any) and returns it with its base URL; the caller
+/// kills and waits for it.
+#[allow(clippy::zombie_processes)] // The child is returned to the caller, which waits for it.
 fn start_provider(dir: &Path, port: u16) -> (Child, String) {
     let address_file = dir.join(format!("provider-{port}.url"));
     let mut child = Command::new(std::env::current_exe().unwrap())
