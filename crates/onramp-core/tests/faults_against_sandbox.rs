@@ -9,10 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use onramp_core::events::RecordingSink;
-use onramp_core::model::{
-    ApiRequest, CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider,
-    NangoTarget,
-};
+use onramp_core::model::{ApiRequest, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget};
 use onramp_core::oauth::CallbackChannel;
 use onramp_core::secrets::RevealedForTests;
 use onramp_core::vault::{SecretKind, Vault};
@@ -344,41 +341,13 @@ async fn canned_server(body: Option<&'static str>) -> String {
     }
 }
 
-const SCOPES: [&str; 3] = ["offline_access", "read:jira-user", "read:jira-work"];
-
 /// A sandbox integration authorized through the consent page, with Acme picked.
 async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
-    let id = engine.create_integration("sandbox").await.unwrap().id;
-    engine
-        .update_integration(
-            &id,
-            IntegrationPatch {
-                client_id: Some(sandbox.config().client_id),
-                scopes: Some(SCOPES.iter().map(|s| s.to_string()).collect()),
-                callback: Some(CallbackSettings {
-                    kind: CallbackKind::DeepLink,
-                    loopback_port: 47823,
-                }),
-                ..Default::default()
-            },
-        )
+    let c = sandbox.config();
+    let id = common::sandbox_integration(engine, &c.client_id, &c.client_secret, &common::SCOPES)
         .await
-        .unwrap();
-    engine
-        .save_credentials(
-            &id,
-            &sandbox.config().client_id,
-            Some(sandbox.config().client_secret.clone().into()),
-        )
-        .await
-        .unwrap();
-    let callback = consent_callback(engine, &id).await;
-    let accepted = engine
-        .accept_callback(&callback, CallbackChannel::DeepLink)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
-    engine.finish_authorization(accepted).await.unwrap();
-    engine.list_sites(&id).await.unwrap();
-    engine.select_site(&id, ACME_CLOUD_ID).await.unwrap();
+        .id;
+    common::authorize_and_pick(engine, &id, ACME_CLOUD_ID).await;
     id
 }
 

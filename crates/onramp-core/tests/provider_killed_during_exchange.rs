@@ -16,10 +16,7 @@ use std::time::{Duration, Instant};
 
 use onramp_core::engine::SandboxLink;
 use onramp_core::events::RecordingSink;
-use onramp_core::model::{
-    ApiRequest, CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, SandboxApp,
-};
-use onramp_core::oauth::CallbackChannel;
+use onramp_core::model::{ApiRequest, ErrorCode, SandboxApp};
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::{Engine, EngineConfig};
 use onramp_sandbox::{Sandbox, SandboxConfig, ACME_CLOUD_ID};
@@ -124,40 +121,12 @@ async fn the_provider_killed_during_the_code_exchange_is_named_and_loses_nothing
     let port = url::Url::parse(&url).unwrap().port().unwrap();
     let engine = engine(dir.path(), &url);
     let c = SandboxConfig::default();
-    let id = engine.create_integration("sandbox").await.unwrap().id;
-    engine
-        .update_integration(
-            &id,
-            IntegrationPatch {
-                scopes: Some(vec![
-                    "offline_access".into(),
-                    "read:jira-user".into(),
-                    "read:jira-work".into(),
-                ]),
-                callback: Some(CallbackSettings {
-                    kind: CallbackKind::DeepLink,
-                    loopback_port: 47823,
-                }),
-                ..Default::default()
-            },
-        )
+    let id = common::sandbox_integration(&engine, &c.client_id, &c.client_secret, &common::SCOPES)
         .await
-        .unwrap();
-    engine
-        .save_credentials(&id, &c.client_id, Some(c.client_secret.clone().into()))
-        .await
-        .unwrap();
+        .id;
 
     // Consent, then the exchange: the provider holds the token answer and is killed meanwhile.
-    let started = engine
-        .start_authorization(&id, &RecordingSink::default())
-        .await
-        .unwrap()
-        .started;
-    let callback = common::consent(&started.authorize_url, "accept").await;
-    let accepted = engine
-        .accept_callback(&callback, CallbackChannel::DeepLink)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    let accepted = common::consented(&engine, &id).await;
     control(&url, "faults", Some(serde_json::json!({"slow_ms": 60_000}))).await;
     let (exchange, ()) = tokio::join!(engine.finish_authorization(accepted), async {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -189,18 +158,7 @@ async fn the_provider_killed_during_the_code_exchange_is_named_and_loses_nothing
     // The provider is back on the same address: authorizing again connects, and a call works.
     let (mut provider, again) = start_provider(dir.path(), port);
     assert_eq!(again, url);
-    let started = engine
-        .start_authorization(&id, &RecordingSink::default())
-        .await
-        .unwrap()
-        .started;
-    let callback = common::consent(&started.authorize_url, "accept").await;
-    let accepted = engine
-        .accept_callback(&callback, CallbackChannel::DeepLink)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
-    engine.finish_authorization(accepted).await.unwrap();
-    engine.list_sites(&id).await.unwrap();
-    engine.select_site(&id, ACME_CLOUD_ID).await.unwrap();
+    common::authorize_and_pick(&engine, &id, ACME_CLOUD_ID).await;
     let call = engine
         .run_request(
             &id,

@@ -6,11 +6,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use onramp_core::events::RecordingSink;
-use onramp_core::model::{
-    CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget,
-};
-use onramp_core::oauth::CallbackChannel;
+use onramp_core::model::{ErrorCode, NangoProvider, NangoTarget};
 use onramp_core::secrets::ExposeSecret;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::Engine;
@@ -30,54 +26,20 @@ fn engine(dir: &std::path::Path, s: &Sandbox) -> Engine {
     common::engine(dir, Some(s), 47823)
 }
 
-const SCOPES: [&str; 3] = ["offline_access", "read:jira-user", "read:jira-work"];
-
 /// Plays the user: authorizes through the sandbox's consent page (deep-link callback), lists the
 /// sites and picks Acme. Returns the integration id.
 async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
-    let view = engine.create_integration("sandbox").await.unwrap();
-    let id = view.id.clone();
-    engine
-        .update_integration(
-            &id,
-            IntegrationPatch {
-                client_id: Some(sandbox.config().client_id),
-                scopes: Some(SCOPES.iter().map(|s| s.to_string()).collect()),
-                callback: Some(CallbackSettings {
-                    kind: CallbackKind::DeepLink,
-                    loopback_port: 47823,
-                }),
-                ..Default::default()
-            },
-        )
+    let c = sandbox.config();
+    let id = common::sandbox_integration(engine, &c.client_id, &c.client_secret, &common::SCOPES)
         .await
-        .unwrap();
-    engine
-        .save_credentials(
-            &id,
-            &sandbox.config().client_id,
-            Some(sandbox.config().client_secret.clone().into()),
-        )
-        .await
-        .unwrap();
-    authorize(engine, &id).await;
-    let acme = engine.list_sites(&id).await.unwrap();
-    let acme = acme.iter().find(|s| s.id == ACME_CLOUD_ID).unwrap();
-    engine.select_site(&id, &acme.id).await.unwrap();
+        .id;
+    common::authorize_and_pick(engine, &id, ACME_CLOUD_ID).await;
     id
 }
 
 /// Authorizes (again) through the sandbox's consent page.
 async fn authorize(engine: &Engine, id: &str) {
-    let started = engine
-        .start_authorization(id, &RecordingSink::default())
-        .await
-        .unwrap()
-        .started;
-    let callback = common::consent(&started.authorize_url, "accept").await;
-    let accepted = engine
-        .accept_callback(&callback, CallbackChannel::DeepLink)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    let accepted = common::consented(engine, id).await;
     engine.finish_authorization(accepted).await.unwrap();
 }
 

@@ -24,11 +24,7 @@ use keyring_core::api::{CredentialApi, CredentialStoreApi};
 use keyring_core::{Credential, Entry, Error};
 use onramp_core::engine::SandboxLink;
 use onramp_core::events::RecordingSink;
-use onramp_core::model::{
-    ApiRequest, CallbackKind, CallbackSettings, ConnectionState, ErrorCode, IntegrationPatch,
-    SandboxApp,
-};
-use onramp_core::oauth::CallbackChannel;
+use onramp_core::model::{ApiRequest, ConnectionState, ErrorCode, SandboxApp};
 use onramp_core::secrets::ExposeSecret;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::{Engine, EngineConfig};
@@ -281,49 +277,13 @@ async fn killed_during_refresh(config: SandboxConfig) -> Restarted {
 
 /// Authorizes through the sandbox's consent page (deep-link callback) and picks Acme.
 async fn connect(engine: &Engine, sandbox: &Sandbox) -> String {
-    let id = engine.create_integration("sandbox").await.unwrap().id;
-    let view = engine
-        .update_integration(
-            &id,
-            IntegrationPatch {
-                client_id: Some(sandbox.config().client_id),
-                scopes: Some(vec![
-                    "offline_access".into(),
-                    "read:jira-user".into(),
-                    "read:jira-work".into(),
-                ]),
-                callback: Some(CallbackSettings {
-                    kind: CallbackKind::DeepLink,
-                    loopback_port: 47823,
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let c = sandbox.config();
+    let view =
+        common::sandbox_integration(engine, &c.client_id, &c.client_secret, &common::SCOPES).await;
     // The engines here do not register their callback: the test does, as a user would.
     sandbox.set_registered_callback(Some(view.redirect_uri.clone()));
-    engine
-        .save_credentials(
-            &id,
-            &sandbox.config().client_id,
-            Some(sandbox.config().client_secret.clone().into()),
-        )
-        .await
-        .unwrap();
-    let started = engine
-        .start_authorization(&id, &RecordingSink::default())
-        .await
-        .unwrap()
-        .started;
-    let callback = common::consent(&started.authorize_url, "accept").await;
-    let accepted = engine
-        .accept_callback(&callback, CallbackChannel::DeepLink)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
-    engine.finish_authorization(accepted).await.unwrap();
-    engine.list_sites(&id).await.unwrap();
-    engine.select_site(&id, ACME_CLOUD_ID).await.unwrap();
-    id
+    common::authorize_and_pick(engine, &view.id, ACME_CLOUD_ID).await;
+    view.id
 }
 
 /// The refresh token in the (file-backed) keychain, as text to compare.

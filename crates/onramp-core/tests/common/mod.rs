@@ -88,3 +88,60 @@ pub async fn consent(authorize_url: &str, decision: &str) -> String {
         .unwrap();
     answer.headers()["location"].to_str().unwrap().to_string()
 }
+
+/// The scopes the engine tests ask the sandbox for.
+pub const SCOPES: [&str; 3] = ["offline_access", "read:jira-user", "read:jira-work"];
+
+/// A new sandbox integration with these scopes, a deep-link callback and the sandbox app's
+/// credentials saved (`client_id`, `client_secret`); not authorized yet.
+pub async fn sandbox_integration(
+    engine: &Engine,
+    client_id: &str,
+    client_secret: &str,
+    scopes: &[&str],
+) -> onramp_core::model::IntegrationView {
+    use onramp_core::model::{CallbackKind, CallbackSettings, IntegrationPatch};
+    let id = engine.create_integration("sandbox").await.unwrap().id;
+    engine
+        .update_integration(
+            &id,
+            IntegrationPatch {
+                client_id: Some(client_id.to_string()),
+                scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::DeepLink,
+                    loopback_port: 47823,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    engine
+        .save_credentials(&id, client_id, Some(client_secret.to_string().into()))
+        .await
+        .unwrap()
+}
+
+/// Starts an authorization and accepts on the sandbox's consent page; returns the callback
+/// (deep link) as matched to its flow, ready for `finish_authorization`.
+pub async fn consented(engine: &Engine, id: &str) -> onramp_core::engine::AcceptedCallback {
+    use onramp_core::oauth::CallbackChannel;
+    let started = engine
+        .start_authorization(id, &onramp_core::events::RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
+    let callback = consent(&started.authorize_url, "accept").await;
+    engine
+        .accept_callback(&callback, CallbackChannel::DeepLink)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error))
+}
+
+/// Authorizes (again) through the consent page and picks the site `cloud_id`.
+pub async fn authorize_and_pick(engine: &Engine, id: &str, cloud_id: &str) {
+    let accepted = consented(engine, id).await;
+    engine.finish_authorization(accepted).await.unwrap();
+    engine.list_sites(id).await.unwrap();
+    engine.select_site(id, cloud_id).await.unwrap();
+}
