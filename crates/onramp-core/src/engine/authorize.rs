@@ -334,8 +334,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| integration.scopes.clone());
         // A refresh of the old grant still in flight must not land on top of the new tokens.
-        let lock = self.lifecycle.refresh_lock(&id);
-        let _refreshing = lock.lock().await;
+        let _refreshing = self.refresh_guard(&id).await;
         // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
         self.store.integration(&id).await?;
         self.store_tokens(&id, &tokens, true).await?;

@@ -71,8 +71,7 @@ impl Engine {
             .ok_or_else(|| nango_error(NangoProblem::KeyMissing))?;
 
         // Under the refresh lock: no refresh may rotate the refresh token while it is being pushed.
-        let lock = self.lifecycle.refresh_lock(id);
-        let _guard = lock.lock().await;
+        let _guard = self.refresh_guard(id).await;
         let integration = self.store.integration(id).await?;
         let connection = self.usable_connection(&integration)?;
         let Some(refresh_token) = self.stored(id, SecretKind::RefreshToken).await? else {

@@ -27,7 +27,58 @@ impl TokenEndpoint {
     }
 }
 
+/// One refresh of an integration at a time, across tasks (the lifecycle's mutex) and across
+/// processes (an exclusive lock on `<config dir>/locks/<id>.refresh`): the window and command lines
+/// share one rotating refresh token, and two refreshes with it would revoke the family. Whoever
+/// waited re-reads the store and the keychain once it holds the guard, and finds the winner's token.
+pub(super) struct RefreshGuard {
+    _in_process: tokio::sync::OwnedMutexGuard<()>,
+    /// Released when dropped (the OS drops it too when the process dies, even killed).
+    _across_processes: Option<std::fs::File>,
+}
+
+/// Takes the lock file of one integration, waiting for another process that holds it.
+fn lock_across_processes(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
+}
+
 impl Engine {
+    /// Waits for and takes the right to refresh integration `id` (see [`RefreshGuard`]). A lock file
+    /// that cannot be made (read-only folder) leaves only the in-process lock, with a warning.
+    pub(super) async fn refresh_guard(&self, id: &str) -> RefreshGuard {
+        let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
+        let path = self
+            .config
+            .config_dir
+            .join("locks")
+            .join(format!("{id}.refresh"));
+        let across = tokio::task::spawn_blocking(move || lock_across_processes(&path)).await;
+        let across = match across {
+            Ok(Ok(file)) => Some(file),
+            Ok(Err(e)) => {
+                tracing::warn!("integration {id}: no refresh lock file ({e}); this process only");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("integration {id}: refresh lock task failed ({e})");
+                None
+            }
+        };
+        RefreshGuard {
+            _in_process: in_process,
+            _across_processes: across,
+        }
+    }
+
     /// Atlassian's gateway does not always say 401 for an expired token: a 403/404 is taken as
     /// possibly expired when the token is in the second half of its life (or its age is unknown).
     pub(super) async fn token_possibly_expired(&self, id: &str) -> bool {
@@ -45,8 +96,7 @@ impl Engine {
     /// integration: a caller that waited re-reads the settings, because the refresh it waited for may
     /// already have produced a fresh token.
     pub async fn access_token(&self, id: &str) -> Result<SecretString, OnrampError> {
-        let lock = self.lifecycle.refresh_lock(id);
-        let _guard = lock.lock().await;
+        let _guard = self.refresh_guard(id).await;
         let integration = self.store.integration(id).await?;
         let connection = self.usable_connection(&integration)?;
         let fresh = connection
@@ -67,8 +117,7 @@ impl Engine {
         id: &str,
         used: &SecretString,
     ) -> Result<SecretString, OnrampError> {
-        let lock = self.lifecycle.refresh_lock(id);
-        let _guard = lock.lock().await;
+        let _guard = self.refresh_guard(id).await;
         let integration = self.store.integration(id).await?;
         self.usable_connection(&integration)?;
         match self.stored(id, SecretKind::AccessToken).await? {
@@ -79,8 +128,7 @@ impl Engine {
 
     /// "Refresh now": refreshes whatever the expiry says.
     pub async fn refresh_now(&self, id: &str) -> Result<IntegrationView, OnrampError> {
-        let lock = self.lifecycle.refresh_lock(id);
-        let _guard = lock.lock().await;
+        let _guard = self.refresh_guard(id).await;
         let integration = self.store.integration(id).await?;
         self.usable_connection(&integration)?;
         self.refresh_locked(&integration).await?;
@@ -150,9 +198,9 @@ impl Engine {
     /// Before an integration's tokens are removed (disconnect, delete): its pending authorization
     /// ends, a refresh in flight finishes first (or it would write a live token back afterwards),
     /// and its background backoff is forgotten. Hold the guard while removing.
-    pub(super) async fn stop_token_work(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(super) async fn stop_token_work(&self, id: &str) -> RefreshGuard {
         self.flows.cancel(id);
-        let guard = self.lifecycle.refresh_lock(id).lock_owned().await;
+        let guard = self.refresh_guard(id).await;
         self.lifecycle.clear_backoff(id);
         self.take_unsaved_tokens(id);
         guard
@@ -390,6 +438,38 @@ mod tests {
     use crate::engine::test_support::*;
     use crate::lifecycle::background_retry_secs;
     use std::sync::Arc;
+
+    /// Two engines on one config folder (as the window and a command line are two processes):
+    /// only the lock file orders them, and the one that waited uses the other's new token.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_engines_on_one_folder_refresh_once() {
+        let mut server = mockito::Server::new_async().await;
+        let refresh = refresh_mock(&mut server, 1).await;
+        let s = seeded(&server.url(), 0, 3600);
+        let other = Arc::new(
+            Engine::new(EngineConfig {
+                config_dir: s._dir.path().into(),
+                sandbox: None,
+                default_loopback_port: 47823,
+            })
+            .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for engine in [s.engine.clone(), other.clone()].iter().cycle().take(20) {
+            let (engine, id) = (engine.clone(), s.id.clone());
+            tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().revealed(), "at-2");
+        }
+        refresh.assert_async().await;
+        assert!(s
+            ._dir
+            .path()
+            .join("locks")
+            .join(format!("{}.refresh", s.id))
+            .exists());
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn two_hundred_concurrent_callers_cause_one_refresh() {
