@@ -17,7 +17,7 @@ ui-check:
 	cd ui && npm run check
 
 build: deps ui
-	$(CARGO) build -p onramp -p onramp-e2e --bins
+	$(CARGO) build -p onramp -p onramp-cli -p onramp-e2e --bins
 
 run: build
 	$(CARGO_TARGET_DIR)/debug/onramp
@@ -32,7 +32,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test -p onramp-core -p onramp-sandbox -p onramp -p onramp-fuzz
+	$(CARGO) test -p onramp-core -p onramp-sandbox -p onramp -p onramp-fuzz -p onramp-cli
 
 e2e:
 	bash tests/e2e.sh

@@ -84,7 +84,11 @@ async fn set_withheld(State(shared): State<Shr>, Json(scopes): Json<Vec<String>>
 
 async fn stats(State(shared): State<Shr>) -> Json<serde_json::Value> {
     let st = shared.lock();
-    Json(json!({"refresh_count": st.refresh_count, "token_requests": st.token_requests}))
+    Json(json!({
+        "refresh_count": st.refresh_count,
+        "token_requests": st.token_requests,
+        "instance_id": shared.instance_id,
+    }))
 }
 
 /// What the Nango look-alike received, oldest first (`crate::nango::NangoRequest`).

@@ -30,7 +30,9 @@ mod nango;
 mod oauth;
 mod pages;
 mod state;
+mod user;
 mod util;
+pub use user::consent_as_user;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

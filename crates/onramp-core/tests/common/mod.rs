@@ -68,25 +68,7 @@ pub async fn follow_to_loopback(
 /// Plays the user in the browser: loads the sandbox's consent page and answers it (`"accept"` or
 /// `"deny"`); returns where the sandbox redirects (the callback URL).
 pub async fn consent(authorize_url: &str, decision: &str) -> String {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client.get(authorize_url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "consent page");
-    let html = page.text().await.unwrap();
-    let marker = "name=\"request\" value=\"";
-    let start = html.find(marker).expect("request id") + marker.len();
-    let request = &html[start..start + html[start..].find('"').unwrap()];
-    let base = url::Url::parse(authorize_url).unwrap();
-    let answer = client
-        .post(base.join("/authorize/decision").unwrap())
-        .form(&[("request", request), ("decision", decision)])
-        .send()
-        .await
-        .unwrap();
-    answer.headers()["location"].to_str().unwrap().to_string()
+    onramp_sandbox::consent_as_user(authorize_url, decision).await
 }
 
 /// The scopes the engine tests ask the sandbox for.
