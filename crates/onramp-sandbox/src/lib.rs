@@ -29,9 +29,13 @@ mod data;
 mod nango;
 mod oauth;
 mod pages;
+mod service_account;
 mod state;
 mod user;
 mod util;
+pub use service_account::{
+    ServiceAccount, SERVICE_ACCOUNT_CLIENT_ID, SERVICE_ACCOUNT_CLIENT_SECRET,
+};
 pub use user::consent_as_user;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -119,6 +123,8 @@ pub struct SandboxConfig {
     /// `openid` unless `prompt` includes `consent` — so no refresh token without it.
     pub openid: bool,
     pub user: SandboxUser,
+    /// The service account's OAuth 2.0 credential (client credentials grant).
+    pub service_account: ServiceAccount,
 }
 
 impl Default for SandboxConfig {
@@ -139,6 +145,7 @@ impl Default for SandboxConfig {
             enforce_pkce: false,
             openid: false,
             user: SandboxUser::default(),
+            service_account: ServiceAccount::default(),
         }
     }
 }
@@ -291,6 +298,11 @@ impl Sandbox {
     /// The user revoked the app: every access and refresh token becomes invalid.
     pub fn revoke_all(&self) {
         self.shared.lock().revoke_all();
+    }
+
+    /// The admin revokes (or restores) the service account's credential: token requests fail.
+    pub fn set_service_account_revoked(&self, revoked: bool) {
+        self.shared.lock().config.service_account.revoked = revoked;
     }
 
     /// Expires every access token now but keeps refresh tokens, as if the client slept past expiry.

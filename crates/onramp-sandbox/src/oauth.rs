@@ -298,7 +298,7 @@ async fn error_page(RawQuery(query): RawQuery) -> Response {
 
 /// Token endpoint failures, each with Atlassian's status and body where the reference has one.
 #[derive(Debug, thiserror::Error)]
-enum TokenError {
+pub(crate) enum TokenError {
     /// Unknown client, wrong or missing secret (reference §4.1, §9.1).
     #[error("client authentication failed")]
     ClientAuth,
@@ -322,6 +322,9 @@ enum TokenError {
     BadRefresh,
     #[error("grant_type {0:?} is not supported")]
     UnsupportedGrant(String),
+    /// Sandbox choice, after one report about Atlassian (`crate::service_account`).
+    #[error("The scope parameter is not accepted with client credentials: the credential's scopes apply.")]
+    ScopeWithClientCredentials,
 }
 
 impl IntoResponse for TokenError {
@@ -342,6 +345,7 @@ impl IntoResponse for TokenError {
             }
             TokenError::Pkce(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
             TokenError::UnsupportedGrant(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+            TokenError::ScopeWithClientCredentials => (StatusCode::BAD_REQUEST, "invalid_scope"),
         };
         token_json(
             status,
@@ -493,6 +497,9 @@ fn token_inner(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Issu
     let params = parse_token_body(headers, body)?;
     let (client_id, client_secret) = client_credentials(headers, &params)?;
     let mut st = shared.lock();
+    if params.get("grant_type").map(String::as_str) == Some("client_credentials") {
+        return crate::service_account::issue(&mut st, &client_id, &client_secret, &params);
+    }
     if client_id != st.config.client_id
         || client_secret.is_empty()
         || client_secret != st.config.client_secret

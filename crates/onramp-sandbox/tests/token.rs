@@ -360,3 +360,63 @@ async fn expired_access_token_is_401() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(body_json(resp).await["message"], "Unauthorized");
 }
+
+// ---------------------------------------------------------------------------------------------
+// /oauth/token: client_credentials (a service account's OAuth 2.0 credential)
+
+async fn client_credentials(fx: &Fx, secret: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", onramp_sandbox::SERVICE_ACCOUNT_CLIENT_ID),
+        ("client_secret", secret),
+    ];
+    form.extend_from_slice(extra);
+    fx.http
+        .post(fx.url("/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_service_account_gets_a_token_with_its_own_scopes_and_no_refresh_token() {
+    let fx = start().await;
+    let resp = client_credentials(&fx, onramp_sandbox::SERVICE_ACCOUNT_CLIENT_SECRET, &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = body_json(resp).await;
+    assert!(body["access_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("sbx_at_"));
+    assert!(
+        body.get("refresh_token").is_none_or(|v| v.is_null()),
+        "{body}"
+    );
+    assert_eq!(body["scope"], "read:jira-work read:jira-user");
+    let token = body["access_token"].as_str().unwrap();
+    let sites = fx
+        .http
+        .get(fx.url("/oauth/token/accessible-resources"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sites.status(), StatusCode::OK);
+
+    // The app's own credentials are not a service account's; a wrong secret, a scope parameter
+    // and a revoked credential are refused.
+    let wrong = client_credentials(&fx, "not-the-secret", &[]).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let scoped = client_credentials(
+        &fx,
+        onramp_sandbox::SERVICE_ACCOUNT_CLIENT_SECRET,
+        &[("scope", "read:jira-work")],
+    )
+    .await;
+    assert_eq!(scoped.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body_json(scoped).await["error"], "invalid_scope");
+    fx.sb.set_service_account_revoked(true);
+    let revoked = client_credentials(&fx, onramp_sandbox::SERVICE_ACCOUNT_CLIENT_SECRET, &[]).await;
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+}
