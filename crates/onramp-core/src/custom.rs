@@ -172,6 +172,7 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
         custom: Some(input.clone()),
         authorize_params: input.extra_params.clone(),
         suggested_scopes: Vec::new(),
+        grant: crate::model::Grant::AuthorizationCode,
     };
     provider.suggested_scopes = crate::scopes::suggested(&provider);
     provider

@@ -56,6 +56,9 @@ pub enum OnrampError {
     /// No answer within the HTTP timeout; the string names the step ("the token endpoint").
     #[error("{0} did not answer in time")]
     Timeout(String),
+    /// The token endpoint refused a service account's client credentials (`oauth_error::service_account_refusal`).
+    #[error("the service account's credential was refused ({error})")]
+    ServiceAccountRefused { status: Option<u16>, error: String },
     /// The connection closed after the request was sent, before an answer: the server crashed or
     /// restarted mid-request. The first string names the step ("the token endpoint"), the second
     /// is the cause as the HTTP client reports it.
@@ -226,6 +229,18 @@ impl OnrampError {
                 format!("No answer from {step} in time"),
                 format!("Onramp stopped waiting for {step} after its time limit. Nothing was changed: your saved integrations, tokens and settings are as they were."),
                 Some("The server may be slow or down, or a proxy may be holding the request. Try again in a minute.".into()),
+            ),
+            OnrampError::ServiceAccountRefused { status, error } if error == "invalid_scope" => (
+                ErrorCode::ServiceAccountRefused,
+                "The token endpoint refused the scope parameter".into(),
+                format!("The token endpoint answered {}invalid_scope to the service account's token request. A service account's scopes are the ones chosen when its credential was created; Onramp sends no scope parameter, so this answer comes from the server's own rules.", status.map(|s| format!("HTTP {s} ")).unwrap_or_default()),
+                Some("Check the credential's scopes in admin.atlassian.com (Directory → Service accounts); to change them, create a new credential.".into()),
+            ),
+            OnrampError::ServiceAccountRefused { status, error } => (
+                ErrorCode::ServiceAccountRefused,
+                "The service account's credential was refused".into(),
+                format!("The token endpoint answered {}{error} to the client ID and secret. The secret is wrong (it is shown only once, when the credential is created), the client ID belongs to another credential, or an admin revoked the credential.", status.map(|s| format!("HTTP {s} ")).unwrap_or_default()),
+                Some("Paste the client ID and secret again from the credential you created. If the secret is lost or the credential was revoked, create a new OAuth 2.0 credential on the service account in admin.atlassian.com (Directory → Service accounts).".into()),
             ),
             OnrampError::ConnectionLost(step, cause) => (
                 ErrorCode::ConnectionLost,

@@ -42,6 +42,8 @@ pub enum ErrorCode {
     Timeout,
     /// The server took the request and closed the connection before answering (crashed, restarted).
     ConnectionLost,
+    /// A service account's client credentials were refused (wrong, unknown or revoked).
+    ServiceAccountRefused,
     BrowserUnavailable,
     PortInUse,
     NotConnected,
@@ -121,6 +123,7 @@ impl ErrorCode {
             ErrorCode::Network => "network",
             ErrorCode::Timeout => "timeout",
             ErrorCode::ConnectionLost => "connection_lost",
+            ErrorCode::ServiceAccountRefused => "service_account_refused",
             ErrorCode::BrowserUnavailable => "browser_unavailable",
             ErrorCode::PortInUse => "port_in_use",
             ErrorCode::NotConnected => "not_connected",
@@ -261,6 +264,7 @@ mod tests {
         (ErrorCode::Network, "network"),
         (ErrorCode::Timeout, "timeout"),
         (ErrorCode::ConnectionLost, "connection_lost"),
+        (ErrorCode::ServiceAccountRefused, "service_account_refused"),
         (ErrorCode::BrowserUnavailable, "browser_unavailable"),
         (ErrorCode::PortInUse, "port_in_use"),
         (ErrorCode::NotConnected, "not_connected"),

@@ -69,11 +69,13 @@ pub struct Health {
 
 /// The health of `integration` at `now`. `backoff` is the background refresh's failures so far and
 /// next try (`TokenLifecycle::background_retry`); `atlassian_limits` says whether Atlassian's refresh
-/// token limits apply (catalog providers; a custom provider's are unknown).
+/// token limits apply (catalog providers; a custom provider's are unknown); `client_credentials` that
+/// the token comes from a service account's client credentials (no refresh token, none needed).
 pub fn health(
     integration: &Integration,
     backoff: Option<(u32, i64)>,
     atlassian_limits: bool,
+    client_credentials: bool,
     now: i64,
 ) -> Health {
     let blank = |state, summary: &str| Health {
@@ -127,9 +129,16 @@ pub fn health(
             ..blank(HealthState::RefreshFailing, "Refresh failing")
         },
         None => Health {
-            detail: (!c.has_refresh_token).then(|| {
-                "No refresh token: authorize again when the access token expires.".to_string()
-            }),
+            detail: match (c.has_refresh_token, client_credentials) {
+                (_, true) => Some(
+                    "A service account: a new token is fetched with its client ID and secret before this one expires (there is no refresh token)."
+                        .to_string(),
+                ),
+                (false, false) => Some(
+                    "No refresh token: authorize again when the access token expires.".to_string(),
+                ),
+                (true, false) => None,
+            },
             expires_at: c.expires_at,
             refresh_token,
             ..blank(HealthState::Connected, "Connected")
@@ -220,7 +229,7 @@ mod tests {
 
     #[test]
     fn without_a_connection_it_is_not_authorized() {
-        let h = health(&integration(None), None, true, NOW);
+        let h = health(&integration(None), None, true, false, NOW);
         assert_eq!(h.state, HealthState::NotAuthorized);
         assert!(h.expires_at.is_none() && h.refresh_token.is_none());
     }
@@ -231,6 +240,7 @@ mod tests {
             &integration(Some(connected(Some(3 * DAY)))),
             None,
             true,
+            false,
             NOW,
         );
         assert_eq!(h.state, HealthState::Connected);
@@ -252,13 +262,13 @@ mod tests {
 
     #[test]
     fn before_any_refresh_the_age_counts_from_the_consent() {
-        let h = health(&integration(Some(connected(None))), None, true, NOW);
+        let h = health(&integration(Some(connected(None))), None, true, false, NOW);
         assert_eq!(h.refresh_token.unwrap().days_since, 20);
     }
 
     #[test]
     fn a_custom_provider_gets_no_atlassian_age() {
-        let h = health(&integration(Some(connected(None))), None, false, NOW);
+        let h = health(&integration(Some(connected(None))), None, false, false, NOW);
         assert_eq!(h.state, HealthState::Connected);
         assert!(h.refresh_token.is_none());
     }
@@ -269,6 +279,7 @@ mod tests {
             &integration(Some(connected(None))),
             Some((2, NOW + 60)),
             true,
+            false,
             NOW,
         );
         assert_eq!(h.state, HealthState::RefreshFailing);
@@ -277,11 +288,24 @@ mod tests {
     }
 
     #[test]
+    fn a_service_account_says_its_token_is_fetched_again_not_to_authorize() {
+        let mut c = connected(None);
+        c.has_refresh_token = false;
+        let h = health(&integration(Some(c)), None, true, true, NOW);
+        assert_eq!(h.state, HealthState::Connected);
+        assert!(h
+            .detail
+            .unwrap()
+            .contains("fetched with its client ID and secret"));
+        assert!(h.refresh_token.is_none());
+    }
+
+    #[test]
     fn needs_reconnect_gives_the_reason() {
         let mut c = connected(None);
         c.state = ConnectionState::NeedsReconnect;
         c.reason = Some("revoked".into());
-        let h = health(&integration(Some(c)), Some((1, NOW)), true, NOW);
+        let h = health(&integration(Some(c)), Some((1, NOW)), true, false, NOW);
         assert_eq!(h.state, HealthState::NeedsReconnect);
         assert_eq!(h.detail.as_deref(), Some("revoked"));
     }
@@ -295,7 +319,7 @@ mod tests {
             connection_id: "conn-1".into(),
             at: NOW - 10,
         });
-        let h = health(&i, None, true, NOW);
+        let h = health(&i, None, true, false, NOW);
         assert_eq!(h.state, HealthState::HandedOff);
         assert_eq!(h.handed_off.unwrap().at, NOW - 10);
         assert!(h.detail.unwrap().contains("https://api.nango.dev"));

@@ -143,9 +143,18 @@ impl TokenLifecycle {
 
     /// Whether a background refresh of `connection` is due now: close to expiry, refreshable, and
     /// not waiting out an earlier failure.
-    pub fn due_in_background(&self, id: &str, connection: &Connection, now: i64) -> bool {
+    /// Whether the background should renew this connection's token now: connected, renewable
+    /// (a refresh token, or `fetched_by_client_credentials`: a service account fetches a new one),
+    /// close to expiry, and not waiting out a failed attempt's backoff.
+    pub fn due_in_background(
+        &self,
+        id: &str,
+        connection: &Connection,
+        fetched_by_client_credentials: bool,
+        now: i64,
+    ) -> bool {
         let due = connection.state == ConnectionState::Connected
-            && connection.has_refresh_token
+            && (connection.has_refresh_token || fetched_by_client_credentials)
             && connection
                 .expires_at
                 .is_some_and(|exp| exp - proactive_margin_secs(connection.token_lifetime) <= now);
@@ -325,17 +334,24 @@ mod tests {
             last_refresh_at: None,
         };
         assert!(
-            !lifecycle.due_in_background("a", &c, 1000),
+            !lifecycle.due_in_background("a", &c, false, 1000),
             "waiting out the backoff"
         );
         assert!(
-            lifecycle.due_in_background("b", &c, 1000),
+            lifecycle.due_in_background("b", &c, false, 1000),
             "others are not held back"
         );
         assert_eq!(lifecycle.background_retry("a"), Some((14, 1900)));
         assert_eq!(lifecycle.background_retry("b"), None);
         lifecycle.clear_backoff("a");
         assert_eq!(lifecycle.background_retry("a"), None);
-        assert!(lifecycle.due_in_background("a", &c, 1000));
+        assert!(lifecycle.due_in_background("a", &c, false, 1000));
+        // Without a refresh token only a client-credentials connection is renewed.
+        let without = Connection {
+            has_refresh_token: false,
+            ..c
+        };
+        assert!(!lifecycle.due_in_background("a", &without, false, 1000));
+        assert!(lifecycle.due_in_background("a", &without, true, 1000));
     }
 }

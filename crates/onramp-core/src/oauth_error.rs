@@ -4,6 +4,7 @@
 //! Atlassian (its developer console, its known error texts, its refresh-token limits) is given only
 //! for Atlassian providers.
 
+use crate::error::OnrampError;
 use crate::model::{Environment, ErrorCode, Provider};
 
 /// Who answered: the provider the user chose, as messages name it.
@@ -91,6 +92,25 @@ pub enum Endpoint {
 pub type Words = (ErrorCode, String, String, Option<String>);
 
 /// Explains `error` (with its description and HTTP status, as answered) from `server`.
+/// A client-credentials token request the token endpoint refused (a service account): a wrong
+/// secret, an unknown client or a revoked credential look alike from outside (401, or
+/// `invalid_client`, `unauthorized_client`, `access_denied`), and a `scope` the endpoint does not
+/// take is `invalid_scope`. Other errors pass through unchanged.
+pub fn service_account_refusal(e: OnrampError) -> OnrampError {
+    match e {
+        OnrampError::TokenEndpoint { status, error, .. }
+            if status == Some(401)
+                || matches!(
+                    error.as_str(),
+                    "invalid_client" | "unauthorized_client" | "access_denied" | "invalid_scope"
+                ) =>
+        {
+            OnrampError::ServiceAccountRefused { status, error }
+        }
+        other => other,
+    }
+}
+
 pub fn explain(
     server: &Server,
     endpoint: Endpoint,

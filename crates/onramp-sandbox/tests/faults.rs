@@ -109,7 +109,10 @@ async fn control_endpoints_steer_the_sandbox() {
 
     fx.refresh(body["refresh_token"].as_str().unwrap()).await;
     let stats = body_json(fx.get(&fx.url("/__sandbox/stats")).await).await;
-    assert_eq!(stats, json!({"refresh_count": 1}));
+    assert_eq!(stats["refresh_count"], 1);
+    // The code exchange and the refresh, counted on arrival.
+    assert_eq!(stats["token_requests"], 2);
+    assert!(stats["instance_id"].as_str().unwrap().starts_with("sbx_run_"));
 
     let resp = fx
         .http

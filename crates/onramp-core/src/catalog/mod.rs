@@ -43,6 +43,14 @@ const PROVIDER_FILES: &[(&str, &str)] = &[
         "atlassian-government-cloud.toml",
         include_str!("../../catalog/providers/atlassian-government-cloud.toml"),
     ),
+    (
+        "atlassian-service-account.toml",
+        include_str!("../../catalog/providers/atlassian-service-account.toml"),
+    ),
+    (
+        "sandbox-service-account.toml",
+        include_str!("../../catalog/providers/sandbox-service-account.toml"),
+    ),
 ];
 /// Scopes generated from Atlassian's OpenAPI documents by `scripts/scopes-from-specs.py`.
 const SCOPES_FILE: &str = include_str!("../../catalog/scopes.toml");
@@ -79,6 +87,9 @@ pub struct ProviderSpec {
     pub authorize_params: BTreeMap<String, String>,
     pub callbacks: Vec<CallbackSupport>,
     pub console: ConsoleGuide,
+    /// `client_credentials` for a service account (then no authorize URL and no callbacks).
+    #[serde(default)]
+    pub grant: crate::model::Grant,
 }
 
 /// A scope as written in `scopes.toml` or `scopes-hand.toml`. The provenance fields (`from`,
@@ -305,10 +316,28 @@ mod tests {
         }
     }
 
+    /// A 3LO provider asks for a refresh token and consent; a client-credentials one has neither
+    /// an authorize URL, a callback nor a refresh token to ask for.
     #[test]
     fn every_provider_asks_for_offline_access_and_consent() {
         let c = catalog();
         for spec in &c.providers {
+            if spec.grant == crate::model::Grant::ClientCredentials {
+                assert!(
+                    spec.authorize_url.is_empty() && spec.callbacks.is_empty(),
+                    "{}",
+                    spec.id
+                );
+                assert!(spec.default_scopes.is_empty(), "{}", spec.id);
+                assert!(!spec.console.steps.is_empty(), "{}", spec.id);
+                let p = c.provider(&spec.id, Some("http://127.0.0.1:1")).unwrap();
+                assert!(
+                    p.scopes.iter().all(|s| s.product != "platform"),
+                    "{}",
+                    spec.id
+                );
+                continue;
+            }
             assert!(
                 spec.default_scopes.iter().any(|s| s == "offline_access"),
                 "{} lacks offline_access by default",

@@ -29,6 +29,11 @@ impl Catalog {
             .iter()
             .filter(|s| in_provider(&s.product))
             .filter(|s| spec.has_me_endpoint || s.name != "read:me")
+            // No refresh token and no user with client credentials: offline_access and read:me
+            // mean nothing there.
+            .filter(|s| {
+                spec.grant != crate::model::Grant::ClientCredentials || s.product != "platform"
+            })
             .map(|s| ScopeInfo {
                 name: s.name.clone(),
                 product: s.product.clone(),
@@ -110,6 +115,7 @@ impl Catalog {
                 })
                 .collect(),
             suggested_scopes: Vec::new(),
+            grant: spec.grant,
         };
         provider.suggested_scopes = crate::scopes::suggested(&provider);
         Ok(provider)

@@ -368,6 +368,78 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A service account's "authorize": no browser and no callback, a token from the client ID and
+    /// secret (the client credentials grant). Also what replaces a refresh for it: there is no
+    /// refresh token, so a new token is fetched the same way before the old one expires.
+    pub async fn fetch_service_account_token(
+        &self,
+        id: &str,
+    ) -> Result<IntegrationView, OnrampError> {
+        let _guard = self.refresh_guard(id).await;
+        let integration = self.store.integration(id).await?;
+        self.client_credentials_locked(&integration).await?;
+        self.integration(id).await
+    }
+
+    /// Fetches and stores a client-credentials token; the caller holds the refresh guard. A refused
+    /// credential marks the connection "needs reconnect" with the reason (wrong or revoked).
+    pub(super) async fn client_credentials_locked(
+        &self,
+        integration: &Integration,
+    ) -> Result<SecretString, OnrampError> {
+        let id = integration.id.clone();
+        let endpoint = self.token_endpoint(integration).await?;
+        let tokens = match oauth::client_credentials(&self.http, &endpoint.credentials()).await {
+            Ok(t) => t,
+            Err(e) => {
+                let e = crate::oauth_error::service_account_refusal(e);
+                if let (OnrampError::ServiceAccountRefused { .. }, Some(_)) =
+                    (&e, &integration.connection)
+                {
+                    self.mark_needs_reconnect(&id, &e.to_ui().detail).await?;
+                }
+                return Err(e);
+            }
+        };
+        // Deleted meanwhile: store nothing.
+        self.store.integration(&id).await?;
+        self.store_tokens(&id, &tokens, true).await?;
+        self.lifecycle.clear_backoff(&id);
+        let now = now_unix();
+        let granted = tokens
+            .scopes
+            .clone()
+            .unwrap_or_else(|| integration.scopes.clone());
+        let connected_at = integration
+            .connection
+            .as_ref()
+            .filter(|c| c.state == ConnectionState::Connected)
+            .map_or(now, |c| c.connected_at);
+        let connection = Connection {
+            state: ConnectionState::Connected,
+            connected_at,
+            expires_at: tokens.expires_at,
+            granted_scopes: granted,
+            has_refresh_token: false,
+            reason: None,
+            token_lifetime: tokens.lifetime,
+            last_refresh_at: (connected_at != now).then_some(now),
+        };
+        let issued_by = self
+            .through_sandbox(&integration.provider_id)
+            .then(|| self.sandbox_instance().map(str::to_string))
+            .flatten();
+        self.change_integration(&id, move |i| {
+            i.connection = Some(connection);
+            i.sandbox_instance = issued_by;
+        })
+        .await?;
+        tracing::info!("integration {id}: service account token fetched");
+        Ok(tokens.access_token)
+    }
+}
+
 /// Tells the UI where an authorization stands (and the log, without secrets).
 fn report(
     events: &dyn EventSink,

@@ -19,6 +19,9 @@ impl Engine {
                     &i,
                     self.lifecycle.background_retry(&i.id),
                     atlassian_limits,
+                    provider
+                        .as_ref()
+                        .is_some_and(|p| p.grant == crate::model::Grant::ClientCredentials),
                     now,
                 ),
                 step: crate::steps::current_step(&crate::steps::statuses(&i, provider.as_ref())),

@@ -98,6 +98,13 @@ impl Engine {
     pub async fn access_token(&self, id: &str) -> Result<SecretString, OnrampError> {
         let _guard = self.refresh_guard(id).await;
         let integration = self.store.integration(id).await?;
+        // A service account needs nobody in a browser: its first token is fetched on first use.
+        if integration.connection.is_none()
+            && self.grant_of(&integration.provider_id).await
+                == crate::model::Grant::ClientCredentials
+        {
+            return self.client_credentials_locked(&integration).await;
+        }
         let connection = self.usable_connection(&integration)?;
         let fresh = connection
             .expires_at
@@ -177,15 +184,22 @@ impl Engine {
                 return Vec::new();
             }
         };
+        let mut client_credentials = std::collections::HashSet::new();
+        for i in &saved {
+            if self.grant_of(&i.provider_id).await == crate::model::Grant::ClientCredentials {
+                client_credentials.insert(i.id.clone());
+            }
+        }
         saved
             .into_iter()
             // A handed-off connection is Nango's to refresh (one refresher only).
             .filter(|i| i.handed_off.is_none())
             .filter(|i| {
+                let cc = client_credentials.contains(&i.id);
                 let due = i
                     .connection
                     .as_ref()
-                    .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, now));
+                    .is_some_and(|c| self.lifecycle.due_in_background(&i.id, c, cc, now));
                 // Rotated tokens the keychain refused are saved as soon as it takes them (each
                 // attempt under the same backoff), not only when the token nears expiry.
                 due || (self.has_unsaved_tokens(&i.id)
@@ -245,6 +259,14 @@ impl Engine {
         self.integration(id).await
     }
 
+    /// How the integration's provider hands out tokens (authorization code when it is gone).
+    pub(super) async fn grant_of(&self, provider_id: &str) -> crate::model::Grant {
+        self.provider(provider_id)
+            .await
+            .map(|p| p.grant)
+            .unwrap_or_default()
+    }
+
     pub(super) fn usable_connection(
         &self,
         integration: &Integration,
@@ -294,6 +316,10 @@ impl Engine {
                 to: h.to.clone(),
                 base_url: h.base_url.clone(),
             });
+        }
+        // A service account has no refresh token: a new token comes from its client credentials.
+        if self.grant_of(&integration.provider_id).await == crate::model::Grant::ClientCredentials {
+            return self.client_credentials_locked(integration).await;
         }
         // A rotated pair the keychain refused last time comes first: the stored refresh token is
         // already retired at the provider, so refreshing with it would lose the connection.

@@ -248,6 +248,19 @@ pub struct Provider {
     pub custom: Option<CustomProviderInput>,
     /// Extra authorize parameters, e.g. `prompt=consent` for Atlassian.
     pub authorize_params: Vec<KeyValue>,
+    pub grant: Grant,
+}
+
+/// How the provider hands out tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// OAuth 2.0 authorization code (3LO): consent in the browser, a callback, a refresh token.
+    #[default]
+    AuthorizationCode,
+    /// OAuth 2.0 client credentials (an Atlassian service account): no browser, no callback, no
+    /// refresh token; a new token is fetched with the client id and secret before the old expires.
+    ClientCredentials,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]

@@ -21,6 +21,6 @@ pub use callback::{
 };
 pub use flows::{CallbackChannel, FlowRegistry, PendingFlow, FLOW_TTL};
 pub use token::{
-    connection_lost, describe_reqwest_error, exchange_code, read_token_response, refresh,
-    ClientCredentials, HttpError, TokenSet,
+    client_credentials, connection_lost, describe_reqwest_error, exchange_code,
+    read_token_response, refresh, ClientCredentials, HttpError, TokenSet,
 };

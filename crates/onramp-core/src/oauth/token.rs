@@ -74,6 +74,23 @@ pub async fn refresh(
     into_token_set(response, &status, creds.server)
 }
 
+/// The client credentials grant (an Atlassian service account): a token from the client id and
+/// secret alone. Only `grant_type`, `client_id` and `client_secret` are sent: whether Atlassian
+/// takes `audience` or `scope` here is not established (reference atlassian-2026.md §1), and one
+/// report says a `scope` is refused.
+pub async fn client_credentials(
+    http: &reqwest::Client,
+    creds: &ClientCredentials<'_>,
+) -> Result<TokenSet, OnrampError> {
+    let client = token_client(creds)?;
+    let status = StatusCell::default();
+    let response = client
+        .exchange_client_credentials()
+        .request_async(&http_client(http, &status))
+        .await;
+    into_token_set(response, &status, creds.server)
+}
+
 type TokenClient = oauth2::Client<
     oauth2::basic::BasicErrorResponse,
     oauth2::basic::BasicTokenResponse,
@@ -499,6 +516,41 @@ mod tests {
         assert_eq!(t.access_token.expose_secret(), "at-2");
         assert!(t.refresh_token.is_none());
         assert!(t.scopes.is_none());
+    }
+
+    #[tokio::test]
+    async fn client_credentials_send_the_id_and_secret_and_nothing_else() {
+        let mut server = mockito::Server::new_async().await;
+        let mock = server
+            .mock("POST", "/oauth/token")
+            .match_body(Matcher::AllOf(vec![
+                Matcher::UrlEncoded("grant_type".into(), "client_credentials".into()),
+                Matcher::UrlEncoded("client_id".into(), "client-123".into()),
+                Matcher::UrlEncoded("client_secret".into(), "s3cret".into()),
+                Matcher::Regex("^[^&]*&[^&]*&[^&]*$".into()),
+            ]))
+            .with_status(200)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"access_token":"sa-1","expires_in":3600,"token_type":"Bearer","scope":"read:jira-work"}"#)
+            .create_async()
+            .await;
+        let (token_url, id, secret) = creds(&server.url());
+        let t = client_credentials(
+            &reqwest::Client::new(),
+            &ClientCredentials {
+                server: &crate::oauth_error::Server::unknown(),
+                token_url: &token_url,
+                client_id: id,
+                client_secret: &secret,
+                auth: ClientAuth::RequestBody,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        mock.assert_async().await;
+        assert_eq!(t.access_token.expose_secret(), "sa-1");
+        assert!(t.refresh_token.is_none());
+        assert_eq!(t.scopes, Some(vec!["read:jira-work".to_string()]));
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@ import type { ClientAuth } from "./ClientAuth";
 import type { ConsoleGuide } from "./ConsoleGuide";
 import type { CustomProviderInput } from "./CustomProviderInput";
 import type { Environment } from "./Environment";
+import type { Grant } from "./Grant";
 import type { KeyValue } from "./KeyValue";
 import type { Product } from "./Product";
 import type { ScopeInfo } from "./ScopeInfo";
@@ -37,4 +38,4 @@ custom: CustomProviderInput | null,
 /**
  * Extra authorize parameters, e.g. `prompt=consent` for Atlassian.
  */
-authorizeParams: Array<KeyValue>, };
+authorizeParams: Array<KeyValue>, grant: Grant, };

@@ -18,6 +18,7 @@ export type * from "./EndpointScopes";
 export type * from "./Environment";
 export type * from "./ErrorCode";
 export type * from "./Evidence";
+export type * from "./Grant";
 export type * from "./HandOff";
 export type * from "./HandoffExport";
 export type * from "./HandoffFormat";
