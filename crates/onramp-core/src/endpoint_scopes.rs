@@ -63,6 +63,18 @@ pub struct ScopeSatisfaction {
     pub missing_granular: Option<Vec<String>>,
 }
 
+impl ScopeSatisfaction {
+    /// The scopes still needed through the alternative closest to being granted (fewest missing;
+    /// granular first on a tie). None when the specs publish no scope for the operation.
+    pub fn fewest_missing(&self) -> Option<Vec<String>> {
+        [&self.missing_granular, &self.missing_classic]
+            .into_iter()
+            .flatten()
+            .min_by_key(|missing| missing.len())
+            .cloned()
+    }
+}
+
 /// Which kind of scope to propose when an operation accepts both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]

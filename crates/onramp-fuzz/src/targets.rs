@@ -330,6 +330,7 @@ pub fn gateway_error(data: &[u8]) {
         cloud_id: Some("c1"),
         granted_scopes: &granted,
         refreshed: s & 1 == 1,
+        headers: &[],
     };
     let ui = diagnosis::for_response(&ctx, status_from(s, 0), &body);
     serde_json::to_string(&ui).expect("a UiError serializes");

@@ -163,6 +163,7 @@ impl Engine {
                     cloud_id: integration.site.as_ref().map(|s| s.id.as_str()),
                     granted_scopes: &granted,
                     refreshed,
+                    headers: &raw.headers,
                 },
                 raw.status,
                 &String::from_utf8_lossy(&raw.body),
