@@ -5,19 +5,18 @@
 
 mod common;
 
+use common::{connected, consent_callback};
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use onramp_core::events::RecordingSink;
-use onramp_core::model::{
-    ApiRequest, CallbackKind, CallbackSettings, ErrorCode, IntegrationPatch, NangoProvider,
-    NangoTarget,
-};
+use onramp_core::model::{ApiRequest, ErrorCode, IntegrationPatch, NangoProvider, NangoTarget};
 use onramp_core::oauth::CallbackChannel;
 use onramp_core::secrets::RevealedForTests;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::{Engine, OnrampError};
-use onramp_sandbox::{Faults, Sandbox, SandboxConfig, ACME_CLOUD_ID, NANGO_SECRET_KEY};
+use onramp_sandbox::{Faults, Sandbox, SandboxConfig, NANGO_SECRET_KEY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Short, so a timeout row takes about a second; the sandbox's delay is well past it.
@@ -342,54 +341,6 @@ async fn canned_server(body: Option<&'static str>) -> String {
         Some(_) => format!("http://127.0.0.1:{port}"),
         None => format!("http://127.0.0.1:{port}/#hang"),
     }
-}
-
-const SCOPES: [&str; 3] = ["offline_access", "read:jira-user", "read:jira-work"];
-
-/// A sandbox integration authorized through the consent page, with Acme picked.
-async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
-    let id = engine.create_integration("sandbox").await.unwrap().id;
-    engine
-        .update_integration(
-            &id,
-            IntegrationPatch {
-                client_id: Some(sandbox.config().client_id),
-                scopes: Some(SCOPES.iter().map(|s| s.to_string()).collect()),
-                callback: Some(CallbackSettings {
-                    kind: CallbackKind::DeepLink,
-                    loopback_port: 47823,
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    engine
-        .save_credentials(
-            &id,
-            &sandbox.config().client_id,
-            Some(sandbox.config().client_secret.clone().into()),
-        )
-        .await
-        .unwrap();
-    let callback = consent_callback(engine, &id).await;
-    let accepted = engine
-        .accept_callback(&callback, CallbackChannel::DeepLink)
-        .unwrap_or_else(|r| panic!("refused: {}", r.error));
-    engine.finish_authorization(accepted).await.unwrap();
-    engine.list_sites(&id).await.unwrap();
-    engine.select_site(&id, ACME_CLOUD_ID).await.unwrap();
-    id
-}
-
-/// Starts an authorization and accepts on the consent page; returns the deep-link callback.
-async fn consent_callback(engine: &Engine, id: &str) -> String {
-    let started = engine
-        .start_authorization(id, &RecordingSink::default())
-        .await
-        .unwrap()
-        .started;
-    common::consent(&started.authorize_url, "accept").await
 }
 
 /// The keychain refuses the write right after the code exchange (locked, or its daemon gone): a

@@ -43,7 +43,7 @@ impl Engine {
                 label: preset.id.clone(),
                 method: preset.method.clone(),
                 url,
-                body: None,
+                body: preset.body.clone(),
                 preset: Some(preset.clone()),
             });
         }

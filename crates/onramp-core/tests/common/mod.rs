@@ -5,9 +5,11 @@
 use std::path::Path;
 
 use onramp_core::engine::SandboxLink;
-use onramp_core::model::SandboxApp;
+use onramp_core::events::RecordingSink;
+use onramp_core::model::{CallbackKind, CallbackSettings, IntegrationPatch, SandboxApp};
+use onramp_core::oauth::CallbackChannel;
 use onramp_core::{Engine, EngineConfig};
-use onramp_sandbox::Sandbox;
+use onramp_sandbox::{Sandbox, ACME_CLOUD_ID};
 
 /// The sandbox as the engine sees it.
 pub fn sandbox_link(sandbox: &Sandbox) -> SandboxLink {
@@ -87,4 +89,53 @@ pub async fn consent(authorize_url: &str, decision: &str) -> String {
         .await
         .unwrap();
     answer.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// The scopes of [`connected`]: a refresh token, Jira's user and work.
+pub const SCOPES: [&str; 3] = ["offline_access", "read:jira-user", "read:jira-work"];
+
+/// A sandbox integration authorized through the consent page, with Acme picked.
+pub async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
+    let id = engine.create_integration("sandbox").await.unwrap().id;
+    engine
+        .update_integration(
+            &id,
+            IntegrationPatch {
+                client_id: Some(sandbox.config().client_id),
+                scopes: Some(SCOPES.iter().map(|s| s.to_string()).collect()),
+                callback: Some(CallbackSettings {
+                    kind: CallbackKind::DeepLink,
+                    loopback_port: 47823,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    engine
+        .save_credentials(
+            &id,
+            &sandbox.config().client_id,
+            Some(sandbox.config().client_secret.clone().into()),
+        )
+        .await
+        .unwrap();
+    let callback = consent_callback(engine, &id).await;
+    let accepted = engine
+        .accept_callback(&callback, CallbackChannel::DeepLink)
+        .unwrap_or_else(|r| panic!("refused: {}", r.error));
+    engine.finish_authorization(accepted).await.unwrap();
+    engine.list_sites(&id).await.unwrap();
+    engine.select_site(&id, ACME_CLOUD_ID).await.unwrap();
+    id
+}
+
+/// Starts an authorization and accepts on the consent page; returns the deep-link callback.
+pub async fn consent_callback(engine: &Engine, id: &str) -> String {
+    let started = engine
+        .start_authorization(id, &RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
+    consent(&started.authorize_url, "accept").await
 }
