@@ -6,7 +6,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use common::connected;
-use onramp_core::events::RecordingSink;
+use onramp_core::events::{Recorded, RecordingSink};
 use onramp_core::model::{ApiRequest, ErrorCode};
 use onramp_sandbox::{Faults, Sandbox, SandboxConfig};
 
@@ -58,7 +58,21 @@ async fn the_count_preset_near_limit_warning_and_the_limit_a_429_hit() {
         rate_limit_reason: "jira-burst-based".into(),
         ..Faults::default()
     });
-    let limited = run("jira-myself").await;
+    let sink = RecordingSink::default();
+    let limited = engine
+        .run_request(&id, &ApiRequest::preset("jira-myself"), &sink)
+        .await
+        .unwrap();
+    let notices: Vec<String> = sink
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Recorded::RequestProgress(n) => Some(n.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notices.len(), 3, "three retries announced");
+    assert!(notices[0].contains("burst limit"), "{}", notices[0]);
     assert_eq!((limited.status, limited.attempts), (429, 4));
     assert_eq!(
         limited.rate_limit.reason.as_deref(),

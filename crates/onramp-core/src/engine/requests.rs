@@ -253,7 +253,12 @@ impl Engine {
                         wait_ms: wait.as_millis() as u64,
                         retry_at_ms: now_ms + wait.as_millis() as i64,
                         reason: if is_rate_limit {
-                            format!("Rate limited (HTTP {}): waiting as the provider asked before retrying.", raw.status)
+                            // Which limit, when the answer names it (RateLimit-Reason).
+                            let which = gateway::rate_limit_status(raw.status, &raw.headers)
+                                .limit_hit
+                                .map(|limit| format!(" {limit} was hit;"))
+                                .unwrap_or_default();
+                            format!("Rate limited (HTTP {}):{which} waiting as the provider asked before retrying.", raw.status)
                         } else {
                             format!("HTTP {}: retrying after a short backoff.", raw.status)
                         },
