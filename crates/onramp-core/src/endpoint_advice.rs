@@ -28,6 +28,9 @@ pub struct EndpointAdvice {
     pub satisfaction: Option<ScopeSatisfaction>,
     /// Whether the specs apply at all: false for a custom provider (they describe Atlassian).
     pub applies: bool,
+    /// The path names a product operation but goes to the gateway without that product's
+    /// `/ex/<product>/<cloudId>` prefix, where it would not be found.
+    pub missing_prefix: bool,
 }
 
 /// Whether the provider speaks Atlassian's APIs (every catalog provider; not a custom one).
@@ -58,6 +61,7 @@ pub fn advise(
             operation: None,
             satisfaction: None,
             applies: false,
+            missing_prefix: false,
         };
     }
     let path = path.trim();
@@ -77,6 +81,7 @@ pub fn advise(
         .zip(granted)
         .map(|(op, granted)| op.satisfied_by(granted));
     EndpointAdvice {
+        missing_prefix: product.is_none() && !path.starts_with("/ex/") && operation.is_some(),
         operation,
         satisfaction,
         applies: true,

@@ -41,6 +41,11 @@ fn a_typed_request_is_matched_and_checked_against_the_granted_scopes() {
         "/ex/jira/{cloudId}/rest/api/3/issue/PROJ-1",
         None,
     );
+    assert!(!gateway.missing_prefix && !read.missing_prefix);
+    // A Jira path sent to the gateway itself misses /ex/jira/{cloudId}: said, not hidden.
+    let bare = advise(&p, "GET", None, "/rest/api/3/myself", None);
+    assert!(bare.missing_prefix);
+    assert_eq!(bare.operation.unwrap().product, "jira");
     assert_eq!(gateway.operation.unwrap().operation_id, "getIssue");
     assert_eq!(
         gateway.satisfaction, None,

@@ -19,4 +19,9 @@ satisfaction: ScopeSatisfaction | null,
 /**
  * Whether the specs apply at all: false for a custom provider (they describe Atlassian).
  */
-applies: boolean, };
+applies: boolean, 
+/**
+ * The path names a product operation but goes to the gateway without that product's
+ * `/ex/<product>/<cloudId>` prefix, where it would not be found.
+ */
+missingPrefix: boolean, };
