@@ -88,22 +88,52 @@ pub fn advise(
     }
 }
 
-/// Operations of the provider's products matching `query` (path, summary or operationId), at most
-/// `limit` (capped at [`SEARCH_LIMIT`]). An empty query lists nothing.
+/// Operations of the provider's products matching `query` (method, path, summary or operationId),
+/// at most `limit` (capped at [`SEARCH_LIMIT`]). A pasted request (`/rest/api/3/issue/PROJ-1`, a
+/// gateway URL, optionally after its method) finds the operation it calls first, concrete ids and
+/// all. An empty query lists nothing.
 pub fn search(provider: &Provider, query: &str, limit: usize) -> Vec<EndpointScopes> {
     if !atlassian_apis(provider) || query.trim().is_empty() {
         return Vec::new();
     }
     let limit = limit.min(SEARCH_LIMIT);
     let offered = products(provider);
-    if offered.len() == 1 {
-        return endpoint_scopes::search(query, Some(offered[0]), limit);
-    }
-    endpoint_scopes::search(query, None, usize::MAX)
+    let mut found: Vec<EndpointScopes> = called_by(query)
         .into_iter()
         .filter(|op| offered.contains(&op.product.as_str()))
-        .take(limit)
-        .collect()
+        .collect();
+    let product = (offered.len() == 1).then(|| offered[0]);
+    for op in endpoint_scopes::search(query, product, usize::MAX) {
+        if found.len() >= limit {
+            break;
+        }
+        if offered.contains(&op.product.as_str()) && !found.contains(&op) {
+            found.push(op);
+        }
+    }
+    found.truncate(limit);
+    found
+}
+
+/// The operations a pasted request calls: with its method when given, else with each method.
+fn called_by(query: &str) -> Vec<EndpointScopes> {
+    let query = query.trim();
+    let (method, path) = match query.split_once(char::is_whitespace) {
+        Some((m, p)) if crate::gateway::METHODS.contains(&m.to_ascii_uppercase().as_str()) => {
+            (Some(m), p.trim())
+        }
+        _ => (None, query),
+    };
+    if !(path.starts_with('/') || path.starts_with("http://") || path.starts_with("https://")) {
+        return Vec::new();
+    }
+    match method {
+        Some(m) => endpoint_scopes::lookup(m, path).into_iter().collect(),
+        None => crate::gateway::METHODS
+            .iter()
+            .filter_map(|m| endpoint_scopes::lookup(m, path))
+            .collect(),
+    }
 }
 
 /// The scope picker's proposal, and the selection that applying it gives.

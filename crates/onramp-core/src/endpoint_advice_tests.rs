@@ -213,3 +213,16 @@ fn unknown_and_unpublished_operations_are_listed_apart() {
     assert_eq!(proposal.proposed.not_published, vec![unpublished.label()]);
     assert!(proposal.proposed.scopes.is_empty());
 }
+
+#[test]
+fn a_pasted_request_finds_the_operation_it_calls_first() {
+    let p = provider("atlassian");
+    let found = search(&p, "/rest/api/3/issue/PROJ-7", 10);
+    let ids: Vec<&str> = found.iter().map(|op| op.operation_id.as_str()).collect();
+    // GET, PUT and DELETE of one issue, in the order of the methods; nothing else matches ids.
+    assert_eq!(ids, ["getIssue", "editIssue", "deleteIssue"]);
+    let url = "POST https://api.atlassian.com/ex/confluence/c1/wiki/api/v2/pages";
+    assert_eq!(search(&p, url, 5)[0].operation_id, "createPage");
+    // The Jira provider: a Confluence request is not its operation.
+    assert!(search(&provider("jira"), url, 5).is_empty());
+}

@@ -272,8 +272,9 @@ pub fn lookup(method: &str, path: &str) -> Option<EndpointScopes> {
         .map(|(_, i)| index.operations[i].clone())
 }
 
-/// Operations whose path template, summary or operationId contain every word of `query`
-/// (case-insensitive), optionally of one product, best first: a summary, operationId or path equal
+/// Operations whose method, path template, summary or operationId contain every word of `query`
+/// (case-insensitive), optionally of one product, best first: a summary, operationId, path or
+/// "METHOD /path" equal
 /// to the query, then one that starts with it, then one holding it as a phrase, then the rest;
 /// shorter paths first within each, deprecated ones last. For a picker.
 pub fn search(query: &str, product: Option<&str>, limit: usize) -> Vec<EndpointScopes> {
@@ -286,11 +287,12 @@ pub fn search(query: &str, product: Option<&str>, limit: usize) -> Vec<EndpointS
             let summary = op.summary.to_lowercase();
             let id = op.operation_id.to_lowercase();
             let path = op.path_template.to_lowercase();
-            let text = format!("{path} {summary} {id}");
+            let label = format!("{} {path}", op.method.to_lowercase());
+            let text = format!("{label} {summary} {id}");
             if !words.iter().all(|w| text.contains(w.as_str())) {
                 return None;
             }
-            let fields = [&summary, &id, &path];
+            let fields = [&summary, &id, &path, &label];
             let tier = if fields.iter().any(|f| **f == phrase) {
                 0
             } else if fields.iter().any(|f| f.starts_with(&phrase)) {

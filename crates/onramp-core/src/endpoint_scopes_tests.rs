@@ -230,6 +230,10 @@ fn search_needs_every_word_and_filters_by_product() {
 #[test]
 fn search_puts_the_closest_match_first() {
     assert_eq!(
+        search("POST /rest/api/3/issue", Some("jira"), 3)[0].operation_id,
+        "createIssue"
+    );
+    assert_eq!(
         search("get issue", Some("jira"), 3)[0].operation_id,
         "getIssue"
     );
