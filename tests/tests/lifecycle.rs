@@ -1,6 +1,7 @@
 //! Issue 5 in the real window: a token that dies while the app is open is refreshed once on the next
 //! call; a revoked grant leads to "needs reconnect" and a one-click re-authorize; a 429 shows its
-//! countdown and then the result; a removed endpoint is explained.
+//! countdown naming the limit hit and then the result, warned as near the limit; a removed endpoint is
+//! explained.
 
 use std::time::Duration;
 
@@ -160,7 +161,9 @@ async fn rate_limit_shows_a_countdown_then_the_result() {
     flows::connect_and_test(&mut scn, Callback::DeepLink).await;
     scn.sandbox(
         "faults",
-        json!({"rate_limit_next": 1, "retry_after_secs": 3}),
+        // The 429 names its limit (RateLimit-Reason); the answer after it is near the limit.
+        json!({"rate_limit_next": 1, "retry_after_secs": 3,
+               "rate_limit_reason": "jira-burst-based", "near_limit_next": 1}),
     )
     .await;
     let s = scn.s();
@@ -171,6 +174,10 @@ async fn rate_limit_shows_a_countdown_then_the_result() {
         .unwrap();
     let text = s.text(&countdown).await.unwrap();
     assert!(text.contains('s'), "a countdown in seconds: {text}");
+    assert!(
+        text.contains("burst limit"),
+        "the limit hit is named: {text}"
+    );
     scn.shot_of("[data-testid=\"retry-countdown\"]", "rate-limit-countdown")
         .await;
     s.wait_for_text(
@@ -183,6 +190,11 @@ async fn rate_limit_shows_a_countdown_then_the_result() {
     s.wait_gone("[data-testid=\"retry-countdown\"]", SHORT)
         .await
         .unwrap();
+    let near = s
+        .text_of("[data-testid=\"rate-near-limit\"]")
+        .await
+        .unwrap();
+    assert!(near.contains("Near the rate limit"), "{near}");
     scn.shot_of("[data-testid=\"test-result\"]", "rate-limit-result")
         .await;
     scn.finish().await;

@@ -162,6 +162,7 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
                 method: "GET".into(),
                 path: url.trim().to_string(),
                 needs_scopes: Vec::new(),
+                body: None,
                 description: "The URL you gave, called with the access token.".into(),
             })
             .collect(),

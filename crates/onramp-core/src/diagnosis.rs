@@ -67,6 +67,20 @@ pub struct ResponseContext<'a> {
     pub granted_scopes: &'a [String],
     /// Whether Onramp already refreshed the token and retried.
     pub refreshed: bool,
+    /// The answer's headers (the rate-limit ones explain a 429).
+    pub headers: &'a [KeyValue],
+}
+
+/// What the token lacks for the exact operation called: the preset's alternatives when a preset
+/// ran, else the operation Atlassian's specs publish for this method and URL (the alternative
+/// that needs the fewest extra scopes). Empty when nothing is known.
+pub fn missing_scopes_for_call(ctx: &ResponseContext<'_>) -> Vec<String> {
+    if let Some(preset) = ctx.preset {
+        return missing_for(preset, ctx.granted_scopes);
+    }
+    crate::endpoint_scopes::lookup(ctx.method, ctx.url)
+        .and_then(|op| op.satisfied_by(ctx.granted_scopes).fewest_missing())
+        .unwrap_or_default()
 }
 
 /// Explains a non-2xx answer from the gateway.
@@ -80,7 +94,7 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
     let atlassian_like = matches!(server.kind, ServerKind::Atlassian | ServerKind::Sandbox);
     match status {
         401 if body.contains("scope does not match") => {
-            let missing = ctx.preset.map(|p| missing_for(p, ctx.granted_scopes)).unwrap_or_default();
+            let missing = missing_scopes_for_call(ctx);
             let v2 = ctx.url.contains("/wiki/api/v2/");
             let classic_confluence = ctx.granted_scopes.iter().any(|s| {
                 ctx.provider.scopes.iter().any(|i| i.name == *s && i.product == "confluence" && i.kind == crate::model::ScopeKind::Classic)
@@ -124,9 +138,20 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
                 replacement.map_or("Find the endpoint's replacement in Atlassian's changelog.", |_| "Switch to the replacement endpoint; note that /search/jql pages with nextPageToken and returns only issue ids unless you ask for fields."),
                 facts)
         }
-        429 => ui(ErrorCode::RateLimited, "Rate limited",
-            format!("HTTP 429: {}'s rate limit was hit and Onramp's retries ran out. {}", server.name, excerpt(body)),
-            "Wait for the time in Retry-After / X-RateLimit-Reset and try again; retrying earlier gets the same or a longer wait.", facts),
+        429 => {
+            let limits = crate::gateway::rate_limit_status(status, ctx.headers);
+            for h in crate::gateway::rate_limit_headers(ctx.headers) {
+                facts.push(fact(&h.key, h.value));
+            }
+            let which = match (&limits.limit_hit, &limits.reason) {
+                (Some(limit), _) => format!("{limit} was hit"),
+                (None, Some(reason)) => format!("the limit named \"{reason}\" (RateLimit-Reason) was hit"),
+                (None, None) => format!("{}'s rate limit was hit", server.name),
+            };
+            ui(ErrorCode::RateLimited, "Rate limited",
+                format!("HTTP 429: {which} and Onramp's retries ran out. {} {}", crate::gateway::when_to_retry(&limits), excerpt(body)),
+                crate::gateway::advice_for(limits.reason.as_deref()), facts)
+        }
         500..=599 => ui(ErrorCode::ServerError, &format!("{who} had a problem"),
             format!("HTTP {status}: {}. Onramp retried with backoff and gave up.", excerpt(body)),
             &format!("Try again later. If it persists, check {}'s status page.", server.name), facts),
@@ -340,6 +365,7 @@ mod tests {
             cloud_id: Some("c1"),
             granted_scopes: granted,
             refreshed: false,
+            headers: &[],
         }
     }
 
@@ -603,3 +629,7 @@ mod tests {
         assert_eq!(url_decode("100%zz"), "100%zz");
     }
 }
+
+#[cfg(test)]
+#[path = "diagnosis_call_tests.rs"]
+mod call_tests;

@@ -63,6 +63,18 @@ pub struct ScopeSatisfaction {
     pub missing_granular: Option<Vec<String>>,
 }
 
+impl ScopeSatisfaction {
+    /// The scopes still needed through the alternative closest to being granted (fewest missing;
+    /// granular first on a tie). None when the specs publish no scope for the operation.
+    pub fn fewest_missing(&self) -> Option<Vec<String>> {
+        [&self.missing_granular, &self.missing_classic]
+            .into_iter()
+            .flatten()
+            .min_by_key(|missing| missing.len())
+            .cloned()
+    }
+}
+
 /// Which kind of scope to propose when an operation accepts both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -260,21 +272,46 @@ pub fn lookup(method: &str, path: &str) -> Option<EndpointScopes> {
         .map(|(_, i)| index.operations[i].clone())
 }
 
-/// Operations whose path template, summary or operationId contain every word of `query`
-/// (case-insensitive), optionally of one product; deprecated ones last. For a picker.
+/// Operations whose method, path template, summary or operationId contain every word of `query`
+/// (case-insensitive), optionally of one product, best first: a summary, operationId, path or
+/// "METHOD /path" equal
+/// to the query, then one that starts with it, then one holding it as a phrase, then the rest;
+/// shorter paths first within each, deprecated ones last. For a picker.
 pub fn search(query: &str, product: Option<&str>, limit: usize) -> Vec<EndpointScopes> {
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
-    let mut found: Vec<&EndpointScopes> = all()
+    let phrase = words.join(" ");
+    let mut found: Vec<(u8, &EndpointScopes)> = all()
         .iter()
         .filter(|op| product.is_none_or(|p| op.product == p))
-        .filter(|op| {
-            let text =
-                format!("{} {} {}", op.path_template, op.summary, op.operation_id).to_lowercase();
-            words.iter().all(|w| text.contains(w.as_str()))
+        .filter_map(|op| {
+            let summary = op.summary.to_lowercase();
+            let id = op.operation_id.to_lowercase();
+            let path = op.path_template.to_lowercase();
+            let label = format!("{} {path}", op.method.to_lowercase());
+            let text = format!("{label} {summary} {id}");
+            if !words.iter().all(|w| text.contains(w.as_str())) {
+                return None;
+            }
+            let fields = [&summary, &id, &path, &label];
+            let tier = if fields.iter().any(|f| **f == phrase) {
+                0
+            } else if fields.iter().any(|f| f.starts_with(&phrase)) {
+                1
+            } else if fields.iter().any(|f| f.contains(&phrase)) {
+                2
+            } else {
+                3
+            };
+            Some((tier, op))
         })
         .collect();
-    found.sort_by_key(|op| op.deprecated);
-    found.into_iter().take(limit).cloned().collect()
+    // A stable sort: equal keys keep the order of operations.json.
+    found.sort_by_key(|(tier, op)| (op.deprecated, *tier, op.path_template.len()));
+    found
+        .into_iter()
+        .take(limit)
+        .map(|(_, op)| op.clone())
+        .collect()
 }
 
 /// A small scope set that covers every chosen operation: per operation, its classic alternative when

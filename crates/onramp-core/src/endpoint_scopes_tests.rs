@@ -228,6 +228,26 @@ fn search_needs_every_word_and_filters_by_product() {
 }
 
 #[test]
+fn search_puts_the_closest_match_first() {
+    assert_eq!(
+        search("POST /rest/api/3/issue", Some("jira"), 3)[0].operation_id,
+        "createIssue"
+    );
+    assert_eq!(
+        search("get issue", Some("jira"), 3)[0].operation_id,
+        "getIssue"
+    );
+    assert_eq!(
+        search("create issue", Some("jira"), 3)[0].operation_id,
+        "createIssue"
+    );
+    assert_eq!(
+        search("/rest/api/3/myself", None, 3)[0].operation_id,
+        "getCurrentUser"
+    );
+}
+
+#[test]
 fn search_lists_deprecated_operations_last() {
     let hits = search("issue", Some("jira"), 1000);
     let first_deprecated = hits.iter().position(|o| o.deprecated).unwrap();

@@ -2,6 +2,7 @@
 //!
 //! - [`catalog`]: providers, scopes and test calls, read from the data files in `catalog/`;
 //! - [`endpoint_scopes`]: which scopes a Jira or Confluence REST call needs, from Atlassian's specs;
+//! - [`endpoint_advice`]: that, for one integration: the API console's verdict, the scope picker's proposal;
 //! - [`oauth`]: authorize URL, pending flows (state), callback parsing, code exchange, refresh;
 //! - [`loopback`]: the one-shot `127.0.0.1:<port>/callback` listener;
 //! - [`vault`]: secrets in the OS keychain, nowhere else; [`secrets`]: in memory, in types that never print;
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod custom;
 pub mod desktop_entry;
 pub mod diagnosis;
+pub mod endpoint_advice;
 pub mod endpoint_scopes;
 pub mod engine;
 pub mod error;
@@ -85,6 +87,9 @@ mod bindings {
         crate::endpoint_scopes::ScopeSatisfaction::export_all(&cfg).unwrap();
         crate::endpoint_scopes::ScopePreference::export_all(&cfg).unwrap();
         crate::endpoint_scopes::ProposedScopes::export_all(&cfg).unwrap();
+        crate::endpoint_advice::EndpointAdvice::export_all(&cfg).unwrap();
+        crate::endpoint_advice::ScopeProposal::export_all(&cfg).unwrap();
+        crate::gateway::RateLimitStatus::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();

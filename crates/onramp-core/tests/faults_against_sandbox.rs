@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{connected, consent_callback};
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use onramp_core::oauth::CallbackChannel;
 use onramp_core::secrets::RevealedForTests;
 use onramp_core::vault::{SecretKind, Vault};
 use onramp_core::{Engine, OnrampError};
-use onramp_sandbox::{Faults, Sandbox, SandboxConfig, ACME_CLOUD_ID, NANGO_SECRET_KEY};
+use onramp_sandbox::{Faults, Sandbox, SandboxConfig, NANGO_SECRET_KEY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Short, so a timeout row takes about a second; the sandbox's delay is well past it.
@@ -339,26 +341,6 @@ async fn canned_server(body: Option<&'static str>) -> String {
         Some(_) => format!("http://127.0.0.1:{port}"),
         None => format!("http://127.0.0.1:{port}/#hang"),
     }
-}
-
-/// A sandbox integration authorized through the consent page, with Acme picked.
-async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
-    let c = sandbox.config();
-    let id = common::sandbox_integration(engine, &c.client_id, &c.client_secret, &common::SCOPES)
-        .await
-        .id;
-    common::authorize_and_pick(engine, &id, ACME_CLOUD_ID).await;
-    id
-}
-
-/// Starts an authorization and accepts on the consent page; returns the deep-link callback.
-async fn consent_callback(engine: &Engine, id: &str) -> String {
-    let started = engine
-        .start_authorization(id, &RecordingSink::default())
-        .await
-        .unwrap()
-        .started;
-    common::consent(&started.authorize_url, "accept").await
 }
 
 /// The keychain refuses the write right after the code exchange (locked, or its daemon gone): a

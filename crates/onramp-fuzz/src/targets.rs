@@ -261,7 +261,8 @@ pub fn link_header(data: &[u8]) {
 
 /// Rate-limit headers. Layout: a byte for the status, one for the retries so far, four for the
 /// clock, then `name: value` lines (`Retry-After`, `X-RateLimit-Reset`, …). A wait is never longer
-/// than the bound and never zero; a parsed reset time is a real date.
+/// than the bound and never zero; a parsed reset time is a real date; the limit named, the near-limit
+/// warning and the beta policies come from headers that say so.
 pub fn rate_limit_headers(data: &[u8]) {
     let [s, retries, c0, c1, c2, c3, rest @ ..] = data else {
         return;
@@ -282,6 +283,27 @@ pub fn rate_limit_headers(data: &[u8]) {
         kept.iter().all(|k| headers.contains(k)),
         "a rate-limit header was invented"
     );
+    // What the headers say: nothing that no header said.
+    let said = onramp_core::gateway::rate_limit_status(status, &headers);
+    if let Some(reason) = &said.reason {
+        assert!(
+            headers.iter().any(|h| h.key.eq_ignore_ascii_case("ratelimit-reason")
+                && h.value.trim() == reason),
+            "a RateLimit-Reason was invented: {reason:?}"
+        );
+    }
+    assert!(
+        !said.near_limit
+            || headers
+                .iter()
+                .any(|h| h.key.eq_ignore_ascii_case("x-ratelimit-nearlimit")),
+        "near the limit without the header"
+    );
+    assert!(
+        said.beta_policies.iter().all(|p| !p.name.is_empty()),
+        "a beta policy without a name"
+    );
+    assert_eq!(said.summary.is_some(), status == 429 || said.near_limit);
     for h in &headers {
         if let Some(t) = parse_iso8601_utc(&h.value) {
             // 1970-01-01 to 9999-12-31, with a day of slack for 31 February and leap seconds.
@@ -330,6 +352,7 @@ pub fn gateway_error(data: &[u8]) {
         cloud_id: Some("c1"),
         granted_scopes: &granted,
         refreshed: s & 1 == 1,
+        headers: &[],
     };
     let ui = diagnosis::for_response(&ctx, status_from(s, 0), &body);
     serde_json::to_string(&ui).expect("a UiError serializes");

@@ -179,6 +179,12 @@ pub struct Faults {
     pub rate_limit_next: u32,
     /// `Retry-After` seconds for those 429s (2 when 0).
     pub retry_after_secs: u64,
+    /// `RateLimit-Reason` on those 429s (e.g. `jira-burst-based`, reference atlassian-2026.md §3);
+    /// none when empty, as some of Atlassian's 429s come.
+    pub rate_limit_reason: String,
+    /// The next N API answers that get through carry `X-RateLimit-NearLimit: true` (fewer than
+    /// 20 % of the quota left).
+    pub near_limit_next: u32,
     /// The next N API calls answer 500.
     pub server_error_next: u32,
     /// Delay every API and token response by this many milliseconds.

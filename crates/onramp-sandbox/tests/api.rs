@@ -331,3 +331,30 @@ async fn confluence_v2_pages_need_read_page_confluence() {
     let at = fx.access("read:space:confluence").await;
     assert_eq!(fx.api(&at, &path).await.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn jira_approximate_count_counts_for_bounded_jql_with_its_scopes() {
+    let fx = start().await;
+    let path = format!("/ex/jira/{ACME_CLOUD_ID}/rest/api/3/search/approximate-count");
+    let post = |token: String, body: serde_json::Value| {
+        fx.http
+            .post(fx.url(&path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let at = fx.access("read:jira-work").await;
+    let resp = post(at.clone(), json!({"jql": "updated >= -30d"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(body_json(resp).await["count"].as_u64().unwrap() > 0);
+    let unbounded = post(at, json!({"jql": "ORDER BY key"})).await.unwrap();
+    assert_eq!(unbounded.status(), StatusCode::BAD_REQUEST);
+    let other = fx.access("read:jira-user").await;
+    let refused = post(other, json!({"jql": "updated >= -30d"}))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body_json(refused).await, scope_mismatch());
+}

@@ -112,7 +112,10 @@ async fn control_endpoints_steer_the_sandbox() {
     assert_eq!(stats["refresh_count"], 1);
     // The code exchange and the refresh, counted on arrival.
     assert_eq!(stats["token_requests"], 2);
-    assert!(stats["instance_id"].as_str().unwrap().starts_with("sbx_run_"));
+    assert!(stats["instance_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("sbx_run_"));
 
     let resp = fx
         .http
@@ -151,4 +154,38 @@ async fn config_snapshot_and_shutdown() {
     let Fx { sb, http } = fx;
     sb.shutdown().await;
     assert!(http.get(format!("{base}/me")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn rate_limit_reason_and_near_limit_headers_are_sent_when_asked() {
+    let fx = start().await;
+    let at = fx.access("read:me").await;
+    fx.sb.set_faults(Faults {
+        rate_limit_next: 1,
+        rate_limit_reason: "jira-quota-tenant-based".into(),
+        near_limit_next: 1,
+        ..Faults::default()
+    });
+    let limited = fx.api(&at, "/me").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        limited.headers()["ratelimit-reason"],
+        "jira-quota-tenant-based"
+    );
+    let near = fx.api(&at, "/me").await;
+    assert_eq!(near.status(), StatusCode::OK);
+    assert_eq!(near.headers()["x-ratelimit-nearlimit"], "true");
+    let calm = fx.api(&at, "/me").await;
+    assert!(calm.headers().get("x-ratelimit-nearlimit").is_none());
+    // Without a reason, a 429 carries none (as some of Atlassian's do).
+    fx.sb.set_faults(Faults {
+        rate_limit_next: 1,
+        ..Faults::default()
+    });
+    assert!(fx
+        .api(&at, "/me")
+        .await
+        .headers()
+        .get("ratelimit-reason")
+        .is_none());
 }

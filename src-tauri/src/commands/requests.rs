@@ -1,6 +1,8 @@
-//! Step 6, requests: preset test calls and custom requests, their URL preview and curl form.
+//! Step 6, requests: preset test calls and custom requests, their URL preview, what their endpoint
+//! needs, and their curl form.
 
-use onramp_core::model::{ApiRequest, TestCallResult};
+use onramp_core::endpoint_advice::EndpointAdvice;
+use onramp_core::model::{ApiRequest, ProductId, TestCallResult};
 use tauri::{AppHandle, Runtime, State};
 
 use super::Result;
@@ -27,6 +29,19 @@ pub async fn preview_request(
     request: ApiRequest,
 ) -> Result<String> {
     Ok(state.engine.preview_request(&id, &request).await?)
+}
+
+/// What the endpoint of a request being typed needs, against the granted scopes (no network).
+#[tauri::command]
+pub async fn endpoint_scopes(
+    state: State<'_, AppState>,
+    id: String,
+    method: String,
+    product: Option<ProductId>,
+    path: String,
+) -> Result<EndpointAdvice> {
+    let engine = &state.engine;
+    Ok(engine.endpoint_scopes(&id, &method, product, &path).await?)
 }
 
 #[tauri::command]

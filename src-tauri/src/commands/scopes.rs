@@ -1,5 +1,8 @@
-//! Step 3, scopes: the guards for a selection, and requested vs granted after consent.
+//! Step 3, scopes: the guards for a selection, the endpoint picker's search and proposal, and
+//! requested vs granted after consent.
 
+use onramp_core::endpoint_advice::ScopeProposal;
+use onramp_core::endpoint_scopes::{EndpointScopes, ScopePreference};
 use onramp_core::model::{ScopeAdvice, ScopeReport};
 use tauri::State;
 
@@ -18,4 +21,30 @@ pub async fn advise_scopes(
 #[tauri::command]
 pub async fn scope_report(state: State<'_, AppState>, id: String) -> Result<ScopeReport> {
     Ok(state.engine.scope_report(&id).await?)
+}
+
+/// Operations of the provider's products matching `query`, for the endpoint picker.
+#[tauri::command]
+pub async fn search_operations(
+    state: State<'_, AppState>,
+    provider_id: String,
+    query: String,
+    limit: usize,
+) -> Result<Vec<EndpointScopes>> {
+    let engine = &state.engine;
+    Ok(engine
+        .search_operations(&provider_id, &query, limit)
+        .await?)
+}
+
+/// The smallest scope set for the chosen operations, and the selection applying it gives.
+#[tauri::command]
+pub async fn propose_scopes(
+    state: State<'_, AppState>,
+    id: String,
+    operations: Vec<String>,
+    prefer: ScopePreference,
+) -> Result<ScopeProposal> {
+    let engine = &state.engine;
+    Ok(engine.propose_scopes(&id, &operations, prefer).await?)
 }

@@ -8,15 +8,20 @@ import type {
   AuthorizationStarted,
   Bootstrap,
   CustomProviderInput,
+  EndpointAdvice,
+  EndpointScopes,
   HandoffExport,
   HandoffFormat,
   IntegrationPatch,
   IntegrationSummary,
   IntegrationView,
   NangoTarget,
+  ProductId,
   Provider,
   RetryNotice,
   ScopeAdvice,
+  ScopePreference,
+  ScopeProposal,
   ScopeReport,
   Site,
   SnippetLanguage,
@@ -75,6 +80,10 @@ export const updateIntegration = (id: string, patch: IntegrationPatch) =>
 /** The URL a custom request (step 6) would go to; rejects with the engine's reason when it cannot be sent. */
 export const previewRequest = (id: string, request: ApiRequest) => call<string>("preview_request", { id, request });
 
+/** What the endpoint of a custom request (step 6) needs and whether the granted scopes cover it; no network. */
+export const endpointScopes = (id: string, method: string, product: ProductId | null, path: string) =>
+  call<EndpointAdvice>("endpoint_scopes", { id, method, product, path });
+
 /** Client ID and (optionally) a new secret, validated together by the engine. */
 export const saveCredentials = (id: string, clientId: string, secret: string | null) =>
   call<IntegrationView>("save_credentials", { id, clientId, secret });
@@ -102,6 +111,14 @@ export const openUrl = (url: string) => call<null>("open_url", { url });
 /** Guards for a set of scopes (step 3); every rule lives in the engine. */
 export const adviseScopes = (providerId: string, scopes: string[]) =>
   call<ScopeAdvice>("advise_scopes", { providerId, scopes });
+
+/** Operations of the provider's products matching a query (path, summary, operationId), best first. */
+export const searchOperations = (providerId: string, query: string, limit: number) =>
+  call<EndpointScopes[]>("search_operations", { providerId, query, limit });
+
+/** The smallest scope set for chosen operations ("METHOD /path/template"), and the selection applying it gives. */
+export const proposeScopes = (id: string, operations: string[], prefer: ScopePreference) =>
+  call<ScopeProposal>("propose_scopes", { id, operations, prefer });
 
 /** Requested vs granted; rejects with code "not_connected" before consent. */
 export const scopeReport = (id: string) => call<ScopeReport>("scope_report", { id });

@@ -74,6 +74,7 @@ impl Catalog {
                 method: c.method.clone(),
                 path: c.path.clone(),
                 needs_scopes: c.needs.clone(),
+                body: c.body.clone(),
                 description: c.description.clone(),
             })
             .collect();

@@ -43,7 +43,7 @@ impl Engine {
                 label: preset.id.clone(),
                 method: preset.method.clone(),
                 url,
-                body: None,
+                body: preset.body.clone(),
                 preset: Some(preset.clone()),
             });
         }
@@ -163,6 +163,7 @@ impl Engine {
                     cloud_id: integration.site.as_ref().map(|s| s.id.as_str()),
                     granted_scopes: &granted,
                     refreshed,
+                    headers: &raw.headers,
                 },
                 raw.status,
                 &String::from_utf8_lossy(&raw.body),
@@ -252,7 +253,12 @@ impl Engine {
                         wait_ms: wait.as_millis() as u64,
                         retry_at_ms: now_ms + wait.as_millis() as i64,
                         reason: if is_rate_limit {
-                            format!("Rate limited (HTTP {}): waiting as the provider asked before retrying.", raw.status)
+                            // Which limit, when the answer names it (RateLimit-Reason).
+                            let which = gateway::rate_limit_status(raw.status, &raw.headers)
+                                .limit_hit
+                                .map(|limit| format!(" {limit} was hit;"))
+                                .unwrap_or_default();
+                            format!("Rate limited (HTTP {}):{which} waiting as the provider asked before retrying.", raw.status)
                         } else {
                             format!("HTTP {}: retrying after a short backoff.", raw.status)
                         },
@@ -274,6 +280,26 @@ impl Engine {
             attempts,
             refreshed,
         })
+    }
+
+    /// What the endpoint of a request being typed needs and whether the connection's granted
+    /// scopes cover it; no network (Atlassian's published specs, `crate::endpoint_advice`).
+    pub async fn endpoint_scopes(
+        &self,
+        id: &str,
+        method: &str,
+        product: Option<crate::model::ProductId>,
+        path: &str,
+    ) -> Result<crate::endpoint_advice::EndpointAdvice, OnrampError> {
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
+        let granted = integration
+            .connection
+            .as_ref()
+            .map(|c| c.granted_scopes.as_slice());
+        Ok(crate::endpoint_advice::advise(
+            &provider, method, product, path, granted,
+        ))
     }
 
     /// The method and URL a request would go to, or why it cannot be sent; no network.
@@ -357,230 +383,5 @@ fn reloadable_request(request: &ApiRequest, preset: Option<&TestCallPreset>) -> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::test_support::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    async fn reactive(status: usize, remaining: i64, lifetime: i64) -> (TestCallResult, usize) {
-        let mut server = mockito::Server::new_async().await;
-        let refreshes = Arc::new(AtomicUsize::new(0));
-        let counter = refreshes.clone();
-        server
-            .mock("POST", "/oauth/token")
-            .with_status(200)
-            .with_header("content-type", "application/json")
-            .with_body_from_request(move |_| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                br#"{"access_token":"at-2","refresh_token":"rt-2","expires_in":3600,"token_type":"Bearer"}"#.to_vec()
-            })
-            .create_async()
-            .await;
-        server
-            .mock("GET", "/api")
-            .match_header("authorization", "Bearer at-1")
-            .with_status(status)
-            .with_body("{}")
-            .create_async()
-            .await;
-        server
-            .mock("GET", "/api")
-            .match_header("authorization", "Bearer at-2")
-            .with_status(200)
-            .with_body(r#"{"ok":true}"#)
-            .create_async()
-            .await;
-        let s = seeded(&server.url(), remaining, lifetime);
-        let r = s
-            .engine
-            .run_request(
-                &s.id,
-                &preset(custom::TEST_CALL_ID),
-                &RecordingSink::default(),
-            )
-            .await
-            .unwrap();
-        (r, refreshes.load(Ordering::SeqCst))
-    }
-
-    #[tokio::test]
-    async fn a_401_refreshes_once_and_retries() {
-        let (r, refreshes) = reactive(401, 3000, 3600).await;
-        assert_eq!(
-            (r.status, r.refreshed, r.attempts, refreshes),
-            (200, true, 2, 1)
-        );
-    }
-
-    #[tokio::test]
-    async fn a_403_or_404_refreshes_when_the_token_may_have_expired() {
-        // Issued 3500 s ago out of 3600: in the second half of its life.
-        for status in [403, 404] {
-            let (r, refreshes) = reactive(status, 100, 3600).await;
-            assert_eq!(
-                (r.status, r.refreshed, refreshes),
-                (200, true, 1),
-                "{status}"
-            );
-        }
-        // A fresh token's 403 is a real permission problem: no refresh, the answer is explained.
-        let (r, refreshes) = reactive(403, 3500, 3600).await;
-        assert_eq!((r.status, r.refreshed, refreshes), (403, false, 0));
-        assert_eq!(r.error.unwrap().code, "forbidden");
-    }
-
-    #[tokio::test]
-    async fn a_429_waits_for_retry_after_then_retries() {
-        let mut server = mockito::Server::new_async().await;
-        server
-            .mock("GET", "/api")
-            .with_status(429)
-            .with_header("Retry-After", "1")
-            .with_body("{}")
-            .expect(1)
-            .create_async()
-            .await;
-        server
-            .mock("GET", "/api")
-            .with_status(200)
-            .with_body(r#"{"ok":true}"#)
-            .expect(1)
-            .create_async()
-            .await;
-        let s = seeded(&server.url(), 3000, 3600);
-        let sink = RecordingSink::default();
-        let started = std::time::Instant::now();
-        let r = s
-            .engine
-            .run_request(&s.id, &preset(custom::TEST_CALL_ID), &sink)
-            .await
-            .unwrap();
-        assert_eq!((r.status, r.attempts), (200, 2));
-        assert!(
-            started.elapsed() >= std::time::Duration::from_millis(950),
-            "waited as told"
-        );
-        let notices: Vec<RetryNotice> = sink
-            .take()
-            .into_iter()
-            .filter_map(|e| match e {
-                Recorded::RequestProgress(n) => Some(n),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(notices.len(), 1);
-        assert_eq!(
-            (notices[0].status, notices[0].wait_ms, notices[0].attempt),
-            (429, 1000, 2)
-        );
-    }
-
-    #[tokio::test]
-    async fn history_keeps_method_path_status_but_no_token() {
-        let mut server = mockito::Server::new_async().await;
-        server
-            .mock("GET", "/api")
-            .with_status(200)
-            .with_body("{}")
-            .create_async()
-            .await;
-        let s = seeded(&server.url(), 3000, 3600);
-        let requests_step = |v: &IntegrationView| v.steps[5].clone();
-        let before = s.engine.integration(&s.id).await.unwrap();
-        assert!(!requests_step(&before).done, "no call ran yet");
-        s.engine
-            .run_request(
-                &s.id,
-                &preset(custom::TEST_CALL_ID),
-                &RecordingSink::default(),
-            )
-            .await
-            .unwrap();
-        let after = s.engine.integration(&s.id).await.unwrap();
-        assert!(requests_step(&after).done, "a call ran: step 6 is ticked");
-        let h = after.history;
-        assert_eq!(h.len(), 1);
-        assert_eq!((h[0].method.as_str(), h[0].status), ("GET", 200));
-        let mut stored = Vec::new();
-        for entry in std::fs::read_dir(s._dir.path()).unwrap() {
-            stored.extend(std::fs::read(entry.unwrap().path()).unwrap_or_default());
-        }
-        let stored = String::from_utf8_lossy(&stored);
-        assert!(stored.contains("/api"), "the history line is in the store");
-        for secret in ["at-1", "rt-1", "secret-1"] {
-            assert!(!stored.contains(secret), "{secret} reached a file");
-        }
-    }
-
-    #[tokio::test]
-    async fn preview_shows_the_exact_url_or_names_the_wrong_field() {
-        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
-        let request = |path: &str, body: Option<&str>| ApiRequest {
-            preset_id: None,
-            method: "POST".into(),
-            product: None,
-            path: path.into(),
-            query: Some("?a=1".into()),
-            body: body.map(str::to_string),
-        };
-        assert_eq!(
-            seed.engine
-                .preview_request(&seed.id, &request("/api/x", None))
-                .await
-                .unwrap(),
-            "http://127.0.0.1:9/api/x?a=1"
-        );
-        for (path, body, field) in [
-            ("api/x", None, "path"),
-            ("/../x", None, "path"),
-            ("/api/x", Some("{not json"), "body"),
-        ] {
-            let e = seed
-                .engine
-                .preview_request(&seed.id, &request(path, body))
-                .await
-                .unwrap_err()
-                .to_ui();
-            assert_eq!(e.facts[0].value, field, "{path} {body:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn history_reloads_presets_as_custom_requests_and_keeps_no_body() {
-        let catalog = Catalog::load().unwrap();
-        let jira = catalog.provider("jira", None).unwrap();
-        let preset = jira
-            .test_calls
-            .iter()
-            .find(|t| t.id == "jira-project-search")
-            .unwrap();
-        let as_sent = ApiRequest {
-            preset_id: Some(preset.id.clone()),
-            method: String::new(),
-            product: None,
-            path: String::new(),
-            query: None,
-            body: None,
-        };
-        let reloaded = reloadable_request(&as_sent, Some(preset)).unwrap();
-        assert_eq!(reloaded.preset_id, None);
-        assert_eq!(reloaded.product, Some(crate::model::ProductId::Jira));
-        assert_eq!(reloaded.path, "/rest/api/3/project/search");
-        assert_eq!(reloaded.query.as_deref(), Some("maxResults=1"));
-        let custom = ApiRequest {
-            preset_id: None,
-            method: "POST".into(),
-            product: Some(crate::model::ProductId::Jira),
-            path: "/rest/api/3/issue".into(),
-            query: None,
-            body: Some(r#"{"fields":{"summary":"private"}}"#.into()),
-        };
-        let kept = reloadable_request(&custom, None).unwrap();
-        assert_eq!(kept.body, None, "no body in the saved history");
-        assert_eq!(
-            (kept.method.as_str(), kept.path.as_str()),
-            ("POST", "/rest/api/3/issue")
-        );
-    }
-}
+#[path = "requests_tests.rs"]
+mod tests;

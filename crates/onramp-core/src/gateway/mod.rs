@@ -5,12 +5,17 @@
 //!
 //! - `sites`: the URL of each call, and site discovery (`accessible-resources`);
 //! - `send`: one request with the bearer token, and when to retry its answer;
+//! - `rate_limit`: the 2026 rate-limit headers (which limit, when to retry, near the limit);
 //! - `response`: the answer as the UI shows it (pagination, rate-limit headers), and `curl`.
 
+mod rate_limit;
 mod response;
 mod send;
 mod sites;
 
+pub use rate_limit::{
+    advice_for, parse_beta_policies, rate_limit_status, when_to_retry, BetaPolicy, RateLimitStatus,
+};
 pub use response::{curl_command, pagination_hint, rate_limit_headers, to_result};
 pub use send::{
     header, parse_iso8601_utc, retry_delay, send_once, RawResponse, MAX_RETRY_WAIT, METHODS,

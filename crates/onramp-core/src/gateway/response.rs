@@ -76,6 +76,7 @@ pub fn to_result(
         error,
         size_bytes: raw.body.len() as u64,
         rate_limit_headers: rate_limit_headers(&raw.headers),
+        rate_limit: super::rate_limit_status(raw.status, &raw.headers),
         headers: raw.headers,
         pagination,
         attempts,

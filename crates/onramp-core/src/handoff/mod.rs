@@ -223,6 +223,8 @@ pub(crate) fn pick_test_call<'a>(
         .test_calls
         .iter()
         .filter(|c| runnable.contains(&c.id))
+        // The snippets send no body.
+        .filter(|c| c.body.is_none())
         .collect();
     allowed
         .iter()

@@ -213,6 +213,8 @@ pub struct TestCallPreset {
     pub path: String,
     /// Alternative scope sets: the token must hold every scope of one set. Empty = no scope needed.
     pub needs_scopes: Vec<Vec<String>>,
+    /// The JSON body sent with the call (a read published as a POST, such as a JQL count).
+    pub body: Option<String>,
     pub description: String,
 }
 

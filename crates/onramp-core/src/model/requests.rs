@@ -27,6 +27,8 @@ pub struct TestCallResult {
     pub headers: Vec<KeyValue>,
     /// The rate-limit headers among `headers` (Retry-After, X-RateLimit-*, RateLimit-*, Beta-RateLimit-*).
     pub rate_limit_headers: Vec<KeyValue>,
+    /// What those headers say: which limit a 429 hit, when to retry, near the limit on a success.
+    pub rate_limit: crate::gateway::RateLimitStatus,
     /// How to get the next page, when the answer has one (`nextPageToken`, `_links.next`, `Link`).
     pub pagination: Option<String>,
     /// Requests sent, retries included.

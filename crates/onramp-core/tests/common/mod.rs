@@ -127,3 +127,23 @@ pub async fn authorize_and_pick(engine: &Engine, id: &str, cloud_id: &str) {
     engine.list_sites(id).await.unwrap();
     engine.select_site(id, cloud_id).await.unwrap();
 }
+
+/// A sandbox integration authorized through the consent page, with Acme picked.
+pub async fn connected(engine: &Engine, sandbox: &Sandbox) -> String {
+    let c = sandbox.config();
+    let id = sandbox_integration(engine, &c.client_id, &c.client_secret, &SCOPES)
+        .await
+        .id;
+    authorize_and_pick(engine, &id, onramp_sandbox::ACME_CLOUD_ID).await;
+    id
+}
+
+/// Starts an authorization and accepts on the consent page; returns the deep-link callback.
+pub async fn consent_callback(engine: &Engine, id: &str) -> String {
+    let started = engine
+        .start_authorization(id, &onramp_core::events::RecordingSink::default())
+        .await
+        .unwrap()
+        .started;
+    consent(&started.authorize_url, "accept").await
+}

@@ -1,4 +1,5 @@
-//! Fault injection: the configured delay, 429s and 500s, in front of every API route.
+//! Fault injection: the configured delay, 429s (with a `RateLimit-Reason` when asked) and 500s in
+//! front of every API route, and the near-limit header on answers that get through.
 
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use super::{json_error, Shr};
 use crate::util::rate_limit_reset;
 
 enum Fault {
-    RateLimit(u64),
+    /// `Retry-After` seconds and the `RateLimit-Reason`, if any.
+    RateLimit(u64, String),
     ServerError,
     MalformedBody,
 }
@@ -22,15 +24,18 @@ pub(super) async fn inject_faults(
     request: Request,
     next: Next,
 ) -> Response {
-    let (slow_ms, fault) = {
+    let (slow_ms, fault, near_limit) = {
         let mut st = shared.lock();
         let f = &mut st.faults;
         let fault = if f.rate_limit_next > 0 {
             f.rate_limit_next -= 1;
-            Some(Fault::RateLimit(match f.retry_after_secs {
-                0 => 2,
-                n => n,
-            }))
+            Some(Fault::RateLimit(
+                match f.retry_after_secs {
+                    0 => 2,
+                    n => n,
+                },
+                f.rate_limit_reason.clone(),
+            ))
         } else if f.malformed_body_next > 0 {
             f.malformed_body_next -= 1;
             Some(Fault::MalformedBody)
@@ -40,19 +45,28 @@ pub(super) async fn inject_faults(
         } else {
             None
         };
-        (f.slow_ms, fault)
+        let near_limit = fault.is_none() && f.near_limit_next > 0;
+        if near_limit {
+            f.near_limit_next -= 1;
+        }
+        (f.slow_ms, fault, near_limit)
     };
     if slow_ms > 0 {
         tokio::time::sleep(Duration::from_millis(slow_ms)).await;
     }
     match fault {
         // Headers as described in reference §9.2; the body is sandbox wording.
-        Some(Fault::RateLimit(secs)) => {
+        Some(Fault::RateLimit(secs, reason)) => {
             let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
             let headers = response.headers_mut();
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
             if let Ok(reset) = HeaderValue::from_str(&rate_limit_reset(Duration::from_secs(secs))) {
                 headers.insert("x-ratelimit-reset", reset);
+            }
+            if let Ok(reason) = HeaderValue::from_str(&reason) {
+                if !reason.is_empty() {
+                    headers.insert("ratelimit-reason", reason);
+                }
             }
             response
         }
@@ -61,7 +75,15 @@ pub(super) async fn inject_faults(
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
         Some(Fault::MalformedBody) => malformed_body(),
-        None => next.run(request).await,
+        None => {
+            let mut response = next.run(request).await;
+            if near_limit {
+                response
+                    .headers_mut()
+                    .insert("x-ratelimit-nearlimit", HeaderValue::from_static("true"));
+            }
+            response
+        }
     }
 }
 

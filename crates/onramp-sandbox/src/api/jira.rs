@@ -1,4 +1,4 @@
-//! Jira: myself, serverInfo, project search, JQL search and the removed search endpoints.
+//! Jira: myself, serverInfo, project search, JQL search and count, and the removed search endpoints.
 
 use std::time::SystemTime;
 
@@ -48,6 +48,17 @@ const SEARCH_JQL_SCOPES: &[&[&str]] = &[
         "read:avatar:jira",
         "read:field-configuration:jira",
         "read:issue-meta:jira",
+    ],
+];
+/// countIssues (`POST /rest/api/3/search/approximate-count`) in operations.json.
+const APPROXIMATE_COUNT_SCOPES: &[&[&str]] = &[
+    &["read:jira-work"],
+    &[
+        "read:field.default-value:jira",
+        "read:field.option:jira",
+        "read:field:jira",
+        "read:group:jira",
+        "read:issue-details:jira",
     ],
 ];
 /// serverInfo "can be accessed anonymously" (reference §6.2): any valid token will do.
@@ -273,6 +284,33 @@ fn jira_search_jql(shared: &Shared, site: &Site, search: JqlSearch) -> ApiResult
         body["nextPageToken"] = Value::String(encode_cursor(next));
     }
     Ok(Json(body).into_response())
+}
+
+/// `POST search/approximate-count`: `{"jql": …}` in, `{"count": n}` out, bounded JQL only as for
+/// `search/jql`. The sandbox counts every issue of its data; it does not evaluate JQL.
+pub(super) async fn jira_approximate_count(
+    State(shared): State<Shr>,
+    Path(cloud_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    gateway(&shared, &headers, &cloud_id, APPROXIMATE_COUNT_SCOPES)?;
+    let v: Value = serde_json::from_slice(&body)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| ApiError::Jira("The request body must be a JSON object.".into()))?;
+    let jql = v["jql"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if jql.is_empty() || jql.starts_with("order by") {
+        // Sandbox wording, as for search/jql.
+        return Err(ApiError::Jira(
+            "Unbounded JQL queries are not allowed here. Add a search restriction to the query (for example project = ONR or updated >= -30d).".into(),
+        ));
+    }
+    Ok(Json(json!({"count": ISSUES.len()})).into_response())
 }
 
 /// `GET|POST /rest/api/{2,3,latest}/search` answer 410 since CHANGE-2046 (reference §6.3).

@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -30,8 +30,8 @@ use confluence::{confluence_pages, confluence_spaces};
 use faults::inject_faults;
 use identity::{accessible_resources, avatar, me, userinfo};
 use jira::{
-    jira_myself, jira_project_search, jira_search_jql_get, jira_search_jql_post,
-    jira_search_removed, jira_server_info,
+    jira_approximate_count, jira_myself, jira_project_search, jira_search_jql_get,
+    jira_search_jql_post, jira_search_removed, jira_server_info,
 };
 
 type Shr = Arc<Shared>;
@@ -55,6 +55,10 @@ pub(crate) fn routes(shared: Shr) -> Router<Shr> {
         .route(
             &format!("{jira}/3/search/jql"),
             get(jira_search_jql_get).post(jira_search_jql_post),
+        )
+        .route(
+            &format!("{jira}/3/search/approximate-count"),
+            post(jira_approximate_count),
         )
         .route(
             &format!("{jira}/2/search"),

@@ -13,4 +13,8 @@ path: string,
 /**
  * Alternative scope sets: the token must hold every scope of one set. Empty = no scope needed.
  */
-needsScopes: Array<Array<string>>, description: string, };
+needsScopes: Array<Array<string>>, 
+/**
+ * The JSON body sent with the call (a read published as a POST, such as a JQL count).
+ */
+body: string | null, description: string, };
