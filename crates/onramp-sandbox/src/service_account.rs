@@ -45,6 +45,10 @@ pub(crate) fn issue(
     client_secret: &str,
     params: &HashMap<String, String>,
 ) -> Result<Issued, TokenError> {
+    // A 3LO app has no client-credentials grant: only the service account's credential does.
+    if client_id == st.config.client_id {
+        return Err(TokenError::UnsupportedGrant("client_credentials".into()));
+    }
     let account = st.config.service_account.clone();
     if client_id != account.client_id || client_secret != account.client_secret || account.revoked {
         return Err(TokenError::ClientAuth);
