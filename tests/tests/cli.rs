@@ -283,3 +283,70 @@ async fn concurrent_checks_refresh_once_across_processes() {
     }
     assert_eq!(s.sandbox.refresh_count(), before + 1, "exactly one refresh");
 }
+
+/// CI mode: a service account's credential from the environment, with no keychain at all (no D-Bus
+/// session reachable) and nothing written (HOME is an empty folder that stays empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ci_mode_runs_on_a_service_account_without_keychain_or_files() {
+    let sandbox = Sandbox::start(
+        SandboxConfig::default(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    )
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], secret: &str| {
+        let mut command = Command::new(cli_binary());
+        command
+            .args(args)
+            .env_clear()
+            .env("HOME", home.path())
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+            .env("ONRAMP_SANDBOX_URL", sandbox.base_url())
+            .env("ONRAMP_PROVIDER", "sandbox-service-account")
+            .env(
+                "ONRAMP_CLIENT_ID",
+                onramp_sandbox::SERVICE_ACCOUNT_CLIENT_ID,
+            )
+            .env("ONRAMP_CLIENT_SECRET", secret)
+            .env("ONRAMP_CLOUD_ID", ACME_CLOUD_ID);
+        async move {
+            tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let secret = onramp_sandbox::SERVICE_ACCOUNT_CLIENT_SECRET;
+
+    let out = run(&["check", "ci smoke"], secret).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("/rest/api/3/myself 200"), "{stdout}");
+    assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret));
+
+    let out = run(&["--json", "token", "ci smoke"], secret).await;
+    let token: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(token["accessToken"]
+        .as_str()
+        .unwrap()
+        .starts_with("sbx_at_"));
+
+    // A wrong secret is the credential's fault (exit 4), explained.
+    let out = run(&["check", "ci smoke"], "not-the-secret").await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("service account's credential was refused"),
+        "{}",
+        text(&out.stderr)
+    );
+    // list needs saved integrations: not in CI mode.
+    assert_eq!(run(&["list"], secret).await.status.code(), Some(2));
+
+    let written: Vec<_> = std::fs::read_dir(home.path()).unwrap().collect();
+    assert!(written.is_empty(), "CI mode wrote {written:?}");
+}

@@ -20,6 +20,7 @@ pub const KEYCHAIN: u8 = 6;
 /// Anything else (a bad store file, an unexpected answer).
 pub const OTHER: u8 = 7;
 
+/// The end of `--help`.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
   0  success (check: every call answered 2xx)
   1  a call or check failed (non-2xx answer, site no longer listed)
@@ -34,8 +35,14 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
 pub fn for_error(e: &UiError) -> u8 {
     use ErrorCode::*;
     match e.code {
-        NotConnected | NeedsReconnect | NoSite | HandedOff | ClientSecretMissing
-        | RefreshTokenInvalid | InvalidGrant => NEEDS_AUTHORIZATION,
+        NotConnected
+        | NeedsReconnect
+        | NoSite
+        | HandedOff
+        | ClientSecretMissing
+        | RefreshTokenInvalid
+        | InvalidGrant
+        | ServiceAccountRefused => NEEDS_AUTHORIZATION,
         Network | Timeout | ConnectionLost | RateLimited | ServerError | SandboxNotRunning => {
             UNREACHABLE
         }

@@ -2,6 +2,7 @@
 //! Results go to stdout (one line per fact, or one JSON document with `--json`); progress and
 //! errors go to stderr. No secret is printed, except by `token`, which exists to print one.
 
+mod ci;
 mod exit;
 mod run;
 
@@ -10,12 +11,24 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// CI mode and the exit codes, below `--help`.
+fn after_help() -> String {
+    format!(
+        "CI mode: with ONRAMP_CLIENT_ID and ONRAMP_CLIENT_SECRET set (an Atlassian service account's OAuth 2.0\n\
+         credential), check, call and token run on that credential alone: no keychain, no store, nothing\n\
+         written. ONRAMP_PROVIDER picks the provider (default {}), ONRAMP_CLOUD_ID the site;\n\
+         NAME is then only a label.\n\n{}",
+        ci::DEFAULT_PROVIDER,
+        exit::EXIT_CODES_HELP
+    )
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "onramp-cli",
     version,
     about = "Smoke-test and use Onramp integrations from scripts and CI: the window's integrations, store and keychain.",
-    after_help = exit::EXIT_CODES_HELP
+    after_help = after_help()
 )]
 struct Cli {
     /// Print results as JSON on stdout (errors too: {"error": {...}}).

@@ -17,9 +17,9 @@ use crate::exit;
 use crate::{Cli, Command, ExportFormat, ProductArg};
 
 /// What went wrong, with the exit code it maps to.
-struct Failure {
-    code: u8,
-    error: UiError,
+pub(crate) struct Failure {
+    pub code: u8,
+    pub error: UiError,
 }
 
 impl From<OnrampError> for Failure {
@@ -32,7 +32,7 @@ impl From<OnrampError> for Failure {
     }
 }
 
-fn usage(field: &str, problem: impl Into<String>) -> Failure {
+pub(crate) fn usage(field: &str, problem: impl Into<String>) -> Failure {
     Failure {
         code: exit::USAGE,
         error: OnrampError::invalid(field, problem.into()).to_ui(),
@@ -60,11 +60,32 @@ pub async fn run(cli: Cli) -> u8 {
 }
 
 async fn run_command(cli: Cli) -> Result<u8, Failure> {
-    let engine = open_engine(cli.config_dir, cli.sandbox_url).await?;
+    let ci = crate::ci::from_env();
+    let engine = match &ci {
+        Some(_) => crate::ci::engine(cli.sandbox_url).await?,
+        None => open_engine(cli.config_dir, cli.sandbox_url).await?,
+    };
+    let find = |name: String| {
+        let (engine, ci) = (&engine, &ci);
+        async move {
+            match ci {
+                Some(settings) => crate::ci::integration(engine, settings, &name).await,
+                None => find(engine, &name).await,
+            }
+        }
+    };
     let json = cli.json;
     match cli.command {
+        Command::List if ci.is_some() => Err(usage(
+            "command",
+            "list needs the saved integrations: unset ONRAMP_CLIENT_SECRET to leave CI mode.",
+        )),
+        Command::Export { .. } if ci.is_some() => Err(usage(
+            "command",
+            "export needs a saved integration: unset ONRAMP_CLIENT_SECRET to leave CI mode.",
+        )),
         Command::List => list(&engine, json).await,
-        Command::Check { name } => check(&engine, &find(&engine, &name).await?, json).await,
+        Command::Check { name } => check(&engine, &find(name).await?, json).await,
         Command::Call {
             name,
             method,
@@ -73,7 +94,7 @@ async fn run_command(cli: Cli) -> Result<u8, Failure> {
             data,
             product,
         } => {
-            let view = find(&engine, &name).await?;
+            let view = find(name).await?;
             let request = ApiRequest {
                 preset_id: None,
                 method,
@@ -85,7 +106,7 @@ async fn run_command(cli: Cli) -> Result<u8, Failure> {
             call(&engine, &view, &request, json).await
         }
         Command::Token { name } => {
-            let view = find(&engine, &name).await?;
+            let view = find(name).await?;
             let token = engine.access_token(&view.id).await?;
             if json {
                 let expires_at = engine
@@ -103,7 +124,7 @@ async fn run_command(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         Command::Export { name, format } => {
-            let view = find(&engine, &name).await?;
+            let view = find(name).await?;
             let contents = match format {
                 ExportFormat::Env => {
                     (engine.export_handoff(&view.id, HandoffFormat::Env, false))
@@ -182,7 +203,7 @@ async fn open_engine(
 
 /// The sandbox of a running window (or a test): its run id decides whether its tokens are still
 /// good (they end with the sandbox's process).
-async fn sandbox_link(url: &str) -> Result<SandboxLink, Failure> {
+pub(crate) async fn sandbox_link(url: &str) -> Result<SandboxLink, Failure> {
     let unreachable = |why: String| Failure {
         code: exit::UNREACHABLE,
         error: OnrampError::Network(format!("The sandbox at {url} did not answer ({why})."))

@@ -65,6 +65,15 @@ pub fn use_os_keychain() -> Result<(), OnrampError> {
     }
 }
 
+/// Keeps secrets in this process's memory only, gone when it exits: the command line's CI mode,
+/// where a service account's credentials come from the environment and nothing may be written.
+pub fn use_process_memory_keychain() -> Result<(), OnrampError> {
+    let store = keyring_core::mock::Store::new()
+        .map_err(|e| OnrampError::KeychainUnavailable(e.to_string()))?;
+    keyring_core::set_default_store(store);
+    Ok(())
+}
+
 /// An in-memory store for tests only (keyring-core's mock, shared by the whole process). Installed
 /// once: tests run in parallel, and replacing the store would drop another test's secrets.
 #[cfg(any(test, feature = "test-support"))]

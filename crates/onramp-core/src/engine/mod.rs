@@ -107,7 +107,6 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Result<Engine, OnrampError> {
-        let catalog = Catalog::load()?;
         // Blocking (a file check, migrations, the one-time import): this runs once, at start-up.
         let opened = Store::open(
             &store::path_in(&config.config_dir),
@@ -116,6 +115,15 @@ impl Engine {
         if let Some(p) = &opened.problem {
             tracing::warn!("store: {p}");
         }
+        Engine::with_store(config, opened.store, opened.problem.map(|p| p.to_ui()))
+    }
+
+    fn with_store(
+        config: EngineConfig,
+        store: Store,
+        store_problem: Option<crate::model::UiError>,
+    ) -> Result<Engine, OnrampError> {
+        let catalog = Catalog::load()?;
         let http = http_client(HTTP_TIMEOUT)?;
         Ok(Engine {
             catalog,
@@ -123,14 +131,27 @@ impl Engine {
             http,
             vault: Vault,
             flows: FlowRegistry::default(),
-            store: opened.store,
-            store_problem: opened.problem.map(|p| p.to_ui()),
+            store,
+            store_problem,
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
             unsaved_tokens: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// An engine that writes nothing to disk: the store in memory, no lock files. For the command
+    /// line's CI mode (a service account's credentials from the environment); pair it with
+    /// `vault::use_process_memory_keychain`.
+    pub fn in_memory(sandbox: Option<SandboxLink>) -> Result<Engine, OnrampError> {
+        let config = EngineConfig {
+            // Never used: the store is in memory and the refresh guard makes no lock file.
+            config_dir: PathBuf::new(),
+            sandbox,
+            default_loopback_port: crate::loopback::DEFAULT_PORT,
+        };
+        Engine::with_store(config, Store::in_memory(), None)
     }
 
     /// The same engine with another limit on each HTTP request, so tests can meet a timeout quickly.

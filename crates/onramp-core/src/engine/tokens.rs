@@ -56,6 +56,13 @@ impl Engine {
     /// that cannot be made (read-only folder) leaves only the in-process lock, with a warning.
     pub(super) async fn refresh_guard(&self, id: &str) -> RefreshGuard {
         let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
+        // An engine without a file (the command line's CI mode) shares its tokens with nobody.
+        if self.store.path().is_none() {
+            return RefreshGuard {
+                _in_process: in_process,
+                _across_processes: None,
+            };
+        }
         let path = self
             .config
             .config_dir
