@@ -32,6 +32,7 @@ pub mod model;
 pub mod nango;
 pub mod oauth;
 pub mod oauth_error;
+pub mod preflight;
 pub mod scopes;
 pub mod secrets;
 pub mod steps;
@@ -85,6 +86,7 @@ mod bindings {
         crate::endpoint_scopes::ScopeSatisfaction::export_all(&cfg).unwrap();
         crate::endpoint_scopes::ScopePreference::export_all(&cfg).unwrap();
         crate::endpoint_scopes::ProposedScopes::export_all(&cfg).unwrap();
+        crate::preflight::CredentialCheck::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();

@@ -7,6 +7,7 @@ import type {
   AuthProgress,
   AuthorizationStarted,
   Bootstrap,
+  CredentialCheck,
   CustomProviderInput,
   HandoffExport,
   HandoffFormat,
@@ -78,6 +79,8 @@ export const previewRequest = (id: string, request: ApiRequest) => call<string>(
 /** Client ID and (optionally) a new secret, validated together by the engine. */
 export const saveCredentials = (id: string, clientId: string, secret: string | null) =>
   call<IntegrationView>("save_credentials", { id, clientId, secret });
+
+export const checkCredentials = (id: string) => call<CredentialCheck>("check_credentials", { id });
 
 export const startAuthorization = (id: string) =>
   call<AuthorizationStarted>("start_authorization", { id });

@@ -356,6 +356,8 @@ pub struct IntegrationView {
     /// For a connection without a refresh token: what gets one from this kind of provider
     /// (`lifecycle::no_refresh_token_advice`).
     pub refresh_token_advice: Option<String>,
+    /// The last preflight of these credentials, while it is current (`engine/registration.rs`).
+    pub credential_check: Option<crate::preflight::CredentialCheck>,
     /// Where the integration stands in the wizard, step by step (from `crate::steps`).
     pub steps: Vec<crate::steps::StepStatus>,
     /// Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.
