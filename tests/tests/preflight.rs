@@ -46,6 +46,7 @@ async fn a_wrong_secret_is_rejected_before_the_browser_opens() {
         .unwrap();
     next(&scn).await;
     flows::default_scopes(&mut scn).await;
+    let s = scn.s();
 
     // Step 4: never checked, so the token endpoint is asked first; it refuses, the browser stays closed.
     s.wait_for("[data-testid=\"step-authorize\"]", SHORT)
@@ -96,6 +97,7 @@ async fn a_wrong_secret_is_rejected_before_the_browser_opens() {
     );
     assert_eq!(checks_before_authorizing(&scn), 1);
     scn.shot("preflight-rejected").await;
+    let s = scn.s();
 
     // Step 2 again: the right secret, then "Check these credentials".
     s.click_css("[data-testid=\"progress-registration\"]")
@@ -161,6 +163,7 @@ async fn a_wrong_secret_is_rejected_before_the_browser_opens() {
     );
     scn.shot_of("[data-testid=\"preflight\"]", "preflight-accepted")
         .await;
+    let s = scn.s();
     assert!(scn.browser_log().trim().is_empty(), "still no browser");
 
     // Checked and accepted: authorizing asks the token endpoint no more, and connects.

@@ -87,6 +87,7 @@ mod bindings {
         crate::endpoint_scopes::ScopePreference::export_all(&cfg).unwrap();
         crate::endpoint_scopes::ProposedScopes::export_all(&cfg).unwrap();
         crate::preflight::CredentialCheck::export_all(&cfg).unwrap();
+        SiteListing::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();

@@ -20,6 +20,7 @@ import type {
   ScopeAdvice,
   ScopeReport,
   Site,
+  SiteListing,
   SnippetLanguage,
   TestCallResult,
   UiError,
@@ -87,10 +88,10 @@ export const startAuthorization = (id: string) =>
 
 export const cancelAuthorization = (id: string) => call<null>("cancel_authorization", { id });
 
-export const listSites = (id: string) => call<Site[]>("list_sites", { id });
+export const listSites = (id: string) => call<SiteListing>("list_sites", { id });
 
-export const selectSite = (id: string, cloudId: string) =>
-  call<IntegrationView>("select_site", { id, cloudId });
+export const selectSite = (id: string, siteKey: string) =>
+  call<IntegrationView>("select_site", { id, siteKey });
 
 export const deleteIntegration = (id: string) => call<null>("delete_integration", { id });
 

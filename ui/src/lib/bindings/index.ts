@@ -55,6 +55,7 @@ export type * from "./ScopeSatisfaction";
 export type * from "./ScopeWarning";
 export type * from "./Severity";
 export type * from "./Site";
+export type * from "./SiteListing";
 export type * from "./SnippetLanguage";
 export type * from "./StepStatus";
 export type * from "./TestCallPreset";
