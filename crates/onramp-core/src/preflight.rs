@@ -208,7 +208,7 @@ pub fn classify_token_probe(server: &Server, answer: &ProbeAnswer) -> ProbeOutco
             } else {
                 "Which of the two is wrong, or whether the server wants another client authentication (HTTP Basic or the request body).".to_string()
             },
-            Some(format!("Copy the client ID and the secret again from {settings} (each from its own field; a regenerated secret replaces the old one), save them in step 2 and check again.")),
+            Some(format!("Copy the client ID and the secret again from {settings}, each from its own field (a regenerated secret replaces the old one), save them in step 2, then check again or authorize.")),
             observed.clone(),
         )
     };
@@ -226,7 +226,9 @@ pub fn classify_token_probe(server: &Server, answer: &ProbeAnswer) -> ProbeOutco
         error == "invalid_grant"
     };
     if code_refused {
-        let order = if atlassian_like(server) {
+        let order = if server.kind == ServerKind::Sandbox {
+            " The sandbox checks the client before the code; that Atlassian does too is not confirmed, so there the same answer is weaker evidence."
+        } else if atlassian_like(server) {
             " That Atlassian checks the client before the code is not confirmed: if it checked the code first, a wrong secret would get this same answer."
         } else {
             " RFC 6749 does not fix the order of the checks: a server that checks the code first answers this way to a wrong secret too."
