@@ -160,6 +160,8 @@ pub(crate) fn site(id: &str, url: &str) -> Site {
         url: url.into(),
         scopes: Vec::new(),
         avatar_url: None,
+        key: String::new(),
+        products: Vec::new(),
     }
 }
 

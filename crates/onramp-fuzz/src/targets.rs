@@ -176,9 +176,15 @@ pub fn accessible_resources(data: &[u8]) {
         return;
     };
     for (i, a) in sites.iter().enumerate() {
+        // A cloudId may be listed once per product; an entry (cloudId and scopes) only once.
         assert!(
-            sites[i + 1..].iter().all(|b| b.id != a.id),
-            "a cloudId is listed twice after merging"
+            sites[i + 1..].iter().all(|b| b.key != a.key),
+            "an entry is listed twice after merging"
+        );
+        assert_eq!(
+            a.key,
+            onramp_core::gateway::site_key(&a.id, &a.scopes),
+            "the key is the cloudId and its scopes"
         );
         site_matches_subdomain(&a.url, &a.name);
         site_matches_subdomain(&a.url, &a.url);
