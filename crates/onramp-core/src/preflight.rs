@@ -389,7 +389,8 @@ fn refused(server: &Server, redirect_uri: &str, text: &str, observed: String) ->
         ),
         "Anything about the client secret: the authorize endpoint does not see it.",
         explained.hint,
-        Some(observed),
+        // A server's text, in an address or a page: kept short.
+        Some(observed.chars().take(600).collect()),
     )
 }
 

@@ -70,6 +70,10 @@ pub const TARGETS: &[Target] = &[
         name: "nango_answer",
         run: targets::nango_answer,
     },
+    Target {
+        name: "preflight_answer",
+        run: targets::preflight_answer,
+    },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
