@@ -170,6 +170,8 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
         client_auth: input.client_auth,
         pkce: input.pkce,
         has_sites: false,
+        accessible_resources_url: String::new(),
+        accessible_resources_fallback_url: None,
         custom: Some(input.clone()),
         authorize_params: input.extra_params.clone(),
         suggested_scopes: Vec::new(),

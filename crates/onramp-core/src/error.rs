@@ -51,6 +51,10 @@ pub enum OnrampError {
         /// Who answered, named in the message.
         server: crate::oauth_error::Server,
     },
+    /// The preflight before authorizing: the token endpoint refused the client ID and secret, so
+    /// the browser was not opened.
+    #[error("the provider rejected the client credentials")]
+    CredentialsRejected(Box<crate::preflight::ProbeOutcome>),
     #[error("network error: {0}")]
     Network(String),
     /// No answer within the HTTP timeout; the string names the step ("the token endpoint").
@@ -212,6 +216,15 @@ impl OnrampError {
                 description,
                 server,
             } => explain(server, Endpoint::Token, error, description.as_deref(), *status),
+            OnrampError::CredentialsRejected(outcome) => (
+                ErrorCode::CredentialsRejected,
+                outcome.summary.clone(),
+                format!(
+                    "Onramp checked the credentials at the token endpoint before opening the browser. {} The browser was not opened.",
+                    outcome.proves
+                ),
+                outcome.hint.clone(),
+            ),
             OnrampError::Network(m) => (
                 ErrorCode::Network,
                 "Could not reach the provider".into(),
@@ -310,6 +323,14 @@ impl OnrampError {
                 key: "field".into(),
                 value: field.clone(),
             }],
+            OnrampError::CredentialsRejected(outcome) => outcome
+                .observed
+                .iter()
+                .map(|o| crate::model::KeyValue {
+                    key: "The token endpoint answered".into(),
+                    value: o.clone(),
+                })
+                .collect(),
             _ => Vec::new(),
         };
         UiError {

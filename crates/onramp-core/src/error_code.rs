@@ -32,6 +32,8 @@ pub enum ErrorCode {
     AccessDenied,
     AuthorizationRefused,
     TokenUnauthorized,
+    /// The preflight before authorizing: the token endpoint refused the client ID and secret.
+    CredentialsRejected,
     CodeInvalid,
     RefreshTokenInvalid,
     /// Also recognised in browser text.
@@ -116,6 +118,7 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::AuthorizationRefused => "authorization_refused",
             ErrorCode::TokenUnauthorized => "token_unauthorized",
+            ErrorCode::CredentialsRejected => "credentials_rejected",
             ErrorCode::CodeInvalid => "code_invalid",
             ErrorCode::RefreshTokenInvalid => "refresh_token_invalid",
             ErrorCode::InvalidGrant => "invalid_grant",
@@ -257,6 +260,7 @@ mod tests {
         (ErrorCode::AccessDenied, "access_denied"),
         (ErrorCode::AuthorizationRefused, "authorization_refused"),
         (ErrorCode::TokenUnauthorized, "token_unauthorized"),
+        (ErrorCode::CredentialsRejected, "credentials_rejected"),
         (ErrorCode::CodeInvalid, "code_invalid"),
         (ErrorCode::RefreshTokenInvalid, "refresh_token_invalid"),
         (ErrorCode::InvalidGrant, "invalid_grant"),

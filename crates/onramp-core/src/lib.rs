@@ -34,6 +34,7 @@ pub mod model;
 pub mod nango;
 pub mod oauth;
 pub mod oauth_error;
+pub mod preflight;
 pub mod scopes;
 pub mod secrets;
 pub mod steps;
@@ -90,6 +91,8 @@ mod bindings {
         crate::endpoint_advice::EndpointAdvice::export_all(&cfg).unwrap();
         crate::endpoint_advice::ScopeProposal::export_all(&cfg).unwrap();
         crate::gateway::RateLimitStatus::export_all(&cfg).unwrap();
+        crate::preflight::CredentialCheck::export_all(&cfg).unwrap();
+        SiteListing::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();

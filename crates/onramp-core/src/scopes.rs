@@ -407,6 +407,8 @@ mod tests {
             url: "https://acme.example".into(),
             scopes: s(scopes),
             avatar_url: None,
+            key: String::new(),
+            products: Vec::new(),
         }
     }
 

@@ -200,6 +200,8 @@ mod tests {
             url: "https://s.atlassian.net".into(),
             scopes: vec![],
             avatar_url: None,
+            key: String::new(),
+            products: Vec::new(),
         });
         let b = blockers(&i, Some(&atlassian));
         assert_eq!(b[..6], [None, None, None, None, None, None]);
@@ -317,6 +319,8 @@ mod tests {
             url: "https://s.atlassian.net".into(),
             scopes: vec![],
             avatar_url: None,
+            key: String::new(),
+            products: Vec::new(),
         });
         assert_eq!(
             current_step(&statuses(&i, Some(&atlassian))),

@@ -70,6 +70,10 @@ pub const TARGETS: &[Target] = &[
         name: "nango_answer",
         run: targets::nango_answer,
     },
+    Target {
+        name: "preflight_answer",
+        run: targets::preflight_answer,
+    },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -160,6 +164,8 @@ pub(crate) fn site(id: &str, url: &str) -> Site {
         url: url.into(),
         scopes: Vec::new(),
         avatar_url: None,
+        key: String::new(),
+        products: Vec::new(),
     }
 }
 

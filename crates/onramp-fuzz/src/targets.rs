@@ -176,9 +176,15 @@ pub fn accessible_resources(data: &[u8]) {
         return;
     };
     for (i, a) in sites.iter().enumerate() {
+        // A cloudId may be listed once per product; an entry (cloudId and scopes) only once.
         assert!(
-            sites[i + 1..].iter().all(|b| b.id != a.id),
-            "a cloudId is listed twice after merging"
+            sites[i + 1..].iter().all(|b| b.key != a.key),
+            "an entry is listed twice after merging"
+        );
+        assert_eq!(
+            a.key,
+            onramp_core::gateway::site_key(&a.id, &a.scopes),
+            "the key is the cloudId and its scopes"
         );
         site_matches_subdomain(&a.url, &a.name);
         site_matches_subdomain(&a.url, &a.url);
@@ -437,5 +443,66 @@ pub fn nango_answer(data: &[u8]) {
     if let Ok(connection) = serde_json::from_str::<Value>(&body) {
         let picked = site("c1", "https://acme.atlassian.net");
         let _ = onramp_core::nango::check_read_back(&connection, &picked);
+    }
+}
+
+/// The preflight's two probes (`onramp_core::preflight`). Layout: a byte for the status, a first
+/// line read as the authorize endpoint's `Location`, then the body (the token endpoint's answer, or
+/// the authorize endpoint's page). Every outcome says what it shows and does not, its observed text
+/// stays short, and "accepted" only ever comes from a 4xx refusal of the code.
+pub fn preflight_answer(data: &[u8]) {
+    use onramp_core::oauth_error::{Server, ServerKind};
+    use onramp_core::preflight::{
+        classify_authorize_probe, classify_token_probe, next_hop, Hop, ProbeAnswer, ProbeVerdict,
+    };
+    let Some((&s, rest)) = data.split_first() else {
+        return;
+    };
+    let status = status_from(s, 0);
+    let (location, body) = first_line(rest);
+    let location = String::from_utf8_lossy(location).into_owned();
+    let body = String::from_utf8_lossy(body).into_owned();
+    let callback = "http://127.0.0.1:47823/callback";
+    for kind in [
+        ServerKind::Atlassian,
+        ServerKind::Sandbox,
+        ServerKind::OpenId,
+        ServerKind::OAuth,
+    ] {
+        let server = Server {
+            name: "the provider".into(),
+            kind,
+        };
+        let token = classify_token_probe(
+            &server,
+            &ProbeAnswer::Http {
+                status,
+                body: body.clone(),
+            },
+        );
+        let hop = Hop {
+            url: "https://auth.example/authorize?client_id=c".into(),
+            status,
+            location: (!location.is_empty()).then(|| location.clone()),
+        };
+        let _ = next_hop(&hop, callback);
+        let authorize = classify_authorize_probe(&server, callback, Ok((&[hop], &body)));
+        for o in [&token, &authorize] {
+            assert!(!o.summary.is_empty() && !o.proves.is_empty() && !o.does_not_prove.is_empty());
+            assert!(
+                o.observed
+                    .as_ref()
+                    .is_none_or(|t| t.chars().count() <= 1200),
+                "observed text stays short"
+            );
+        }
+        if token.verdict == ProbeVerdict::Accepted {
+            assert!((400..500).contains(&status) && status != 429, "{status}");
+        }
+        assert_ne!(
+            authorize.verdict,
+            ProbeVerdict::Accepted,
+            "the authorize probe never accepts"
+        );
     }
 }

@@ -420,3 +420,36 @@ async fn a_service_account_gets_a_token_with_its_own_scopes_and_no_refresh_token
     let revoked = client_credentials(&fx, onramp_sandbox::SERVICE_ACCOUNT_CLIENT_SECRET, &[]).await;
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Onramp's preflight exchanges a made-up code (reference nango-api-and-preflight.md §2.2): the
+/// client is checked before the code, so a wrong secret or an unknown client gets 401
+/// access_denied and only a right client gets Atlassian's "authorization_code is invalid".
+#[tokio::test]
+async fn a_made_up_code_tells_a_wrong_client_from_a_right_one() {
+    let fx = start().await;
+    let exchange = |id: &str, secret: &str| {
+        json!({
+            "grant_type": "authorization_code", "client_id": id, "client_secret": secret,
+            "code": "onramp-preflight-made-up", "redirect_uri": CALLBACK,
+        })
+    };
+    let resp = fx
+        .token_json(exchange(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"error": "invalid_request", "error_description": "authorization_code is invalid"})
+    );
+    for (id, secret) in [
+        (DEFAULT_CLIENT_ID, "wrong"),
+        ("someone-else", DEFAULT_CLIENT_SECRET),
+    ] {
+        let resp = fx.token_json(exchange(id, secret)).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            body_json(resp).await,
+            json!({"error": "access_denied", "error_description": "Unauthorized"})
+        );
+    }
+}

@@ -47,6 +47,7 @@ commands! {
     providers::save_custom_provider,
     providers::delete_custom_provider,
     registration::save_credentials,
+    registration::check_credentials,
     registration::open_url,
     scopes::advise_scopes,
     scopes::scope_report,

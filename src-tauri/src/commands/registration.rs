@@ -1,6 +1,7 @@
 //! Step 2, registration in the developer console: credentials, and the console's pages.
 
 use onramp_core::model::IntegrationView;
+use onramp_core::preflight::CredentialCheck;
 use onramp_core::secrets::SecretString;
 use onramp_core::OnrampError;
 use tauri::{AppHandle, Runtime, State};
@@ -21,6 +22,12 @@ pub async fn save_credentials(
         .engine
         .save_credentials(&id, &client_id, secret)
         .await?)
+}
+
+/// "Check these credentials": one token probe and one authorize probe (`engine/registration.rs`).
+#[tauri::command]
+pub async fn check_credentials(state: State<'_, AppState>, id: String) -> Result<CredentialCheck> {
+    Ok(state.engine.check_credentials(&id).await?)
 }
 
 /// Opens a documentation or developer-console page in the system browser; only http(s) URLs.

@@ -1,14 +1,14 @@
 //! Step 5, sites: list what the token reaches, filter, pick.
 
-use onramp_core::model::{IntegrationView, Site};
+use onramp_core::model::{IntegrationView, Site, SiteListing};
 use tauri::State;
 
 use super::Result;
 use crate::state::AppState;
 
 #[tauri::command]
-pub async fn list_sites(state: State<'_, AppState>, id: String) -> Result<Vec<Site>> {
-    Ok(state.engine.list_sites(&id).await?)
+pub async fn list_sites(state: State<'_, AppState>, id: String) -> Result<SiteListing> {
+    Ok(state.engine.site_listing(&id).await?)
 }
 
 #[tauri::command]
@@ -24,7 +24,8 @@ pub async fn filter_sites(
 pub async fn select_site(
     state: State<'_, AppState>,
     id: String,
-    cloud_id: String,
+    // The entry's key (a cloudId and its scopes: one cloudId may be listed once per product).
+    site_key: String,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.select_site(&id, &cloud_id).await?)
+    Ok(state.engine.select_site(&id, &site_key).await?)
 }

@@ -7,6 +7,7 @@ import type {
   AuthProgress,
   AuthorizationStarted,
   Bootstrap,
+  CredentialCheck,
   CustomProviderInput,
   EndpointAdvice,
   EndpointScopes,
@@ -24,6 +25,7 @@ import type {
   ScopeProposal,
   ScopeReport,
   Site,
+  SiteListing,
   SnippetLanguage,
   TestCallResult,
   UiError,
@@ -88,15 +90,17 @@ export const endpointScopes = (id: string, method: string, product: ProductId | 
 export const saveCredentials = (id: string, clientId: string, secret: string | null) =>
   call<IntegrationView>("save_credentials", { id, clientId, secret });
 
+export const checkCredentials = (id: string) => call<CredentialCheck>("check_credentials", { id });
+
 export const startAuthorization = (id: string) =>
   call<AuthorizationStarted>("start_authorization", { id });
 
 export const cancelAuthorization = (id: string) => call<null>("cancel_authorization", { id });
 
-export const listSites = (id: string) => call<Site[]>("list_sites", { id });
+export const listSites = (id: string) => call<SiteListing>("list_sites", { id });
 
-export const selectSite = (id: string, cloudId: string) =>
-  call<IntegrationView>("select_site", { id, cloudId });
+export const selectSite = (id: string, siteKey: string) =>
+  call<IntegrationView>("select_site", { id, siteKey });
 
 export const deleteIntegration = (id: string) => call<null>("delete_integration", { id });
 

@@ -14,6 +14,7 @@ export type CommandName =
   | "save_custom_provider"
   | "delete_custom_provider"
   | "save_credentials"
+  | "check_credentials"
   | "open_url"
   | "advise_scopes"
   | "scope_report"

@@ -90,6 +90,15 @@ pub struct ProviderSpec {
     /// `client_credentials` for a service account (then no authorize URL and no callbacks).
     #[serde(default)]
     pub grant: crate::model::Grant,
+    /// Where accessible-resources is asked; `{gateway}/oauth/token/accessible-resources` when unset.
+    #[serde(default)]
+    pub accessible_resources_url: Option<String>,
+    /// Asked when `accessible_resources_url` answers 404 (the host is not established).
+    #[serde(default)]
+    pub accessible_resources_fallback_url: Option<String>,
+    /// Where the two URLs above come from.
+    #[serde(default)]
+    pub accessible_resources_source: Option<String>,
 }
 
 /// A scope as written in `scopes.toml` or `scopes-hand.toml`. The provenance fields (`from`,

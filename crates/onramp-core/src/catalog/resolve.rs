@@ -106,6 +106,23 @@ impl Catalog {
             client_auth: spec.client_auth,
             pkce: spec.pkce,
             has_sites: !spec.products.is_empty(),
+            accessible_resources_url: if spec.products.is_empty() {
+                String::new()
+            } else {
+                match &spec.accessible_resources_url {
+                    Some(url) => fill(url)?,
+                    None => format!(
+                        "{}{}",
+                        fill(&spec.gateway_url)?.trim_end_matches('/'),
+                        crate::gateway::ACCESSIBLE_RESOURCES_PATH
+                    ),
+                }
+            },
+            accessible_resources_fallback_url: spec
+                .accessible_resources_fallback_url
+                .as_deref()
+                .map(&fill)
+                .transpose()?,
             custom: None,
             authorize_params: spec
                 .authorize_params

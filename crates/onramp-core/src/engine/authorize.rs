@@ -65,6 +65,9 @@ impl Engine {
                 "Pick at least one scope in step 3.",
             ));
         }
+        // Never opens the browser for credentials the token endpoint refuses.
+        self.check_before_authorizing(id, &integration, &provider)
+            .await?;
         let redirect_uri = redirect_uri_for(&integration.callback);
         let request = oauth::build_authorize_url(&oauth::AuthorizeParams {
             provider: &provider,

@@ -139,6 +139,7 @@ impl Engine {
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.delete_all(&owned)).await?;
+        self.forget_credential_check(id);
         self.store.delete_integration(id).await
     }
 }

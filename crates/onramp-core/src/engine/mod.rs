@@ -73,12 +73,24 @@ pub struct SandboxLink {
 pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, OnrampError> {
+    http_client_builder(timeout)
+        .build()
+        .map_err(|e| OnrampError::Network(e.to_string()))
+}
+
+/// Like [`http_client`], without following redirects (the authorize probe follows them by hand).
+fn probe_client(timeout: std::time::Duration) -> Result<reqwest::Client, OnrampError> {
+    http_client_builder(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| OnrampError::Network(e.to_string()))
+}
+
+fn http_client_builder(timeout: std::time::Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(std::time::Duration::from_secs(10).min(timeout))
         .timeout(timeout)
-        .build()
-        .map_err(|e| OnrampError::Network(e.to_string()))
 }
 
 pub struct Engine {
@@ -103,6 +115,11 @@ pub struct Engine {
     /// provider has already retired the stored refresh token, so these are the only working
     /// ones. Saved by the next refresh attempt (`Engine::refresh_locked`) before anything else.
     unsaved_tokens: Mutex<HashMap<String, crate::oauth::TokenSet>>,
+    /// The last preflight per integration (`engine/registration.rs`); in memory only, since a
+    /// provider's answer may change (a secret regenerated in the console).
+    credential_checks: Mutex<HashMap<String, registration::CheckedCredentials>>,
+    /// The authorize probe's client: it follows no redirect by itself and keeps no cookies.
+    probe_http: reqwest::Client,
 }
 
 impl Engine {
@@ -125,6 +142,7 @@ impl Engine {
     ) -> Result<Engine, OnrampError> {
         let catalog = Catalog::load()?;
         let http = http_client(HTTP_TIMEOUT)?;
+        let probe_http = probe_client(HTTP_TIMEOUT)?;
         Ok(Engine {
             catalog,
             config,
@@ -138,6 +156,8 @@ impl Engine {
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
             unsaved_tokens: Mutex::new(HashMap::new()),
+            credential_checks: Mutex::new(HashMap::new()),
+            probe_http,
         })
     }
 
@@ -160,6 +180,7 @@ impl Engine {
         timeout: std::time::Duration,
     ) -> Result<Engine, OnrampError> {
         self.http = http_client(timeout)?;
+        self.probe_http = probe_client(timeout)?;
         Ok(self)
     }
 
@@ -306,6 +327,9 @@ impl Engine {
                     crate::lifecycle::no_refresh_token_advice(&server, &i.scopes)
                 },
             ),
+            credential_check: provider
+                .as_ref()
+                .and_then(|p| self.current_credential_check(i, p)),
             steps,
             history,
         })

@@ -1,7 +1,20 @@
 //! Step 2, registration in the developer console: the callback choice, the client ID and the client
-//! secret (checked together, the secret to the keychain).
+//! secret (checked together, the secret to the keychain), and the preflight that asks the provider
+//! about them before any browser opens (the rules are in `crate::preflight`).
 
 use super::*;
+use crate::preflight::{self, CredentialCheck, Hop, Next, ProbeAnswer, ProbeOutcome, ProbeVerdict};
+
+/// The last preflight of an integration and what it checked: it stays current until the client ID,
+/// the secret or the token endpoint changes.
+#[derive(Debug, Clone)]
+pub(super) struct CheckedCredentials {
+    token_url: String,
+    check: CredentialCheck,
+}
+
+/// An error page is short; a login page may not be. Only this much of a page is read.
+const PAGE_LIMIT: usize = 64 * 1024;
 
 impl Engine {
     /// Step 2's form: the client ID and, when given, the client secret, checked together before
@@ -51,6 +64,10 @@ impl Engine {
             }
         }
         let stored_secret = secret.is_some();
+        if stored_secret {
+            // A new secret makes the last preflight stale.
+            self.forget_credential_check(id);
+        }
         if let Some(secret) = secret {
             let (vault, owned_id) = (self.vault.clone(), id.to_string());
             run_blocking(move || vault.set(&owned_id, SecretKind::ClientSecret, &secret)).await?;
@@ -64,6 +81,255 @@ impl Engine {
         self.integration(id).await
     }
 
+    /// "Check these credentials": one token probe and one authorize probe, once per click (never
+    /// repeated on its own). Each answer is rejected / accepted / inconclusive, with what it proves.
+    pub async fn check_credentials(&self, id: &str) -> Result<CredentialCheck, OnrampError> {
+        let (integration, provider, secret) = self.checkable(id).await?;
+        let server = crate::oauth_error::Server::of(&provider);
+        let token_answer = self.token_probe(&integration, &provider, &secret).await;
+        let token_endpoint = preflight::classify_token_probe(&server, &token_answer);
+        let authorize = self
+            .authorize_probe(&integration, &provider, &server)
+            .await?;
+        let check = CredentialCheck {
+            client_id: integration.client_id.clone(),
+            checked_at: now_unix(),
+            token_endpoint,
+            authorize: Some(authorize),
+        };
+        tracing::info!(
+            "credentials of integration {id} checked: token endpoint {:?}, authorize {:?}",
+            check.token_endpoint.verdict,
+            check.authorize.as_ref().map(|a| a.verdict)
+        );
+        self.remember_credential_check(id, &provider, check.clone());
+        Ok(check)
+    }
+
+    /// Before the browser opens: the token probe, when the credentials were never checked, changed
+    /// since, or were rejected last time (the user may have fixed the console). A rejection stops
+    /// the authorization here, with why and what to do.
+    pub(super) async fn check_before_authorizing(
+        &self,
+        id: &str,
+        integration: &Integration,
+        provider: &Provider,
+    ) -> Result<(), OnrampError> {
+        let current = self.current_credential_check(integration, provider);
+        if current.is_some_and(|c| c.token_endpoint.verdict != ProbeVerdict::Rejected) {
+            return Ok(());
+        }
+        let (_, _, secret) = self.checkable(id).await?;
+        let server = crate::oauth_error::Server::of(provider);
+        let answer = self.token_probe(integration, provider, &secret).await;
+        let token_endpoint = preflight::classify_token_probe(&server, &answer);
+        tracing::info!(
+            "token endpoint checked before authorizing integration {id}: {:?}",
+            token_endpoint.verdict
+        );
+        self.remember_credential_check(
+            id,
+            provider,
+            CredentialCheck {
+                client_id: integration.client_id.clone(),
+                checked_at: now_unix(),
+                token_endpoint: token_endpoint.clone(),
+                authorize: None,
+            },
+        );
+        if token_endpoint.verdict == ProbeVerdict::Rejected {
+            return Err(OnrampError::CredentialsRejected(Box::new(token_endpoint)));
+        }
+        Ok(())
+    }
+
+    /// The integration, its provider and its secret, once both credentials are there.
+    async fn checkable(
+        &self,
+        id: &str,
+    ) -> Result<(Integration, Provider, SecretString), OnrampError> {
+        let integration = self.store.integration(id).await?;
+        let provider = self.provider(&integration.provider_id).await?;
+        if integration.client_id.is_empty() {
+            return Err(OnrampError::invalid(
+                "client ID",
+                "Save the client ID from the developer console first.",
+            ));
+        }
+        if !integration.has_client_secret {
+            return Err(OnrampError::ClientSecretMissing);
+        }
+        let vault = self.vault.clone();
+        let owned_id = id.to_string();
+        let secret = run_blocking(move || vault.get(&owned_id, SecretKind::ClientSecret))
+            .await?
+            .ok_or(OnrampError::ClientSecretMissing)?;
+        Ok((integration, provider, secret))
+    }
+
+    /// A code exchange with a made-up code, sent exactly as the real exchange is (form body, the
+    /// provider's client authentication, the registered callback URL).
+    async fn token_probe(
+        &self,
+        integration: &Integration,
+        provider: &Provider,
+        secret: &SecretString,
+    ) -> ProbeAnswer {
+        let made_up_code = format!("onramp-preflight-{}", new_id());
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", made_up_code),
+            ("redirect_uri", redirect_uri_for(&integration.callback)),
+        ];
+        if provider.pkce {
+            form.push((
+                "code_verifier",
+                format!("onramp-preflight-verifier-{}{}", new_id(), new_id()),
+            ));
+        }
+        let mut request = self.http.post(&provider.token_url);
+        match provider.client_auth {
+            crate::model::ClientAuth::RequestBody => {
+                form.push(("client_id", integration.client_id.clone()));
+                form.push(("client_secret", secret.expose_secret().to_string()));
+            }
+            crate::model::ClientAuth::Basic => {
+                // RFC 6749 §2.3.1: each part form-encoded before Basic.
+                let encode = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                request = request.basic_auth(
+                    encode(&integration.client_id),
+                    Some(encode(secret.expose_secret())),
+                );
+            }
+        }
+        let response = request
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+            .await;
+        match response {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                // A 2xx body might hold tokens: it is never kept.
+                let body = if (200..300).contains(&status) {
+                    String::new()
+                } else {
+                    read_limited(r).await
+                };
+                ProbeAnswer::Http { status, body }
+            }
+            Err(e) => failure(&e),
+        }
+    }
+
+    /// The authorize URL as the browser would open it (a throwaway state, no flow registered), sent
+    /// without cookies; redirects followed by hand up to `MAX_AUTHORIZE_HOPS`.
+    async fn authorize_probe(
+        &self,
+        integration: &Integration,
+        provider: &Provider,
+        server: &crate::oauth_error::Server,
+    ) -> Result<ProbeOutcome, OnrampError> {
+        let redirect_uri = redirect_uri_for(&integration.callback);
+        // Before step 3 the scopes Onramp would suggest stand in for the chosen ones.
+        let scopes = if integration.scopes.is_empty() {
+            provider.suggested_scopes.clone()
+        } else {
+            integration.scopes.clone()
+        };
+        let request = oauth::build_authorize_url(&oauth::AuthorizeParams {
+            provider,
+            client_id: &integration.client_id,
+            redirect_uri: &redirect_uri,
+            scopes: &scopes,
+        })?;
+        let mut hops: Vec<Hop> = Vec::new();
+        let mut url = request.url;
+        loop {
+            let response = match self.probe_http.get(&url).send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let failure = failure(&e);
+                    return Ok(preflight::classify_authorize_probe(
+                        server,
+                        &redirect_uri,
+                        Err(&failure),
+                    ));
+                }
+            };
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string);
+            let hop = Hop {
+                url: url.clone(),
+                status: response.status().as_u16(),
+                location: location.filter(|_| response.status().is_redirection()),
+            };
+            let next = preflight::next_hop(&hop, &redirect_uri);
+            let is_redirect = hop.location.is_some();
+            hops.push(hop);
+            match next {
+                Next::Follow(target) if hops.len() < preflight::MAX_AUTHORIZE_HOPS => url = target,
+                _ if is_redirect => {
+                    return Ok(preflight::classify_authorize_probe(
+                        server,
+                        &redirect_uri,
+                        Ok((&hops, "")),
+                    ))
+                }
+                _ => {
+                    let page = read_limited(response).await;
+                    return Ok(preflight::classify_authorize_probe(
+                        server,
+                        &redirect_uri,
+                        Ok((&hops, &page)),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn remember_credential_check(&self, id: &str, provider: &Provider, check: CredentialCheck) {
+        self.credential_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                id.to_string(),
+                CheckedCredentials {
+                    token_url: provider.token_url.clone(),
+                    check,
+                },
+            );
+    }
+
+    pub(super) fn forget_credential_check(&self, id: &str) {
+        self.credential_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// The last preflight, if the client ID and token endpoint are still the ones it checked (a
+    /// new secret drops it in `save_credentials`).
+    pub(super) fn current_credential_check(
+        &self,
+        integration: &Integration,
+        provider: &Provider,
+    ) -> Option<CredentialCheck> {
+        self.credential_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&integration.id)
+            .filter(|c| {
+                c.check.client_id == integration.client_id && c.token_url == provider.token_url
+            })
+            .map(|c| c.check.clone())
+    }
+
     /// The sandbox plays the developer console too: the callback URL an integration uses is
     /// "registered" there, like pasting it into Atlassian's console. Real providers are not touched.
     pub(super) fn register_sandbox_callback(&self, integration: &Integration) {
@@ -73,6 +339,28 @@ impl Engine {
             }
         }
     }
+}
+
+/// A failed request as the classifier sees it (the URL in reqwest's text holds no secret).
+fn failure(e: &reqwest::Error) -> ProbeAnswer {
+    if e.is_timeout() {
+        ProbeAnswer::TimedOut
+    } else {
+        ProbeAnswer::Unreachable(crate::oauth::describe_reqwest_error(e))
+    }
+}
+
+/// At most `PAGE_LIMIT` bytes of an answer's body, as text.
+async fn read_limited(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= PAGE_LIMIT {
+            body.truncate(PAGE_LIMIT);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// Client IDs and secrets are opaque strings without whitespace.
@@ -96,6 +384,7 @@ pub fn validate_credential(field: &str, value: &str) -> Result<(), OnrampError> 
 mod tests {
     use super::*;
     use crate::engine::test_support::*;
+    use crate::model::ErrorCode;
 
     #[tokio::test]
     async fn credentials_are_checked_together_before_anything_is_stored() {
@@ -153,5 +442,109 @@ mod tests {
             .await
             .unwrap();
         assert!(view.has_client_secret && view.client_id == "id-3");
+    }
+
+    /// "Check these credentials" runs both probes once; the check before authorizing runs the
+    /// token probe only when the credentials are unchecked, changed or were rejected, and a
+    /// rejection keeps the browser closed.
+    #[tokio::test]
+    async fn preflight_before_the_browser_opens() {
+        use mockito::Matcher;
+        let mut server = mockito::Server::new_async().await;
+        let exchange = |secret: &str| {
+            Matcher::AllOf(vec![
+                Matcher::UrlEncoded("grant_type".into(), "authorization_code".into()),
+                Matcher::UrlEncoded("client_id".into(), "client-1".into()),
+                Matcher::UrlEncoded("client_secret".into(), secret.into()),
+            ])
+        };
+        let wrong = server
+            .mock("POST", "/oauth/token")
+            .match_body(exchange("secret-1"))
+            .with_status(401)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"error":"invalid_client"}"#)
+            .expect(2)
+            .create_async()
+            .await;
+        let right = server
+            .mock("POST", "/oauth/token")
+            .match_body(exchange("secret-2"))
+            .with_status(400)
+            .with_header("content-type", "application/json")
+            .with_body(r#"{"error":"invalid_grant","error_description":"bad code"}"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let authorize = server
+            .mock("GET", "/authorize")
+            .match_query(Matcher::UrlEncoded("client_id".into(), "client-1".into()))
+            .with_status(302)
+            .with_header("location", "/login?continue=x")
+            .expect(1)
+            .create_async()
+            .await;
+        let seed = seeded(&server.url(), 3000, 3600);
+        let engine = &seed.engine;
+
+        let check = engine.check_credentials(&seed.id).await.unwrap();
+        assert_eq!(check.token_endpoint.verdict, ProbeVerdict::Rejected);
+        let authorize_outcome = check.authorize.unwrap();
+        assert_eq!(authorize_outcome.verdict, ProbeVerdict::Inconclusive);
+        assert!(authorize_outcome.summary.starts_with("Needs login"));
+        let view = engine.integration(&seed.id).await.unwrap();
+        assert_eq!(
+            view.credential_check.unwrap().token_endpoint.verdict,
+            ProbeVerdict::Rejected,
+            "the view shows the last check"
+        );
+
+        // Rejected last time: checked again before authorizing, and the browser stays closed.
+        let sink = RecordingSink::default();
+        let err = match engine.start_authorization(&seed.id, &sink).await {
+            Err(e) => e.to_ui(),
+            Ok(_) => panic!("started with rejected credentials"),
+        };
+        assert_eq!(err.code, ErrorCode::CredentialsRejected);
+        assert!(
+            err.detail.contains("The browser was not opened"),
+            "{}",
+            err.detail
+        );
+        assert!(
+            !err.detail.contains("secret-1")
+                && !err.facts.iter().any(|f| f.value.contains("secret-1"))
+        );
+        assert!(sink.take().is_empty(), "no authorization started");
+        assert!(!engine.flows.cancel(&seed.id), "no pending flow");
+
+        // A new secret makes the check stale: checked once, accepted, then not again.
+        let view = engine
+            .save_credentials(&seed.id, "client-1", Some("secret-2".into()))
+            .await
+            .unwrap();
+        assert!(view.credential_check.is_none());
+        engine
+            .start_authorization(&seed.id, &RecordingSink::default())
+            .await
+            .unwrap();
+        engine
+            .start_authorization(&seed.id, &RecordingSink::default())
+            .await
+            .unwrap();
+        wrong.assert_async().await;
+        right.assert_async().await;
+        authorize.assert_async().await;
+        let check = engine
+            .integration(&seed.id)
+            .await
+            .unwrap()
+            .credential_check
+            .unwrap();
+        assert_eq!(check.token_endpoint.verdict, ProbeVerdict::Accepted);
+        assert!(
+            check.authorize.is_none(),
+            "only the token endpoint before authorizing"
+        );
     }
 }

@@ -22,6 +22,6 @@ pub use send::{
     RATE_LIMIT_RETRIES, SERVER_ERROR_RETRIES,
 };
 pub use sites::{
-    accessible_resources_url, merge_sites, parse_accessible_resources, site_matches_subdomain,
-    test_call_url, ACCESSIBLE_RESOURCES_PATH,
+    accessible_resources_url, list_accessible_resources, merge_sites, parse_accessible_resources,
+    products_of, site_key, site_matches_subdomain, test_call_url, ACCESSIBLE_RESOURCES_PATH,
 };

@@ -3,7 +3,7 @@
 
 use super::RawResponse;
 use crate::error::OnrampError;
-use crate::model::{Provider, Site, TestCallPreset};
+use crate::model::{ProductId, Provider, Site, SiteListing, TestCallPreset};
 
 pub const ACCESSIBLE_RESOURCES_PATH: &str = "/oauth/token/accessible-resources";
 
@@ -41,15 +41,75 @@ pub fn test_call_url(
     }
 }
 
+/// Where the provider lists its sites (the catalog's `accessible_resources_url`, else the gateway's).
 pub fn accessible_resources_url(provider: &Provider) -> String {
+    if !provider.accessible_resources_url.is_empty() {
+        return provider.accessible_resources_url.clone();
+    }
     format!(
         "{}{ACCESSIBLE_RESOURCES_PATH}",
         provider.gateway_url.trim_end_matches('/')
     )
 }
 
-/// The answer to `GET /oauth/token/accessible-resources`. Sites come in no particular order; one
-/// site may appear once per product, so entries are merged by id with the union of their scopes.
+/// Lists the sites: the provider's accessible-resources URL, and when it answers 404 and the
+/// catalog names another host (Government Cloud, where the host is not established), that one,
+/// saying so. `send` is one GET with the token (the engine's refreshes and retries included).
+pub async fn list_accessible_resources<F, Fut>(
+    provider: &Provider,
+    send: F,
+) -> Result<SiteListing, OnrampError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<RawResponse, OnrampError>>,
+{
+    let primary = accessible_resources_url(provider);
+    let first = send(primary.clone()).await?;
+    let fallback = match &provider.accessible_resources_fallback_url {
+        Some(other) if first.status == 404 && other != &primary => other.clone(),
+        _ => {
+            return Ok(SiteListing {
+                sites: parse_accessible_resources(&first)?,
+                source_url: primary,
+                note: None,
+            })
+        }
+    };
+    let second = send(fallback.clone()).await?;
+    let host = |url: &str| {
+        url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| url.to_string())
+    };
+    if second.status != 200 {
+        return Err(OnrampError::UnexpectedResponse {
+            status: first.status,
+            body: format!(
+                "accessible-resources answered 404 at {} and HTTP {} at {}. Where {} serves it is not established.",
+                host(&primary),
+                second.status,
+                host(&fallback),
+                provider.display_name
+            ),
+        });
+    }
+    Ok(SiteListing {
+        sites: parse_accessible_resources(&second)?,
+        note: Some(format!(
+            "{} answered 404 for accessible-resources, so Onramp asked {} instead, and this list comes from there. Where {} serves accessible-resources is not established: use {} in your own code.",
+            host(&primary),
+            host(&fallback),
+            provider.display_name,
+            fallback
+        )),
+        source_url: fallback,
+    })
+}
+
+/// The answer to `GET /oauth/token/accessible-resources`. Sites come in no particular order, and a
+/// cloudId may appear once per product: each entry is kept with its own scopes (only exact repeats
+/// are dropped), named by [`site_key`], its products read from its scopes.
 pub fn parse_accessible_resources(raw: &RawResponse) -> Result<Vec<Site>, OnrampError> {
     let body = String::from_utf8_lossy(&raw.body).into_owned();
     if raw.status != 200 {
@@ -64,6 +124,26 @@ pub fn parse_accessible_resources(raw: &RawResponse) -> Result<Vec<Site>, Onramp
             body: format!("accessible-resources is not the expected list of sites ({e}): {body}"),
         })?;
     Ok(merge_sites(sites))
+}
+
+/// An entry's identity: its cloudId and its scope set (in any order). Two entries with one cloudId
+/// and different scopes are two choices.
+pub fn site_key(id: &str, scopes: &[String]) -> String {
+    let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    format!("{id}#{}", sorted.join(" "))
+}
+
+/// The products an entry's scopes are for: Jira (`…:jira`, `…jira-…`), Confluence likewise.
+pub fn products_of(scopes: &[String]) -> Vec<ProductId> {
+    [ProductId::Jira, ProductId::Confluence]
+        .into_iter()
+        .filter(|p| {
+            let name = p.gateway_segment();
+            scopes.iter().any(|s| s.contains(name))
+        })
+        .collect()
 }
 
 /// Nango's rule (reference nango-atlassian.md §0.6, fixed in Nango #4883): the site's host must
@@ -89,18 +169,15 @@ pub fn site_matches_subdomain(site_url: &str, subdomain: &str) -> bool {
     host.split('.').next() == Some(wanted.as_str())
 }
 
+/// Drops exact repeats (same cloudId, same scopes) and fills in each entry's key and products. An
+/// entry that shares its cloudId with another but not its scopes stays: it is another product's.
 pub fn merge_sites(raw: Vec<Site>) -> Vec<Site> {
     let mut merged: Vec<Site> = Vec::new();
-    for site in raw {
-        match merged.iter_mut().find(|s| s.id == site.id) {
-            Some(existing) => {
-                for scope in site.scopes {
-                    if !existing.scopes.contains(&scope) {
-                        existing.scopes.push(scope);
-                    }
-                }
-            }
-            None => merged.push(site),
+    for mut site in raw {
+        site.key = site_key(&site.id, &site.scopes);
+        site.products = products_of(&site.scopes);
+        if !merged.iter().any(|s| s.key == site.key) {
+            merged.push(site);
         }
     }
     merged
@@ -173,25 +250,114 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn sites_are_merged_by_id() {
-        let site = |id: &str, scopes: &[&str]| Site {
+    fn site(id: &str, scopes: &[&str]) -> Site {
+        Site {
             id: id.into(),
             name: id.into(),
             url: format!("https://{id}.example"),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             avatar_url: None,
-        };
+            key: String::new(),
+            products: vec![],
+        }
+    }
+
+    /// One cloudId listed for Jira and again for Confluence is two entries, each with its own
+    /// scopes and product; only an exact repeat (scopes in another order) is dropped.
+    #[test]
+    fn a_site_is_a_cloud_id_and_its_scopes() {
         let merged = merge_sites(vec![
-            site("a", &["read:jira-work"]),
+            site("a", &["read:jira-work", "write:jira-work"]),
             site("b", &["read:page:confluence"]),
-            site("a", &["read:space:confluence", "read:jira-work"]),
+            site("a", &["read:page:confluence"]),
+            site("a", &["write:jira-work", "read:jira-work"]),
         ]);
-        assert_eq!(merged.len(), 2);
+        assert_eq!(merged.len(), 3);
+        let a: Vec<&Site> = merged.iter().filter(|s| s.id == "a").collect();
+        assert_eq!(a.len(), 2, "one per product");
+        assert_ne!(a[0].key, a[1].key);
+        assert_eq!(a[0].products, vec![ProductId::Jira]);
+        assert_eq!(a[1].products, vec![ProductId::Confluence]);
+        assert_eq!(a[0].key, "a#read:jira-work write:jira-work");
+        assert_eq!(merge_sites(merged.clone()), merged, "stable");
+        let both = merge_sites(vec![site("c", &["read:jira-work", "read:page:confluence"])]);
         assert_eq!(
-            merged[0].scopes,
-            vec!["read:jira-work", "read:space:confluence"]
+            both[0].products,
+            vec![ProductId::Jira, ProductId::Confluence]
         );
+    }
+
+    /// Government Cloud: the catalog's host answers 404, the other one is asked and the listing
+    /// says so; a 200 at the first host asks nothing more.
+    #[tokio::test]
+    async fn a_404_at_the_documented_host_tries_the_other_and_says_so() {
+        let mut server = mockito::Server::new_async().await;
+        let api = server
+            .mock("GET", "/api/oauth/token/accessible-resources")
+            .with_status(404)
+            .expect(1)
+            .create_async()
+            .await;
+        let auth = server
+            .mock("GET", "/auth/oauth/token/accessible-resources")
+            .match_header("authorization", "Bearer tok")
+            .with_status(200)
+            .with_body(r#"[{"id":"c1","name":"Agency","url":"https://agency.atlassian-us-gov-mod.net","scopes":["read:jira-work"]}]"#)
+            .expect(1)
+            .create_async()
+            .await;
+        let mut gov = Catalog::load()
+            .unwrap()
+            .provider("atlassian-government-cloud", None)
+            .unwrap();
+        assert_eq!(
+            gov.accessible_resources_url,
+            "https://api.atlassian-us-gov-mod.com/oauth/token/accessible-resources"
+        );
+        assert_eq!(
+            gov.accessible_resources_fallback_url.as_deref(),
+            Some("https://auth.atlassian-us-gov-mod.com/oauth/token/accessible-resources")
+        );
+        gov.accessible_resources_url = format!("{}/api{ACCESSIBLE_RESOURCES_PATH}", server.url());
+        gov.accessible_resources_fallback_url =
+            Some(format!("{}/auth{ACCESSIBLE_RESOURCES_PATH}", server.url()));
+        let http = reqwest::Client::new();
+        let send = |url: String| {
+            let http = http.clone();
+            async move { send_once(&http, "GET", &url, &"tok".into(), None).await }
+        };
+        let listing = list_accessible_resources(&gov, send).await.unwrap();
+        api.assert_async().await;
+        auth.assert_async().await;
+        assert_eq!(listing.sites[0].id, "c1");
+        assert!(listing
+            .source_url
+            .ends_with("/auth/oauth/token/accessible-resources"));
+        let note = listing.note.unwrap();
+        assert!(
+            note.contains("answered 404") && note.contains("not established"),
+            "{note}"
+        );
+
+        // Commercial Atlassian has no other host: its 404 is an error, asked once.
+        let mut commercial = Catalog::load()
+            .unwrap()
+            .provider("atlassian", None)
+            .unwrap();
+        assert!(commercial.accessible_resources_fallback_url.is_none());
+        commercial.accessible_resources_url = gov.accessible_resources_url.clone();
+        let missing = server
+            .mock("GET", "/api/oauth/token/accessible-resources")
+            .with_status(404)
+            .expect(1)
+            .create_async()
+            .await;
+        let send = |url: String| {
+            let http = http.clone();
+            async move { send_once(&http, "GET", &url, &"tok".into(), None).await }
+        };
+        assert!(list_accessible_resources(&commercial, send).await.is_err());
+        missing.assert_async().await;
     }
 
     #[tokio::test]
@@ -208,7 +374,11 @@ mod tests {
             .unwrap()
             .provider("atlassian", None)
             .unwrap();
-        p.gateway_url = server.url();
+        assert_eq!(
+            accessible_resources_url(&p),
+            "https://api.atlassian.com/oauth/token/accessible-resources"
+        );
+        p.accessible_resources_url = format!("{}{ACCESSIBLE_RESOURCES_PATH}", server.url());
         let raw = send_once(
             &reqwest::Client::new(),
             "GET",

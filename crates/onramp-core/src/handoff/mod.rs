@@ -286,6 +286,8 @@ pub(crate) mod fixture {
                 url: "https://acme.atlassian.net".into(),
                 scopes: scopes.clone(),
                 avatar_url: None,
+                key: String::new(),
+                products: Vec::new(),
             }),
             connection: Some(Connection {
                 state: ConnectionState::Connected,

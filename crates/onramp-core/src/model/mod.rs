@@ -246,6 +246,11 @@ pub struct Provider {
     pub pkce: bool,
     /// Whether the provider lists sites (`accessible-resources`); without sites, step 5 is skipped.
     pub has_sites: bool,
+    /// Where sites are listed (`accessible-resources`); empty for providers without sites.
+    pub accessible_resources_url: String,
+    /// Asked when `accessible_resources_url` answers 404, because the right host is not
+    /// established (Government Cloud: the api host or, as Nango does, the auth host).
+    pub accessible_resources_fallback_url: Option<String>,
     /// For custom providers: what the user entered, to edit it.
     pub custom: Option<CustomProviderInput>,
     /// Extra authorize parameters, e.g. `prompt=consent` for Atlassian.
@@ -304,7 +309,9 @@ pub struct CallbackSettings {
     pub loopback_port: u16,
 }
 
-/// One entry of `GET /oauth/token/accessible-resources`: `id` is the cloudId.
+/// One entry of `GET /oauth/token/accessible-resources`: `id` is the cloudId. The id is not unique
+/// across products (reference atlassian-2026.md §2), so an entry is a cloudId *and* its scopes:
+/// `key` tells entries apart, `products` says which product its scopes are for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Site {
@@ -315,6 +322,24 @@ pub struct Site {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub avatar_url: Option<String>,
+    /// The entry's identity: the cloudId and its scopes (`gateway::site_key`). Filled in when the
+    /// list is read; empty in sites saved by older versions.
+    #[serde(default)]
+    pub key: String,
+    /// The products the entry's scopes are for (from the scope names).
+    #[serde(default)]
+    pub products: Vec<ProductId>,
+}
+
+/// The answer of step 5's listing: the sites, and where they came from when that is worth saying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteListing {
+    pub sites: Vec<Site>,
+    /// The URL that answered.
+    pub source_url: String,
+    /// Said beside the list, e.g. that the documented host answered 404 and the other one was asked.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -371,6 +396,8 @@ pub struct IntegrationView {
     /// For a connection without a refresh token: what gets one from this kind of provider
     /// (`lifecycle::no_refresh_token_advice`).
     pub refresh_token_advice: Option<String>,
+    /// The last preflight of these credentials, while it is current (`engine/registration.rs`).
+    pub credential_check: Option<crate::preflight::CredentialCheck>,
     /// Where the integration stands in the wizard, step by step (from `crate::steps`).
     pub steps: Vec<crate::steps::StepStatus>,
     /// Newest first, at most [`crate::engine::HISTORY_LIMIT`] entries.

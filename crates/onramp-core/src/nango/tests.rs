@@ -13,6 +13,8 @@ fn site() -> Site {
         url: "https://acme.atlassian.net".into(),
         scopes: vec![],
         avatar_url: None,
+        key: String::new(),
+        products: Vec::new(),
     }
 }
 

@@ -183,6 +183,8 @@ mod tests {
                 url: "https://example.atlassian.net".into(),
                 scopes: vec!["read:jira-work".into()],
                 avatar_url: None,
+                key: String::new(),
+                products: Vec::new(),
             }),
             connection: Some(Conn {
                 state: ConnectionState::Connected,

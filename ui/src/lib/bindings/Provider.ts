@@ -32,6 +32,15 @@ pkce: boolean,
  */
 hasSites: boolean, 
 /**
+ * Where sites are listed (`accessible-resources`); empty for providers without sites.
+ */
+accessibleResourcesUrl: string, 
+/**
+ * Asked when `accessible_resources_url` answers 404, because the right host is not
+ * established (Government Cloud: the api host or, as Nango does, the auth host).
+ */
+accessibleResourcesFallbackUrl: string | null, 
+/**
  * For custom providers: what the user entered, to edit it.
  */
 custom: CustomProviderInput | null, 

@@ -49,6 +49,8 @@ class Authorization {
     this.last = { integrationId: id, phase: "starting", started: null, message: "", error: null, notice: null };
     try {
       await integration.settled();
+      // The engine first checks the credentials at the token endpoint when they are unchecked,
+      // changed or were rejected; a rejection comes back as `credentials_rejected`, browser closed.
       const started = await api.startAuthorization(id);
       const a = this.last;
       if (a && a.integrationId === id) {
@@ -62,6 +64,8 @@ class Authorization {
         a.error = api.toUiError(e, "Starting the authorization");
       }
     }
+    // The check's result is part of the integration's view (step 2 shows it).
+    void integration.reload();
   }
 
   async cancel(): Promise<void> {
