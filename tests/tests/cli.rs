@@ -58,6 +58,8 @@ async fn connected(ttl: u64) -> Setup {
                 app_name: c.app_name.clone(),
                 client_id: c.client_id.clone(),
                 client_secret: c.client_secret.clone(),
+                service_account_client_id: c.service_account.client_id.clone(),
+                service_account_client_secret: c.service_account.client_secret.clone(),
             },
             instance_id: sandbox.instance_id(),
             register_callback: Box::new(sandbox.callback_registrar()),

@@ -231,6 +231,8 @@ pub(crate) async fn sandbox_link(url: &str) -> Result<SandboxLink, Failure> {
             app_name: String::new(),
             client_id: String::new(),
             client_secret: String::new(),
+            service_account_client_id: String::new(),
+            service_account_client_secret: String::new(),
         },
         instance_id,
         register_callback: Box::new(|_| {}),

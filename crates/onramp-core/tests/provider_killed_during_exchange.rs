@@ -86,6 +86,8 @@ fn engine(config_dir: &Path, provider_url: &str) -> Engine {
                 app_name: c.app_name,
                 client_id: c.client_id,
                 client_secret: c.client_secret,
+                service_account_client_id: c.service_account.client_id.clone(),
+                service_account_client_secret: c.service_account.client_secret.clone(),
             },
             // The provider process has the callback registered from its start.
             register_callback: Box::new(|_| {}),

@@ -126,6 +126,8 @@ fn engine(config_dir: &Path, sandbox_url: &str) -> Engine {
                 app_name: c.app_name,
                 client_id: c.client_id,
                 client_secret: c.client_secret,
+                service_account_client_id: c.service_account.client_id.clone(),
+                service_account_client_secret: c.service_account.client_secret.clone(),
             },
             register_callback: Box::new(|_| {}),
             // One sandbox process outlives both app processes here (as a real provider would), so

@@ -28,6 +28,15 @@ pub async fn start_authorization<R: Runtime>(
     Ok(started.started)
 }
 
+/// A service account's "authorize": a token from its client credentials, no browser.
+#[tauri::command]
+pub async fn fetch_service_account_token(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<onramp_core::model::IntegrationView> {
+    Ok(state.engine.fetch_service_account_token(&id).await?)
+}
+
 #[tauri::command]
 pub async fn cancel_authorization<R: Runtime>(
     app: AppHandle<R>,

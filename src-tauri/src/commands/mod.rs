@@ -55,6 +55,7 @@ commands! {
     scopes::propose_scopes,
     authorize::start_authorization,
     authorize::cancel_authorization,
+    authorize::fetch_service_account_token,
     authorize::diagnose_browser_error,
     sites::list_sites,
     sites::filter_sites,

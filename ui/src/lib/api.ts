@@ -91,6 +91,8 @@ export const saveCredentials = (id: string, clientId: string, secret: string | n
   call<IntegrationView>("save_credentials", { id, clientId, secret });
 
 export const checkCredentials = (id: string) => call<CredentialCheck>("check_credentials", { id });
+export const fetchServiceAccountToken = (id: string) =>
+  call<IntegrationView>("fetch_service_account_token", { id });
 
 export const startAuthorization = (id: string) =>
   call<AuthorizationStarted>("start_authorization", { id });

@@ -22,6 +22,7 @@ export type CommandName =
   | "propose_scopes"
   | "start_authorization"
   | "cancel_authorization"
+  | "fetch_service_account_token"
   | "diagnose_browser_error"
   | "list_sites"
   | "filter_sites"

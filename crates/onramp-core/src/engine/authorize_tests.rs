@@ -331,3 +331,82 @@ async fn a_refused_consent_fails_and_cancel_is_reported_once() {
         vec![(AuthStage::Waiting, Some("browser_unavailable".into()))]
     );
 }
+
+/// An engine whose sandbox is `server` (a mock), for the sandbox's service-account provider.
+fn service_account_engine(server: &str) -> (Engine, tempfile::TempDir) {
+    crate::vault::use_mock_keychain();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(EngineConfig {
+        config_dir: dir.path().into(),
+        sandbox: Some(SandboxLink {
+            app: crate::model::SandboxApp {
+                base_url: server.to_string(),
+                app_name: "mock".into(),
+                client_id: "app".into(),
+                client_secret: "app-secret".into(),
+                service_account_client_id: "sa".into(),
+                service_account_client_secret: "sa-secret".into(),
+            },
+            instance_id: "mock-run".into(),
+            register_callback: Box::new(|_| {}),
+        }),
+        default_loopback_port: 47823,
+    })
+    .unwrap();
+    (engine, dir)
+}
+
+/// Client credentials: no browser; the first use fetches a token, a token near its expiry is
+/// fetched again (nothing to rotate), and a refused credential is named and marks the connection.
+#[tokio::test]
+async fn a_service_account_token_is_fetched_on_first_use_again_near_expiry_and_refusals_are_named()
+{
+    let mut server = mockito::Server::new_async().await;
+    let (engine, _dir) = service_account_engine(&server.url());
+    let id = engine
+        .create_integration("sandbox-service-account")
+        .await
+        .unwrap()
+        .id;
+    engine
+        .save_credentials(&id, "sa", Some("sa-secret".into()))
+        .await
+        .unwrap();
+    let token = server
+        .mock("POST", "/oauth/token")
+        .match_body(mockito::Matcher::AllOf(vec![
+            mockito::Matcher::UrlEncoded("grant_type".into(), "client_credentials".into()),
+            mockito::Matcher::UrlEncoded("client_secret".into(), "sa-secret".into()),
+        ]))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        // Lives 1 s: within the use margin at once, so the next use fetches again.
+        .with_body(r#"{"access_token":"sa-at","expires_in":1,"token_type":"Bearer","scope":"read:jira-work"}"#)
+        .expect(2)
+        .create_async()
+        .await;
+    assert_eq!(engine.access_token(&id).await.unwrap().revealed(), "sa-at");
+    let view = engine.integration(&id).await.unwrap();
+    let c = view.connection.unwrap();
+    assert_eq!(c.state, ConnectionState::Connected);
+    assert!(!c.has_refresh_token);
+    assert!(view.refresh_token_advice.is_none(), "nothing to advise");
+    assert_eq!(c.granted_scopes, vec!["read:jira-work".to_string()]);
+    engine.access_token(&id).await.unwrap();
+    token.assert_async().await;
+
+    token.remove_async().await;
+    server
+        .mock("POST", "/oauth/token")
+        .with_status(401)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"error":"access_denied","error_description":"Unauthorized"}"#)
+        .create_async()
+        .await;
+    let e = engine.refresh_now(&id).await.unwrap_err().to_ui();
+    assert_eq!(e.code, crate::model::ErrorCode::ServiceAccountRefused);
+    assert!(e.detail.contains("revoked"), "{}", e.detail);
+    assert!(!e.detail.contains("sa-secret"));
+    let c = engine.integration(&id).await.unwrap().connection.unwrap();
+    assert_eq!(c.state, ConnectionState::NeedsReconnect);
+}

@@ -318,15 +318,23 @@ impl Engine {
                 }
                 _ => Vec::new(),
             },
-            refresh_token_advice: i.connection.as_ref().filter(|c| !c.has_refresh_token).map(
-                |_| {
+            // A service account needs no refresh token: its token is fetched again instead.
+            refresh_token_advice: i
+                .connection
+                .as_ref()
+                .filter(|c| !c.has_refresh_token)
+                .filter(|_| {
+                    provider
+                        .as_ref()
+                        .is_none_or(|p| p.grant != crate::model::Grant::ClientCredentials)
+                })
+                .map(|_| {
                     let server = provider.as_ref().map_or_else(
                         crate::oauth_error::Server::unknown,
                         crate::oauth_error::Server::of,
                     );
                     crate::lifecycle::no_refresh_token_advice(&server, &i.scopes)
-                },
-            ),
+                }),
             credential_check: provider
                 .as_ref()
                 .and_then(|p| self.current_credential_check(i, p)),

@@ -439,6 +439,10 @@ pub struct SandboxApp {
     pub app_name: String,
     pub client_id: String,
     pub client_secret: String,
+    /// The sandbox's service account (its OAuth 2.0 credential: client credentials), shown on
+    /// the same page for the "Sandbox service account" provider.
+    pub service_account_client_id: String,
+    pub service_account_client_secret: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -18,6 +18,8 @@ pub fn sandbox_link(sandbox: &Sandbox) -> SandboxLink {
             app_name: c.app_name,
             client_id: c.client_id,
             client_secret: c.client_secret,
+            service_account_client_id: c.service_account.client_id.clone(),
+            service_account_client_secret: c.service_account.client_secret.clone(),
         },
         instance_id: sandbox.instance_id(),
         register_callback: Box::new(sandbox.callback_registrar()),

@@ -4,4 +4,9 @@
  * The sandbox app: what a user would copy from Atlassian's developer console, shown on the
  * sandbox app page.
  */
-export type SandboxApp = { baseUrl: string, appName: string, clientId: string, clientSecret: string, };
+export type SandboxApp = { baseUrl: string, appName: string, clientId: string, clientSecret: string, 
+/**
+ * The sandbox's service account (its OAuth 2.0 credential: client credentials), shown on
+ * the same page for the "Sandbox service account" provider.
+ */
+serviceAccountClientId: string, serviceAccountClientSecret: string, };
