@@ -352,3 +352,59 @@ async fn ci_mode_runs_on_a_service_account_without_keychain_or_files() {
     let written: Vec<_> = std::fs::read_dir(home.path()).unwrap().collect();
     assert!(written.is_empty(), "CI mode wrote {written:?}");
 }
+
+/// The window and command lines at once on a token the provider no longer takes: the window runs a
+/// test call while three `check`s run; between all four processes the refresh token is used once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_and_command_lines_refresh_once_between_them() {
+    use onramp_e2e::flows::{self, Callback};
+    use onramp_e2e::harness::{Paths, Scenario};
+    let paths = Paths::discover(env!("CARGO_BIN_EXE_fake-browser"));
+    let mut scn = Scenario::start(&paths, "cli-with-window", &[]).await;
+    flows::connect_and_test(&mut scn, Callback::Loopback).await;
+    let refreshes = |v: serde_json::Value| v["refresh_count"].as_u64().unwrap();
+    let before = refreshes(scn.sandbox("stats", serde_json::json!(null)).await);
+    scn.sandbox("expire-access-tokens", serde_json::json!({}))
+        .await;
+
+    let sandbox_url = format!("http://127.0.0.1:{}", scn.sandbox_port);
+    let name = scn.stored_integrations().await[0].id.clone();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(cli_binary())
+                .args(["check", &name])
+                .env("ONRAMP_CONFIG_DIR", scn.config_dir())
+                .env("ONRAMP_SANDBOX_URL", &sandbox_url)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let body = flows::run_preset(&scn, "jira-myself", "200").await;
+    assert!(body.contains(flows::SANDBOX_USER), "{body}");
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for out in &outputs {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let after = refreshes(scn.sandbox("stats", serde_json::json!(null)).await);
+    assert_eq!(
+        after,
+        before + 1,
+        "one refresh between the window and the CLIs"
+    );
+    scn.finish().await;
+}
