@@ -75,6 +75,13 @@ impl Engine {
     ) -> Result<String, OnrampError> {
         let integration = self.store.integration(id).await?;
         let provider = self.provider(&integration.provider_id).await?;
+        if provider.grant == crate::model::Grant::ClientCredentials {
+            // The snippets refresh a rotating refresh token; a service account has none.
+            return Err(OnrampError::invalid(
+                "snippet",
+                "Runnable snippets for a service account (client credentials) are not written yet. In scripts, `onramp-cli token NAME` prints a fresh token, and the .env or JSON export carries the token URL and client ID.",
+            ));
+        }
         let call = handoff::snippet_call(&integration, &provider)?;
         let values = handoff::values(&integration, &provider, None);
         Ok(handoff::snippet(&values, &call, language))
