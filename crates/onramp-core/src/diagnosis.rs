@@ -107,8 +107,13 @@ pub fn for_response(ctx: &ResponseContext<'_>, status: u16, body: &str) -> UiErr
             if v2 && classic_confluence {
                 detail.push_str(" Confluence's v2 API rejects classic Confluence scopes: it needs granular ones such as read:space:confluence.");
             }
-            ui(ErrorCode::ScopeMismatch, "The token lacks a scope for this call", detail,
-               "Add the missing scope to the app in the developer console (Permissions) and in step 3, then authorize again: scopes only change with a new consent.", facts)
+            let hint = if ctx.provider.grant == crate::model::Grant::ClientCredentials {
+                // A service account's scopes are the credential's, fixed when it was created.
+                "The service account's credential was not created with this scope: in admin.atlassian.com (Directory → Service accounts) create a new OAuth 2.0 credential that includes it, then save its client ID and secret in step 2."
+            } else {
+                "Add the missing scope to the app in the developer console (Permissions) and in step 3, then authorize again: scopes only change with a new consent."
+            };
+            ui(ErrorCode::ScopeMismatch, "The token lacks a scope for this call", detail, hint, facts)
         }
         401 => ui(ErrorCode::Unauthorized, if atlassian_like { "The gateway did not accept the token" } else { "The API did not accept the token" },
             format!("HTTP 401{}. The access token expired or was revoked, or the request went to the wrong host{}{}",
@@ -386,6 +391,30 @@ mod tests {
         );
         assert_eq!(e.code, ErrorCode::ScopeMismatch);
         assert!(e.detail.contains("Missing: read:jira-user"), "{}", e.detail);
+    }
+
+    /// A service account cannot add a scope by consenting again: the hint says to create a new
+    /// credential with it.
+    #[test]
+    fn a_service_account_missing_a_scope_is_told_to_make_a_new_credential() {
+        let mut p = provider();
+        p.grant = crate::model::Grant::ClientCredentials;
+        let preset = p.test_calls.iter().find(|t| t.id == "jira-myself").unwrap();
+        let granted = vec!["read:jira-work".to_string()];
+        let e = for_response(
+            &ctx(
+                &p,
+                Some(preset),
+                "https://api.atlassian.com/ex/jira/c1/rest/api/3/myself",
+                &granted,
+            ),
+            401,
+            r#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
+        );
+        assert_eq!(e.code, ErrorCode::ScopeMismatch);
+        let hint = e.hint.unwrap();
+        assert!(hint.contains("new OAuth 2.0 credential"), "{hint}");
+        assert!(!hint.contains("authorize again"), "{hint}");
     }
 
     #[test]
