@@ -77,7 +77,16 @@ async fn a_service_account_connects_without_a_browser() {
     );
     scn.shot("service-account-token").await;
     flows::next(&scn).await;
-    flows::pick_site(&mut scn, 0).await;
+    // Its own sites: the sandbox's service account reaches Acme only, and even a single site is
+    // picked by the user, never preselected.
+    s.wait_for("input[data-site-id]", SHORT).await.unwrap();
+    let sites = s.find_all("input[data-site-id]").await.unwrap();
+    assert_eq!(sites.len(), 1, "the service account reaches one site");
+    assert_eq!(
+        s.property(&sites[0], "checked").await.unwrap(),
+        serde_json::Value::Bool(false)
+    );
+    s.click(&sites[0]).await.unwrap();
     flows::next(&scn).await;
     let body = flows::run_preset(&scn, "jira-myself", "200").await;
     assert!(!body.is_empty());

@@ -23,6 +23,8 @@ pub struct ServiceAccount {
     pub client_secret: String,
     /// Chosen "when the credential was created": a token carries exactly these.
     pub scopes: Vec<String>,
+    /// The sites (cloudIds) the service account was given access to; its tokens reach only these.
+    pub sites: Vec<String>,
     /// The admin revoked the credential: token requests fail.
     pub revoked: bool,
 }
@@ -33,6 +35,7 @@ impl Default for ServiceAccount {
             client_id: SERVICE_ACCOUNT_CLIENT_ID.into(),
             client_secret: SERVICE_ACCOUNT_CLIENT_SECRET.into(),
             scopes: vec!["read:jira-work".into(), "read:jira-user".into()],
+            sites: vec![crate::ACME_CLOUD_ID.into()],
             revoked: false,
         }
     }
@@ -56,5 +59,5 @@ pub(crate) fn issue(
     if params.contains_key("scope") {
         return Err(TokenError::ScopeWithClientCredentials);
     }
-    Ok(st.issue_new_family(account.scopes))
+    Ok(st.issue_for_sites(account.scopes, account.sites))
 }

@@ -40,6 +40,7 @@ impl Shared {
                 refresh_count: 0,
                 token_requests: 0,
                 next_family: 1,
+                family_sites: HashMap::new(),
             }),
             nango: Default::default(),
         }
@@ -130,6 +131,8 @@ pub(crate) struct State {
     /// Token requests received (any grant, counted on arrival, before any fault delays them).
     pub token_requests: u64,
     next_family: u64,
+    /// Token families limited to some sites (a service account's), by cloudId; others reach all.
+    family_sites: HashMap<u64, Vec<String>>,
 }
 
 impl State {
@@ -169,6 +172,23 @@ impl State {
         let family = self.next_family;
         self.next_family += 1;
         self.issue(family, scopes)
+    }
+
+    /// A new family whose tokens reach only `sites` (cloudIds): a service account's credential.
+    pub fn issue_for_sites(&mut self, scopes: Vec<String>, sites: Vec<String>) -> Issued {
+        let family = self.next_family;
+        self.next_family += 1;
+        self.family_sites.insert(family, sites);
+        self.issue(family, scopes)
+    }
+
+    /// Whether the access token reaches the site `cloud_id` (unknown tokens reach nothing).
+    pub fn token_reaches(&self, token: &str, cloud_id: &str) -> bool {
+        self.access.get(token).is_some_and(|t| {
+            self.family_sites
+                .get(&t.family)
+                .is_none_or(|sites| sites.iter().any(|s| s == cloud_id))
+        })
     }
 
     fn issue(&mut self, family: u64, scopes: Vec<String>) -> Issued {

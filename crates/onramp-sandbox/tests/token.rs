@@ -403,6 +403,21 @@ async fn a_service_account_gets_a_token_with_its_own_scopes_and_no_refresh_token
         .await
         .unwrap();
     assert_eq!(sites.status(), StatusCode::OK);
+    // Its own sites: the service account was given Acme only.
+    let sites = body_json(sites).await;
+    assert_eq!(sites.as_array().unwrap().len(), 1, "{sites}");
+    assert_eq!(sites[0]["id"], ACME_CLOUD_ID);
+    let elsewhere = fx
+        .http
+        .get(fx.url(&format!(
+            "/ex/jira/{}/rest/api/3/myself",
+            onramp_sandbox::GLOBEX_CLOUD_ID
+        )))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
 
     // The app's own credentials are not a service account's; a wrong secret, a scope parameter
     // and a revoked credential are refused.

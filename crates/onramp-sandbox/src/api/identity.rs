@@ -25,6 +25,7 @@ pub(super) async fn accessible_resources(
     } else {
         SITES
             .iter()
+            .filter(|site| super::reaches(&shared, &headers, site.id))
             .map(|site| {
                 json!({
                     "id": site.id,

@@ -142,19 +142,28 @@ type ApiResult = Result<Response, ApiError>;
 
 /// The scopes of the request's bearer token.
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Vec<String>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or(ApiError::Unauthorized)?;
+    let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
     shared.lock().check_access(token).map_err(|denied| {
         if denied == AccessDenied::Expired {
             tracing::debug!("expired access token");
         }
         ApiError::Unauthorized
     })
+}
+
+/// The request's bearer token.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
+/// Whether the request's token reaches the site (a service account reaches only its own).
+fn reaches(shared: &Shared, headers: &HeaderMap, cloud_id: &str) -> bool {
+    bearer(headers).is_some_and(|t| shared.lock().token_reaches(t, cloud_id))
 }
 
 /// Atlassian's rule (reference §8.1): the token must hold every scope of at least one set.
@@ -176,7 +185,9 @@ fn gateway(
     alternatives: &[&[&str]],
 ) -> Result<&'static Site, ApiError> {
     let scopes = authenticate(shared, headers)?;
-    let site = data::site(cloud_id).ok_or(ApiError::NotFound)?;
+    let site = data::site(cloud_id)
+        .filter(|_| reaches(shared, headers, cloud_id))
+        .ok_or(ApiError::NotFound)?;
     require(&scopes, alternatives)?;
     Ok(site)
 }
