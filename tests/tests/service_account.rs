@@ -11,7 +11,7 @@ fn paths() -> Paths {
 
 #[tokio::test]
 async fn a_service_account_connects_without_a_browser() {
-    let mut scn = Scenario::start(&paths(), "service-account", &[]).await;
+    let scn = Scenario::start(&paths(), "service-account", &[]).await;
     let s = scn.s();
     s.wait_for("[data-testid=\"step-providers\"]", SHORT)
         .await
