@@ -130,6 +130,41 @@ impl Setup {
     }
 }
 
+/// Starts every command at once, output captured.
+fn spawn_all(commands: Vec<Command>) -> Vec<std::process::Child> {
+    commands
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Waits for every child (off the runtime: the sandbox answers them from this process) and
+/// asserts each exited 0.
+async fn all_succeed(children: Vec<std::process::Child>) {
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for out in &outputs {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -257,32 +292,8 @@ async fn concurrent_checks_refresh_once_across_processes() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     s.sandbox.set_access_token_ttl(Duration::from_secs(3600));
     let before = s.sandbox.refresh_count();
-    let children: Vec<_> = (0..5)
-        .map(|_| {
-            s.command(&["check", NAME])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
-    for out in &outputs {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}\n{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-    }
+    let commands = (0..5).map(|_| s.command(&["check", NAME])).collect();
+    all_succeed(spawn_all(commands)).await;
     assert_eq!(s.sandbox.refresh_count(), before + 1, "exactly one refresh");
 }
 
@@ -369,37 +380,20 @@ async fn the_window_and_command_lines_refresh_once_between_them() {
 
     let sandbox_url = format!("http://127.0.0.1:{}", scn.sandbox_port);
     let name = scn.stored_integrations().await[0].id.clone();
-    let children: Vec<_> = (0..3)
+    let commands = (0..3)
         .map(|_| {
-            Command::new(cli_binary())
+            let mut command = Command::new(cli_binary());
+            command
                 .args(["check", &name])
                 .env("ONRAMP_CONFIG_DIR", scn.config_dir())
-                .env("ONRAMP_SANDBOX_URL", &sandbox_url)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+                .env("ONRAMP_SANDBOX_URL", &sandbox_url);
+            command
         })
         .collect();
+    let children = spawn_all(commands);
     let body = flows::run_preset(&scn, "jira-myself", "200").await;
     assert!(body.contains(flows::SANDBOX_USER), "{body}");
-    let outputs = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap();
-    for out in &outputs {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}\n{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-    }
+    all_succeed(children).await;
     let after = refreshes(scn.sandbox("stats", serde_json::json!(null)).await);
     assert_eq!(
         after,

@@ -354,11 +354,7 @@ impl Engine {
             token_lifetime: tokens.lifetime,
             last_refresh_at: None,
         };
-        // The sandbox's grants end with its process: remember which run issued these tokens.
-        let issued_by = self
-            .through_sandbox(&integration.provider_id)
-            .then(|| self.sandbox_instance().map(str::to_string))
-            .flatten();
+        let issued_by = self.issuing_sandbox_run(&integration.provider_id);
         self.change_integration(&id, move |i| {
             i.connection = Some(connection);
             i.sandbox_instance = issued_by;
@@ -383,6 +379,14 @@ impl Engine {
         let integration = self.store.integration(id).await?;
         self.client_credentials_locked(&integration).await?;
         self.integration(id).await
+    }
+
+    /// The sandbox run that issues tokens for `provider_id` now, if it goes through the sandbox:
+    /// its grants end with its process, so a connection remembers which run issued it.
+    fn issuing_sandbox_run(&self, provider_id: &str) -> Option<String> {
+        self.through_sandbox(provider_id)
+            .then(|| self.sandbox_instance().map(str::to_string))
+            .flatten()
     }
 
     /// Fetches and stores a client-credentials token; the caller holds the refresh guard. A refused
@@ -429,10 +433,7 @@ impl Engine {
             token_lifetime: tokens.lifetime,
             last_refresh_at: (connected_at != now).then_some(now),
         };
-        let issued_by = self
-            .through_sandbox(&integration.provider_id)
-            .then(|| self.sandbox_instance().map(str::to_string))
-            .flatten();
+        let issued_by = self.issuing_sandbox_run(&integration.provider_id);
         self.change_integration(&id, move |i| {
             i.connection = Some(connection);
             i.sandbox_instance = issued_by;
