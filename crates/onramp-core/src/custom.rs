@@ -111,6 +111,8 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
             .unwrap_or_default(),
         products: Vec::new(),
         default_scopes: Vec::new(),
+        scope_filter: Default::default(),
+        own_scopes: Vec::new(),
         scopes: input
             .scopes
             .iter()
@@ -178,6 +180,8 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
         grant: crate::model::Grant::AuthorizationCode,
     };
     provider.suggested_scopes = crate::scopes::suggested(&provider);
+    // The shared catalog does not know this server's scopes: they travel with the provider.
+    provider.own_scopes = provider.scopes.to_vec();
     provider
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::error::OnrampError;
 use crate::model::{
     CallbackSupport, ClientAuth, ConsoleGuide, Environment, ProductId, Provider, ScopeAccess,
-    ScopeKind,
+    ScopeInfo, ScopeKind,
 };
 
 #[cfg(test)]
@@ -134,6 +134,20 @@ struct ScopeSpec {
     source: Option<String>,
 }
 
+impl ScopeSpec {
+    /// The scope as the UI and the rules see it (without its provenance).
+    fn info(&self) -> ScopeInfo {
+        ScopeInfo {
+            name: self.name.clone(),
+            product: self.product.clone(),
+            kind: self.kind,
+            access: self.access,
+            description: self.description.clone(),
+            note: self.note.clone(),
+        }
+    }
+}
+
 fn published() -> bool {
     true
 }
@@ -232,6 +246,11 @@ impl Catalog {
             .iter()
             .filter_map(|spec| self.resolve_spec(spec, sandbox_base).ok())
             .collect()
+    }
+
+    /// Every scope of the catalog, once: what `Provider.scope_names` refer to.
+    pub fn scope_infos(&self) -> Vec<ScopeInfo> {
+        self.scopes.iter().map(ScopeSpec::info).collect()
     }
 
     pub fn provider(

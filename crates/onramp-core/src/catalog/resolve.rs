@@ -3,7 +3,9 @@
 
 use super::{Catalog, ProviderSpec};
 use crate::error::OnrampError;
-use crate::model::{Product, Provider, ScopeInfo, ScopeKind, ScopePreset, TestCallPreset};
+use crate::model::{
+    Product, Provider, ScopeFilter, ScopeInfo, ScopeKind, ScopePreset, TestCallPreset,
+};
 
 /// Replaced by the sandbox's base URL (`http://127.0.0.1:PORT`) when a provider is resolved.
 const SANDBOX_PLACEHOLDER: &str = "{sandbox}";
@@ -21,27 +23,30 @@ impl Catalog {
             let base = sandbox_base.ok_or(OnrampError::SandboxNotRunning)?;
             Ok(s.replace(SANDBOX_PLACEHOLDER, base.trim_end_matches('/')))
         };
-        let in_provider = |product: &str| {
-            product == "platform" || spec.products.iter().any(|p| p.gateway_segment() == product)
+        // No refresh token and no user with client credentials: offline_access and read:me mean
+        // nothing there, so the platform's scopes are not offered.
+        let platform =
+            (spec.grant != crate::model::Grant::ClientCredentials).then(|| "platform".to_string());
+        let scope_filter = ScopeFilter {
+            products: platform
+                .into_iter()
+                .chain(
+                    spec.products
+                        .iter()
+                        .map(|p| p.gateway_segment().to_string()),
+                )
+                .collect(),
+            excluded: if spec.has_me_endpoint {
+                Vec::new()
+            } else {
+                vec!["read:me".to_string()]
+            },
         };
-        let scopes: Vec<ScopeInfo> = self
+        let scopes: std::sync::Arc<[ScopeInfo]> = self
             .scopes
             .iter()
-            .filter(|s| in_provider(&s.product))
-            .filter(|s| spec.has_me_endpoint || s.name != "read:me")
-            // No refresh token and no user with client credentials: offline_access and read:me
-            // mean nothing there.
-            .filter(|s| {
-                spec.grant != crate::model::Grant::ClientCredentials || s.product != "platform"
-            })
-            .map(|s| ScopeInfo {
-                name: s.name.clone(),
-                product: s.product.clone(),
-                kind: s.kind,
-                access: s.access,
-                description: s.description.clone(),
-                note: s.note.clone(),
-            })
+            .map(super::ScopeSpec::info)
+            .filter(|s| scope_filter.offers(s))
             .collect();
         let offered = |name: &str| scopes.iter().any(|s| s.name == name);
         let product_scope = |name: &str| {
@@ -97,6 +102,8 @@ impl Catalog {
                 })
                 .collect(),
             default_scopes: spec.default_scopes.clone(),
+            scope_filter,
+            own_scopes: Vec::new(),
             scopes,
             scope_presets,
             callbacks: spec.callbacks.clone(),

@@ -95,6 +95,9 @@ fn http_client_builder(timeout: std::time::Duration) -> reqwest::ClientBuilder {
 
 pub struct Engine {
     catalog: Catalog,
+    /// The catalog's providers, resolved once the sandbox's address is known (at construction):
+    /// every step asks for its provider, and resolving filters hundreds of scopes each time.
+    built_in_providers: Vec<Provider>,
     config: EngineConfig,
     http: reqwest::Client,
     vault: Vault,
@@ -141,10 +144,13 @@ impl Engine {
         store_problem: Option<crate::model::UiError>,
     ) -> Result<Engine, OnrampError> {
         let catalog = Catalog::load()?;
+        let sandbox_base = config.sandbox.as_ref().map(|s| s.app.base_url.as_str());
+        let built_in_providers = catalog.providers(sandbox_base);
         let http = http_client(HTTP_TIMEOUT)?;
         let probe_http = probe_client(HTTP_TIMEOUT)?;
         Ok(Engine {
             catalog,
+            built_in_providers,
             config,
             http,
             vault: Vault,
@@ -264,6 +270,7 @@ impl Engine {
         };
         Bootstrap {
             providers: self.providers().await,
+            scopes: self.catalog.scope_infos(),
             integrations,
             last_integration_id,
             keychain,

@@ -3,9 +3,15 @@ import type { IntegrationView } from "./IntegrationView";
 import type { KeychainStatus } from "./KeychainStatus";
 import type { Provider } from "./Provider";
 import type { SandboxApp } from "./SandboxApp";
+import type { ScopeInfo } from "./ScopeInfo";
 import type { UiError } from "./UiError";
 
-export type Bootstrap = { providers: Array<Provider>, integrations: Array<IntegrationView>, lastIntegrationId: string | null, keychain: KeychainStatus, sandbox: SandboxApp | null, defaultProviderId: string, 
+export type Bootstrap = { providers: Array<Provider>, 
+/**
+ * The catalog's scopes, each once (name, product, kind, access, description, note): a
+ * provider names the ones it offers (`Provider.scope_names`).
+ */
+scopes: Array<ScopeInfo>, integrations: Array<IntegrationView>, lastIntegrationId: string | null, keychain: KeychainStatus, sandbox: SandboxApp | null, defaultProviderId: string, 
 /**
  * Set when the database could not be opened or read (a damaged or newer file is left untouched
  * and nothing is saved), or the old settings.json could not be imported.

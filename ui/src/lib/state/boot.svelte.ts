@@ -1,6 +1,7 @@
 // What `bootstrap` returned when Onramp started (providers, keychain, settings problem, the sandbox app)
 // and the notice about a callback nobody waited for, which concerns the whole window.
-import type { Bootstrap, Provider, UiError } from "../bindings";
+import type { Bootstrap, Provider, ScopeInfo, UiError } from "../bindings";
+import { offeredScopes } from "../scopes";
 
 class Boot {
   data = $state<Bootstrap | null>(null);
@@ -20,6 +21,11 @@ class Boot {
   defaultProvider = $derived<Provider | null>(
     this.providers.find((p) => p.id === this.data?.defaultProviderId) ?? this.providers[0] ?? null,
   );
+
+  /** The scopes `provider` offers, with what each means (looked up in the catalogue sent once). */
+  scopesOf(provider: Provider): ScopeInfo[] {
+    return offeredScopes(provider, this.data?.scopes ?? []);
+  }
 
   /** Add a saved custom provider to the list, or replace the one with the same id. */
   upsertProvider(p: Provider): void {
