@@ -21,6 +21,7 @@ mod scopes;
 mod sites;
 #[cfg(test)]
 mod test_support;
+mod token_cache;
 mod tokens;
 
 pub use authorize::{
@@ -110,6 +111,8 @@ pub struct Engine {
     listed_sites: Mutex<HashMap<String, Vec<Site>>>,
     /// Refresh locks and background backoff.
     lifecycle: TokenLifecycle,
+    /// Fresh access tokens served without the refresh guard or the keychain (`engine/token_cache.rs`).
+    token_cache: token_cache::TokenCache,
     /// The last callback that matched no authorization, until the UI has been told at start-up.
     unmatched_callback: Mutex<Option<crate::model::UiError>>,
     /// Set once this process has marked the connections of earlier sandbox runs "needs reconnect".
@@ -159,6 +162,7 @@ impl Engine {
             store_problem,
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
+            token_cache: token_cache::TokenCache::default(),
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
             unsaved_tokens: Mutex::new(HashMap::new()),
