@@ -10,6 +10,7 @@
 //! This file holds the struct, its construction and the helpers every step shares.
 
 mod authorize;
+mod background;
 mod handoff;
 mod home;
 mod integrations;
@@ -111,6 +112,9 @@ pub struct Engine {
     listed_sites: Mutex<HashMap<String, Vec<Site>>>,
     /// Refresh locks and background backoff.
     lifecycle: TokenLifecycle,
+    /// Woken when background work may be due sooner: a new authorization, changed tokens (every
+    /// change holds the refresh guard, which wakes it when dropped). See `engine/background.rs`.
+    background_schedule: std::sync::Arc<tokio::sync::Notify>,
     /// Fresh access tokens served without the refresh guard or the keychain (`engine/token_cache.rs`).
     token_cache: token_cache::TokenCache,
     /// The last callback that matched no authorization, until the UI has been told at start-up.
@@ -163,6 +167,7 @@ impl Engine {
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             token_cache: token_cache::TokenCache::default(),
+            background_schedule: Default::default(),
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
             unsaved_tokens: Mutex::new(HashMap::new()),

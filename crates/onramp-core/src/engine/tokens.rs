@@ -32,9 +32,21 @@ impl TokenEndpoint {
 /// share one rotating refresh token, and two refreshes with it would revoke the family. Whoever
 /// waited re-reads the store and the keychain once it holds the guard, and finds the winner's token.
 pub(super) struct RefreshGuard {
+    /// Dropped first: the background's schedule is recomputed once the lock is free again.
+    _wake_background: WakeOnDrop,
     _in_process: tokio::sync::OwnedMutexGuard<()>,
     /// Released when dropped (the OS drops it too when the process dies, even killed).
     _across_processes: Option<std::fs::File>,
+}
+
+/// Tells the background loop, when a guard ends, that tokens may have changed (and with them
+/// when the next refresh is due).
+struct WakeOnDrop(std::sync::Arc<tokio::sync::Notify>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
 }
 
 /// Takes the lock file of one integration, waiting for another process that holds it.
@@ -60,8 +72,10 @@ impl Engine {
         let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
         self.token_cache.forget(id);
         // An engine without a file (the command line's CI mode) shares its tokens with nobody.
+        let wake = WakeOnDrop(self.background_schedule.clone());
         if self.store.path().is_none() {
             return RefreshGuard {
+                _wake_background: wake,
                 _in_process: in_process,
                 _across_processes: None,
             };
@@ -84,6 +98,7 @@ impl Engine {
             }
         };
         RefreshGuard {
+            _wake_background: wake,
             _in_process: in_process,
             _across_processes: across,
         }
