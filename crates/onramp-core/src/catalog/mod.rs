@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::error::OnrampError;
 use crate::model::{
     CallbackSupport, ClientAuth, ConsoleGuide, Environment, ProductId, Provider, ScopeAccess,
-    ScopeInfo, ScopeKind,
+    ScopeInfo, ScopeKind, TestCallPreset,
 };
 
 #[cfg(test)]
@@ -184,6 +184,21 @@ struct TestCallSpec {
     description: String,
 }
 
+impl TestCallSpec {
+    fn preset(&self) -> TestCallPreset {
+        TestCallPreset {
+            id: self.id.clone(),
+            product: self.product,
+            label: self.label.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            needs_scopes: self.needs.clone(),
+            body: self.body.clone(),
+            description: self.description.clone(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ScopesFile {
     scope: Vec<ScopeSpec>,
@@ -248,9 +263,14 @@ impl Catalog {
             .collect()
     }
 
-    /// Every scope of the catalog, once: what `Provider.scope_names` refer to.
+    /// Every scope of the catalog, once: what `Provider.scope_filter` selects from.
     pub fn scope_infos(&self) -> Vec<ScopeInfo> {
         self.scopes.iter().map(ScopeSpec::info).collect()
+    }
+
+    /// Every test call of the catalog, once: what `Provider.test_call_ids` name.
+    pub fn test_call_presets(&self) -> Vec<TestCallPreset> {
+        self.test_calls.iter().map(TestCallSpec::preset).collect()
     }
 
     pub fn provider(

@@ -3,9 +3,7 @@
 
 use super::{Catalog, ProviderSpec};
 use crate::error::OnrampError;
-use crate::model::{
-    Product, Provider, ScopeFilter, ScopeInfo, ScopeKind, ScopePreset, TestCallPreset,
-};
+use crate::model::{Product, Provider, ScopeFilter, ScopeInfo, ScopeKind, ScopePreset};
 
 /// Replaced by the sandbox's base URL (`http://127.0.0.1:PORT`) when a provider is resolved.
 const SANDBOX_PLACEHOLDER: &str = "{sandbox}";
@@ -67,21 +65,12 @@ impl Catalog {
                 })
             })
             .collect();
-        let test_calls = self
+        let test_calls: Vec<_> = self
             .test_calls
             .iter()
             .filter(|c| c.product.is_none_or(|p| spec.products.contains(&p)))
             .filter(|c| spec.has_me_endpoint || !c.requires_me_endpoint)
-            .map(|c| TestCallPreset {
-                id: c.id.clone(),
-                product: c.product,
-                label: c.label.clone(),
-                method: c.method.clone(),
-                path: c.path.clone(),
-                needs_scopes: c.needs.clone(),
-                body: c.body.clone(),
-                description: c.description.clone(),
-            })
+            .map(super::TestCallSpec::preset)
             .collect();
         let mut provider = Provider {
             id: spec.id.clone(),
@@ -108,6 +97,8 @@ impl Catalog {
             scope_presets,
             callbacks: spec.callbacks.clone(),
             console: spec.console.clone(),
+            test_call_ids: test_calls.iter().map(|c| c.id.clone()).collect(),
+            own_test_calls: Vec::new(),
             test_calls,
             notes: spec.notes.clone(),
             client_auth: spec.client_auth,

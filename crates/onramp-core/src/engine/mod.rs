@@ -279,7 +279,7 @@ impl Engine {
         };
         Bootstrap {
             providers: self.providers().await,
-            scopes: self.catalog.scope_infos(),
+            test_calls: self.catalog.test_call_presets(),
             integrations,
             last_integration_id,
             keychain,

@@ -53,6 +53,12 @@ impl Engine {
         self.provider(&id).await
     }
 
+    /// Every scope of the catalog with what it means, once: providers name theirs with
+    /// `Provider.scope_filter`. Asked by the UI when step 3 first needs it.
+    pub fn scope_catalog(&self) -> Vec<crate::model::ScopeInfo> {
+        self.catalog.scope_infos()
+    }
+
     /// Removes a custom provider that no integration uses (saved integrations are never broken).
     pub async fn delete_custom_provider(&self, id: &str) -> Result<(), OnrampError> {
         self.store.delete_custom_provider(id).await
@@ -94,27 +100,38 @@ mod tests {
         (engine, dir)
     }
 
-    /// The first payload sends each scope's words once; every provider's scopes resolve in it.
+    /// The first payload stays small (359 KB when every provider carried its own scopes and test
+    /// calls); what each provider offers resolves in the catalogs sent once, to exactly what the
+    /// engine's rules use.
     #[tokio::test]
-    async fn the_first_bootstrap_stays_small_and_names_resolve_in_the_shared_catalog() {
+    async fn the_first_bootstrap_stays_small_and_providers_resolve_in_the_shared_catalogs() {
         let (engine, _dir) = engine_with_sandbox();
         let boot = engine.bootstrap().await;
         let json = serde_json::to_string(&boot).unwrap();
-        println!("bootstrap payload: {} bytes", json.len());
-        // 359 KB when every provider carried its scopes; the target is 40 KB, which also
-        // needs the test calls and console guides sent once (they are still per provider).
-        assert!(json.len() <= 100 * 1024, "{} bytes", json.len());
+        let catalog = engine.scope_catalog();
+        let catalog_json = serde_json::to_string(&catalog).unwrap();
+        println!(
+            "bootstrap payload: {} bytes; scope catalog: {} bytes",
+            json.len(),
+            catalog_json.len()
+        );
+        assert!(json.len() <= 40 * 1024, "{} bytes", json.len());
         assert!(boot.providers.iter().any(|p| p.id == "sandbox"));
         for p in &boot.providers {
-            // What the UI resolves from the shared catalog is what the engine's rules use.
-            let resolved: Vec<_> = boot
-                .scopes
+            let scopes: Vec<_> = catalog
                 .iter()
                 .filter(|s| p.scope_filter.offers(s))
                 .chain(&p.own_scopes)
                 .collect();
-            assert!(!resolved.is_empty(), "{}", p.id);
-            assert_eq!(resolved, p.scopes.iter().collect::<Vec<_>>(), "{}", p.id);
+            assert!(!scopes.is_empty(), "{}", p.id);
+            assert_eq!(scopes, p.scopes.iter().collect::<Vec<_>>(), "{}", p.id);
+            let calls: Vec<_> = p
+                .test_call_ids
+                .iter()
+                .map(|id| boot.test_calls.iter().find(|c| &c.id == id).unwrap())
+                .chain(&p.own_test_calls)
+                .collect();
+            assert_eq!(calls, p.test_calls.iter().collect::<Vec<_>>(), "{}", p.id);
         }
     }
 
@@ -153,6 +170,7 @@ mod tests {
         // A custom provider's scopes are not in the shared catalog: they travel with it.
         let own: Vec<_> = saved.own_scopes.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(own, ["openid", "things:read"]);
+        assert_eq!(saved.own_test_calls, saved.test_calls);
         let after = engine.providers().await;
         assert_eq!(after.len(), before.len() + 1);
         assert_eq!(after.last(), Some(&saved));

@@ -253,8 +253,8 @@ pub struct Provider {
     pub default_scopes: Vec<String>,
     /// Preselected on a first visit to step 3: the defaults plus what the test calls need.
     pub suggested_scopes: Vec<String>,
-    /// Which of the shared catalog's scopes (`Bootstrap.scopes`, sent once) it offers, in catalog
-    /// order; a list of names per provider would cost kilobytes each.
+    /// Which of the shared catalog's scopes (command `scope_catalog`, sent once) it offers, in
+    /// catalog order; a list of names per provider would cost kilobytes each.
     pub scope_filter: ScopeFilter,
     /// A custom provider's scopes, which the shared catalog does not hold; empty otherwise. Offered
     /// after the catalog's.
@@ -267,6 +267,13 @@ pub struct Provider {
     pub scope_presets: Vec<ScopePreset>,
     pub callbacks: Vec<CallbackSupport>,
     pub console: ConsoleGuide,
+    /// The ids of the catalog's test calls it offers (`Bootstrap.test_calls`, sent once).
+    pub test_call_ids: Vec<String>,
+    /// A custom provider's test call, which the catalog does not hold; empty otherwise.
+    pub own_test_calls: Vec<TestCallPreset>,
+    /// Every offered test call, for the engine's rules. Not sent: the UI resolves `test_call_ids`.
+    #[serde(skip)]
+    #[ts(skip)]
     pub test_calls: Vec<TestCallPreset>,
     pub notes: Vec<String>,
     /// How the client authenticates at the token endpoint.
@@ -478,9 +485,10 @@ pub struct SandboxApp {
 #[serde(rename_all = "camelCase")]
 pub struct Bootstrap {
     pub providers: Vec<Provider>,
-    /// The catalog's scopes, each once (name, product, kind, access, description, note): a
-    /// provider names the ones it offers (`Provider.scope_names`).
-    pub scopes: Vec<ScopeInfo>,
+    /// The catalog's test calls, each once: a provider names the ones it offers
+    /// (`Provider.test_call_ids`). The scope catalog is not here: only step 3 needs its 50 KB of
+    /// words, so the UI asks for it once (`scope_catalog`).
+    pub test_calls: Vec<TestCallPreset>,
     pub integrations: Vec<IntegrationView>,
     pub last_integration_id: Option<String>,
     pub keychain: KeychainStatus,
