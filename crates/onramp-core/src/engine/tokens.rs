@@ -64,13 +64,21 @@ fn lock_across_processes(path: &std::path::Path) -> std::io::Result<std::fs::Fil
 }
 
 impl Engine {
-    /// Waits for and takes the right to refresh integration `id` (see [`RefreshGuard`]). A lock file
-    /// that cannot be made (read-only folder) leaves only the in-process lock, with a warning.
-    /// Every change of tokens (refresh, new grant, push, disconnect, delete, a rejected token) holds
-    /// this guard, so taking it drops the cached access token: nothing stale outlives a change.
+    /// Waits for and takes the right to refresh integration `id` (see [`RefreshGuard`]). Every
+    /// change of tokens (refresh, new grant, push, disconnect, delete, a rejected token) holds this
+    /// guard, so taking it drops the cached access token: nothing stale outlives a change.
     pub(super) async fn refresh_guard(&self, id: &str) -> RefreshGuard {
-        let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
+        let guard = self.integration_lock(id).await;
         self.token_cache.forget(id);
+        guard
+    }
+
+    /// The same lock, keeping the cached token: for `access_token`, which changes tokens only by
+    /// refreshing (and a refresh stores its new token in the cache), so callers that waited for
+    /// it are served the winner's token from memory. A lock file that cannot be made (read-only
+    /// folder) leaves only the in-process lock, with a warning.
+    async fn integration_lock(&self, id: &str) -> RefreshGuard {
+        let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
         // An engine without a file (the command line's CI mode) shares its tokens with nobody.
         let wake = WakeOnDrop(self.background_schedule.clone());
         if self.store.path().is_none() {
@@ -125,7 +133,11 @@ impl Engine {
         if let Some(token) = self.token_cache.fresh(id, now_unix()) {
             return Ok(token);
         }
-        let _guard = self.refresh_guard(id).await;
+        let _guard = self.integration_lock(id).await;
+        // The caller we waited for may have refreshed: its token is in memory now.
+        if let Some(token) = self.token_cache.fresh(id, now_unix()) {
+            return Ok(token);
+        }
         let integration = self.store.integration(id).await?;
         // A service account needs nobody in a browser: its first token is fetched on first use.
         if integration.connection.is_none()

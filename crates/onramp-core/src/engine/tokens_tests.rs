@@ -372,24 +372,23 @@ async fn a_fresh_token_is_served_from_memory_after_the_first_read() {
     assert_eq!(crate::vault::keychain_reads(&s.id), after_first);
 }
 
-/// An expired token is refreshed once; the new one is then served without the keychain.
+/// An expired token and 200 callers: one refresh, whose two keychain reads (refresh token, client
+/// secret) are the only ones; the callers that waited get the new token from memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_token_is_refreshed_once_and_the_new_one_is_kept() {
     let mut server = mockito::Server::new_async().await;
     let refresh = refresh_mock(&mut server, 1).await;
     let s = seeded(&server.url(), 0, 3600);
-    assert_eq!(
-        s.engine.access_token(&s.id).await.unwrap().revealed(),
-        "at-2"
-    );
-    let reads = crate::vault::keychain_reads(&s.id);
-    for _ in 0..10 {
-        assert_eq!(
-            s.engine.access_token(&s.id).await.unwrap().revealed(),
-            "at-2"
-        );
+    let before = crate::vault::keychain_reads(&s.id);
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let (engine, id) = (s.engine.clone(), s.id.clone());
+        tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
     }
-    assert_eq!(crate::vault::keychain_reads(&s.id), reads);
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().revealed(), "at-2");
+    }
+    assert_eq!(crate::vault::keychain_reads(&s.id), before + 2);
     refresh.assert_async().await;
 }
 
