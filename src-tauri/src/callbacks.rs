@@ -1,5 +1,6 @@
 //! How callbacks and time reach the engine: deep links from the OS, the loopback listener, and the
-//! periodic background work. What each callback means is decided by the engine.
+//! background work, woken when the engine says it is due. What each callback means is decided by
+//! the engine.
 
 use onramp_core::loopback::LoopbackListener;
 use onramp_core::oauth::CallbackChannel;
@@ -9,21 +10,38 @@ use tauri_plugin_deep_link::DeepLinkExt;
 use crate::events::WindowEvents;
 use crate::state::AppState;
 
-/// How often the engine looks for tokens close to expiry and authorizations past their lifetime.
-const BACKGROUND_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+/// The longest sleep, even when nothing is due: a safety net, not the schedule.
+const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// The shortest sleep: due times are whole seconds, and a due time the tick could not clear
+/// (a refresh that keeps failing before its backoff is recorded) must not make the loop spin.
+const SHORTEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Runs the engine's background work (tokens close to expiry, authorizations past their lifetime)
+/// when it is next due, or sooner when the engine says the schedule changed (an authorization
+/// started, tokens changed); an idle app does not wake.
 pub fn start_background_work<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let events = WindowEvents(app.clone());
         loop {
-            tokio::time::sleep(BACKGROUND_CHECK).await;
-            app.state::<AppState>()
-                .engine
-                .background_tick(&events)
-                .await;
+            let engine = &app.state::<AppState>().engine;
+            let sleep = sleep_until(engine.next_background_work_at().await);
+            tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                () = engine.background_schedule_changed() => {}
+            }
+            engine.background_tick(&events).await;
         }
     });
+}
+
+/// How long to sleep until `next` (Unix seconds), within the bounds above.
+fn sleep_until(next: Option<i64>) -> std::time::Duration {
+    let Some(next) = next else {
+        return LONGEST_SLEEP;
+    };
+    let secs = u64::try_from(next - onramp_core::now_unix()).unwrap_or(0);
+    std::time::Duration::from_secs(secs).clamp(SHORTEST_SLEEP, LONGEST_SLEEP)
 }
 
 /// Registers the `onramp` scheme with the desktop (Linux: a `.desktop` handler with `%u`, off the

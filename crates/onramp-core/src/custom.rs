@@ -111,6 +111,8 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
             .unwrap_or_default(),
         products: Vec::new(),
         default_scopes: Vec::new(),
+        scope_filter: Default::default(),
+        own_scopes: Vec::new(),
         scopes: input
             .scopes
             .iter()
@@ -151,6 +153,8 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
                 },
             ],
         },
+        test_call_ids: Vec::new(),
+        own_test_calls: Vec::new(),
         test_calls: input
             .test_call_url
             .iter()
@@ -178,6 +182,9 @@ pub fn to_provider(custom: &CustomProvider) -> Provider {
         grant: crate::model::Grant::AuthorizationCode,
     };
     provider.suggested_scopes = crate::scopes::suggested(&provider);
+    // The shared catalog does not know this server's scopes or call: they travel with the provider.
+    provider.own_scopes = provider.scopes.to_vec();
+    provider.own_test_calls = provider.test_calls.clone();
     provider
 }
 

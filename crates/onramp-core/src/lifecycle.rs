@@ -141,8 +141,6 @@ impl TokenLifecycle {
             .remove(id);
     }
 
-    /// Whether a background refresh of `connection` is due now: close to expiry, refreshable, and
-    /// not waiting out an earlier failure.
     /// Whether the background should renew this connection's token now: connected, renewable
     /// (a refresh token, or `fetched_by_client_credentials`: a service account fetches a new one),
     /// close to expiry, and not waiting out a failed attempt's backoff.
@@ -153,12 +151,29 @@ impl TokenLifecycle {
         fetched_by_client_credentials: bool,
         now: i64,
     ) -> bool {
-        let due = connection.state == ConnectionState::Connected
-            && (connection.has_refresh_token || fetched_by_client_credentials)
-            && connection
-                .expires_at
-                .is_some_and(|exp| exp - proactive_margin_secs(connection.token_lifetime) <= now);
-        due && self.background_retry_allowed(id, now)
+        self.background_due_at(id, connection, fetched_by_client_credentials)
+            .is_some_and(|at| at <= now)
+    }
+
+    /// When the background should renew this connection's token (Unix s; in the past when it
+    /// already should): its proactive margin before expiry, or later while a failed attempt's
+    /// backoff runs. `None` when it never will (not connected, nothing to renew with, no expiry).
+    pub fn background_due_at(
+        &self,
+        id: &str,
+        connection: &Connection,
+        fetched_by_client_credentials: bool,
+    ) -> Option<i64> {
+        let renewable = connection.state == ConnectionState::Connected
+            && (connection.has_refresh_token || fetched_by_client_credentials);
+        if !renewable {
+            return None;
+        }
+        let due = connection.expires_at? - proactive_margin_secs(connection.token_lifetime);
+        Some(match self.background_retry(id) {
+            Some((_, retry_at)) => due.max(retry_at),
+            None => due,
+        })
     }
 
     /// False while a failed background attempt's backoff runs.

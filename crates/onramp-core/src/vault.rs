@@ -124,6 +124,22 @@ fn injected_write_failure(user: &str) -> Option<keyring_core::Error> {
     })
 }
 
+/// Keychain reads per integration (tests only): the token cache promises to spare them.
+#[cfg(any(test, feature = "test-support"))]
+static READS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// How many times the keychain was read for `integration_id` (any kind of secret; tests only).
+#[cfg(any(test, feature = "test-support"))]
+pub fn keychain_reads(integration_id: &str) -> usize {
+    let prefix = format!("{integration_id}/");
+    READS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|u| u.starts_with(&prefix))
+        .count()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Vault;
 
@@ -186,6 +202,11 @@ impl Vault {
         integration_id: &str,
         kind: SecretKind,
     ) -> Result<Option<SecretString>, OnrampError> {
+        #[cfg(any(test, feature = "test-support"))]
+        READS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("{integration_id}/{}", kind.as_str()));
         self.with_entry(integration_id, kind, |entry| match entry.get_password() {
             Ok(v) => Ok(Some(SecretString::from(v))),
             Err(keyring_core::Error::NoEntry) => Ok(None),

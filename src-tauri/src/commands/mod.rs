@@ -49,6 +49,7 @@ commands! {
     registration::save_credentials,
     registration::check_credentials,
     registration::open_url,
+    scopes::scope_catalog,
     scopes::advise_scopes,
     scopes::scope_report,
     scopes::search_operations,

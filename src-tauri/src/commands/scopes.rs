@@ -3,11 +3,17 @@
 
 use onramp_core::endpoint_advice::ScopeProposal;
 use onramp_core::endpoint_scopes::{EndpointScopes, ScopePreference};
-use onramp_core::model::{ScopeAdvice, ScopeReport};
+use onramp_core::model::{ScopeAdvice, ScopeInfo, ScopeReport};
 use tauri::State;
 
 use super::Result;
 use crate::state::AppState;
+
+/// Every catalog scope with what it means, once (kept out of `bootstrap`: only step 3 needs it).
+#[tauri::command]
+pub fn scope_catalog(state: State<'_, AppState>) -> Vec<ScopeInfo> {
+    state.engine.scope_catalog()
+}
 
 #[tauri::command]
 pub async fn advise_scopes(

@@ -20,6 +20,7 @@ import type {
   ProductId,
   Provider,
   RetryNotice,
+  ScopeInfo,
   ScopeAdvice,
   ScopePreference,
   ScopeProposal,
@@ -113,6 +114,9 @@ export const listIntegrations = () => call<IntegrationSummary[]>("list_integrati
 export const duplicateIntegration = (id: string) => call<IntegrationView>("duplicate_integration", { id });
 
 export const openUrl = (url: string) => call<null>("open_url", { url });
+
+/** Every catalogue scope with what it means, once (providers select theirs with `scopeFilter`). */
+export const scopeCatalog = () => call<ScopeInfo[]>("scope_catalog");
 
 /** Guards for a set of scopes (step 3); every rule lives in the engine. */
 export const adviseScopes = (providerId: string, scopes: string[]) =>

@@ -16,6 +16,7 @@ export type CommandName =
   | "save_credentials"
   | "check_credentials"
   | "open_url"
+  | "scope_catalog"
   | "advise_scopes"
   | "scope_report"
   | "search_operations"

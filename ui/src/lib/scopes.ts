@@ -37,10 +37,20 @@ export interface ScopeSection {
   groups: ScopeGroup[];
 }
 
-/** The catalogue grouped by product, then by kind; catalogue order inside a group. */
-export function groupScopes(provider: Provider): ScopeSection[] {
+/**
+ * The scopes `provider` offers, in catalogue order: the shared catalogue (sent once, in `Bootstrap.scopes`)
+ * through the provider's filter, then a custom provider's own.
+ */
+export function offeredScopes(provider: Provider, catalog: readonly ScopeInfo[]): ScopeInfo[] {
+  const { products, excluded } = provider.scopeFilter;
+  const shared = catalog.filter((s) => products.includes(s.product) && !excluded.includes(s.name));
+  return [...shared, ...provider.ownScopes];
+}
+
+/** The offered scopes grouped by product, then by kind; catalogue order inside a group. */
+export function groupScopes(provider: Provider, offered: readonly ScopeInfo[]): ScopeSection[] {
   const sections: ScopeSection[] = [];
-  for (const s of provider.scopes) {
+  for (const s of offered) {
     let sec = sections.find((x) => x.product === s.product);
     if (!sec) {
       sec = { product: s.product, label: productLabel(provider, s.product), groups: [] };
@@ -63,9 +73,9 @@ export function groupScopes(provider: Provider): ScopeSection[] {
 }
 
 /** `chosen` in catalogue order, then anything the catalogue does not list (in the given order). */
-export function orderScopes(provider: Provider, chosen: Iterable<string>): string[] {
+export function orderScopes(offered: readonly ScopeInfo[], chosen: Iterable<string>): string[] {
   const set = new Set(chosen);
-  const known = provider.scopes.map((s) => s.name).filter((n) => set.has(n));
+  const known = offered.map((s) => s.name).filter((n) => set.has(n));
   const knownSet = new Set(known);
   return [...known, ...[...set].filter((n) => !knownSet.has(n))];
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::error::OnrampError;
 use crate::model::{
     CallbackSupport, ClientAuth, ConsoleGuide, Environment, ProductId, Provider, ScopeAccess,
-    ScopeKind,
+    ScopeInfo, ScopeKind, TestCallPreset,
 };
 
 #[cfg(test)]
@@ -134,6 +134,20 @@ struct ScopeSpec {
     source: Option<String>,
 }
 
+impl ScopeSpec {
+    /// The scope as the UI and the rules see it (without its provenance).
+    fn info(&self) -> ScopeInfo {
+        ScopeInfo {
+            name: self.name.clone(),
+            product: self.product.clone(),
+            kind: self.kind,
+            access: self.access,
+            description: self.description.clone(),
+            note: self.note.clone(),
+        }
+    }
+}
+
 fn published() -> bool {
     true
 }
@@ -168,6 +182,21 @@ struct TestCallSpec {
     #[serde(default)]
     requires_me_endpoint: bool,
     description: String,
+}
+
+impl TestCallSpec {
+    fn preset(&self) -> TestCallPreset {
+        TestCallPreset {
+            id: self.id.clone(),
+            product: self.product,
+            label: self.label.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            needs_scopes: self.needs.clone(),
+            body: self.body.clone(),
+            description: self.description.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -232,6 +261,16 @@ impl Catalog {
             .iter()
             .filter_map(|spec| self.resolve_spec(spec, sandbox_base).ok())
             .collect()
+    }
+
+    /// Every scope of the catalog, once: what `Provider.scope_filter` selects from.
+    pub fn scope_infos(&self) -> Vec<ScopeInfo> {
+        self.scopes.iter().map(ScopeSpec::info).collect()
+    }
+
+    /// Every test call of the catalog, once: what `Provider.test_call_ids` name.
+    pub fn test_call_presets(&self) -> Vec<TestCallPreset> {
+        self.test_calls.iter().map(TestCallSpec::preset).collect()
     }
 
     pub fn provider(

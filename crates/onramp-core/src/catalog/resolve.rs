@@ -3,7 +3,7 @@
 
 use super::{Catalog, ProviderSpec};
 use crate::error::OnrampError;
-use crate::model::{Product, Provider, ScopeInfo, ScopeKind, ScopePreset, TestCallPreset};
+use crate::model::{Product, Provider, ScopeFilter, ScopeInfo, ScopeKind, ScopePreset};
 
 /// Replaced by the sandbox's base URL (`http://127.0.0.1:PORT`) when a provider is resolved.
 const SANDBOX_PLACEHOLDER: &str = "{sandbox}";
@@ -21,27 +21,30 @@ impl Catalog {
             let base = sandbox_base.ok_or(OnrampError::SandboxNotRunning)?;
             Ok(s.replace(SANDBOX_PLACEHOLDER, base.trim_end_matches('/')))
         };
-        let in_provider = |product: &str| {
-            product == "platform" || spec.products.iter().any(|p| p.gateway_segment() == product)
+        // No refresh token and no user with client credentials: offline_access and read:me mean
+        // nothing there, so the platform's scopes are not offered.
+        let platform =
+            (spec.grant != crate::model::Grant::ClientCredentials).then(|| "platform".to_string());
+        let scope_filter = ScopeFilter {
+            products: platform
+                .into_iter()
+                .chain(
+                    spec.products
+                        .iter()
+                        .map(|p| p.gateway_segment().to_string()),
+                )
+                .collect(),
+            excluded: if spec.has_me_endpoint {
+                Vec::new()
+            } else {
+                vec!["read:me".to_string()]
+            },
         };
-        let scopes: Vec<ScopeInfo> = self
+        let scopes: std::sync::Arc<[ScopeInfo]> = self
             .scopes
             .iter()
-            .filter(|s| in_provider(&s.product))
-            .filter(|s| spec.has_me_endpoint || s.name != "read:me")
-            // No refresh token and no user with client credentials: offline_access and read:me
-            // mean nothing there.
-            .filter(|s| {
-                spec.grant != crate::model::Grant::ClientCredentials || s.product != "platform"
-            })
-            .map(|s| ScopeInfo {
-                name: s.name.clone(),
-                product: s.product.clone(),
-                kind: s.kind,
-                access: s.access,
-                description: s.description.clone(),
-                note: s.note.clone(),
-            })
+            .map(super::ScopeSpec::info)
+            .filter(|s| scope_filter.offers(s))
             .collect();
         let offered = |name: &str| scopes.iter().any(|s| s.name == name);
         let product_scope = |name: &str| {
@@ -62,21 +65,12 @@ impl Catalog {
                 })
             })
             .collect();
-        let test_calls = self
+        let test_calls: Vec<_> = self
             .test_calls
             .iter()
             .filter(|c| c.product.is_none_or(|p| spec.products.contains(&p)))
             .filter(|c| spec.has_me_endpoint || !c.requires_me_endpoint)
-            .map(|c| TestCallPreset {
-                id: c.id.clone(),
-                product: c.product,
-                label: c.label.clone(),
-                method: c.method.clone(),
-                path: c.path.clone(),
-                needs_scopes: c.needs.clone(),
-                body: c.body.clone(),
-                description: c.description.clone(),
-            })
+            .map(super::TestCallSpec::preset)
             .collect();
         let mut provider = Provider {
             id: spec.id.clone(),
@@ -97,10 +91,14 @@ impl Catalog {
                 })
                 .collect(),
             default_scopes: spec.default_scopes.clone(),
+            scope_filter,
+            own_scopes: Vec::new(),
             scopes,
             scope_presets,
             callbacks: spec.callbacks.clone(),
             console: spec.console.clone(),
+            test_call_ids: test_calls.iter().map(|c| c.id.clone()).collect(),
+            own_test_calls: Vec::new(),
             test_calls,
             notes: spec.notes.clone(),
             client_auth: spec.client_auth,

@@ -103,6 +103,8 @@ impl Engine {
                 stop_listener,
             },
         );
+        // Its expiry is new background work.
+        self.background_schedule.notify_one();
         tracing::info!(
             "authorization started for integration {id} ({:?})",
             integration.callback.kind

@@ -10,6 +10,7 @@
 //! This file holds the struct, its construction and the helpers every step shares.
 
 mod authorize;
+mod background;
 mod handoff;
 mod home;
 mod integrations;
@@ -21,6 +22,7 @@ mod scopes;
 mod sites;
 #[cfg(test)]
 mod test_support;
+mod token_cache;
 mod tokens;
 
 pub use authorize::{
@@ -95,6 +97,9 @@ fn http_client_builder(timeout: std::time::Duration) -> reqwest::ClientBuilder {
 
 pub struct Engine {
     catalog: Catalog,
+    /// The catalog's providers, resolved once the sandbox's address is known (at construction):
+    /// every step asks for its provider, and resolving filters hundreds of scopes each time.
+    built_in_providers: Vec<Provider>,
     config: EngineConfig,
     http: reqwest::Client,
     vault: Vault,
@@ -107,6 +112,11 @@ pub struct Engine {
     listed_sites: Mutex<HashMap<String, Vec<Site>>>,
     /// Refresh locks and background backoff.
     lifecycle: TokenLifecycle,
+    /// Woken when background work may be due sooner: a new authorization, changed tokens (every
+    /// change holds the refresh guard, which wakes it when dropped). See `engine/background.rs`.
+    background_schedule: std::sync::Arc<tokio::sync::Notify>,
+    /// Fresh access tokens served without the refresh guard or the keychain (`engine/token_cache.rs`).
+    token_cache: token_cache::TokenCache,
     /// The last callback that matched no authorization, until the UI has been told at start-up.
     unmatched_callback: Mutex<Option<crate::model::UiError>>,
     /// Set once this process has marked the connections of earlier sandbox runs "needs reconnect".
@@ -141,10 +151,13 @@ impl Engine {
         store_problem: Option<crate::model::UiError>,
     ) -> Result<Engine, OnrampError> {
         let catalog = Catalog::load()?;
+        let sandbox_base = config.sandbox.as_ref().map(|s| s.app.base_url.as_str());
+        let built_in_providers = catalog.providers(sandbox_base);
         let http = http_client(HTTP_TIMEOUT)?;
         let probe_http = probe_client(HTTP_TIMEOUT)?;
         Ok(Engine {
             catalog,
+            built_in_providers,
             config,
             http,
             vault: Vault,
@@ -153,6 +166,8 @@ impl Engine {
             store_problem,
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
+            token_cache: token_cache::TokenCache::default(),
+            background_schedule: Default::default(),
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
             unsaved_tokens: Mutex::new(HashMap::new()),
@@ -264,6 +279,7 @@ impl Engine {
         };
         Bootstrap {
             providers: self.providers().await,
+            test_calls: self.catalog.test_call_presets(),
             integrations,
             last_integration_id,
             keychain,

@@ -32,9 +32,21 @@ impl TokenEndpoint {
 /// share one rotating refresh token, and two refreshes with it would revoke the family. Whoever
 /// waited re-reads the store and the keychain once it holds the guard, and finds the winner's token.
 pub(super) struct RefreshGuard {
+    /// Dropped first: the background's schedule is recomputed once the lock is free again.
+    _wake_background: WakeOnDrop,
     _in_process: tokio::sync::OwnedMutexGuard<()>,
     /// Released when dropped (the OS drops it too when the process dies, even killed).
     _across_processes: Option<std::fs::File>,
+}
+
+/// Tells the background loop, when a guard ends, that tokens may have changed (and with them
+/// when the next refresh is due).
+struct WakeOnDrop(std::sync::Arc<tokio::sync::Notify>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
 }
 
 /// Takes the lock file of one integration, waiting for another process that holds it.
@@ -52,13 +64,26 @@ fn lock_across_processes(path: &std::path::Path) -> std::io::Result<std::fs::Fil
 }
 
 impl Engine {
-    /// Waits for and takes the right to refresh integration `id` (see [`RefreshGuard`]). A lock file
-    /// that cannot be made (read-only folder) leaves only the in-process lock, with a warning.
+    /// Waits for and takes the right to refresh integration `id` (see [`RefreshGuard`]). Every
+    /// change of tokens (refresh, new grant, push, disconnect, delete, a rejected token) holds this
+    /// guard, so taking it drops the cached access token: nothing stale outlives a change.
     pub(super) async fn refresh_guard(&self, id: &str) -> RefreshGuard {
+        let guard = self.integration_lock(id).await;
+        self.token_cache.forget(id);
+        guard
+    }
+
+    /// The same lock, keeping the cached token: for `access_token`, which changes tokens only by
+    /// refreshing (and a refresh stores its new token in the cache), so callers that waited for
+    /// it are served the winner's token from memory. A lock file that cannot be made (read-only
+    /// folder) leaves only the in-process lock, with a warning.
+    async fn integration_lock(&self, id: &str) -> RefreshGuard {
         let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
         // An engine without a file (the command line's CI mode) shares its tokens with nobody.
+        let wake = WakeOnDrop(self.background_schedule.clone());
         if self.store.path().is_none() {
             return RefreshGuard {
+                _wake_background: wake,
                 _in_process: in_process,
                 _across_processes: None,
             };
@@ -81,6 +106,7 @@ impl Engine {
             }
         };
         RefreshGuard {
+            _wake_background: wake,
             _in_process: in_process,
             _across_processes: across,
         }
@@ -102,8 +128,16 @@ impl Engine {
     /// A valid access token, refreshed first when it is about to expire. One refresh at a time per
     /// integration: a caller that waited re-reads the settings, because the refresh it waited for may
     /// already have produced a fresh token.
+    /// A token this process knows is fresh comes from memory, without the guard or the keychain.
     pub async fn access_token(&self, id: &str) -> Result<SecretString, OnrampError> {
-        let _guard = self.refresh_guard(id).await;
+        if let Some(token) = self.token_cache.fresh(id, now_unix()) {
+            return Ok(token);
+        }
+        let _guard = self.integration_lock(id).await;
+        // The caller we waited for may have refreshed: its token is in memory now.
+        if let Some(token) = self.token_cache.fresh(id, now_unix()) {
+            return Ok(token);
+        }
         let integration = self.store.integration(id).await?;
         // A service account needs nobody in a browser: its first token is fetched on first use.
         if integration.connection.is_none()
@@ -119,13 +153,20 @@ impl Engine {
             && !self.has_unsaved_tokens(id);
         if fresh {
             if let Some(token) = self.stored(id, SecretKind::AccessToken).await? {
+                self.token_cache.remember(
+                    id,
+                    &token,
+                    connection.expires_at,
+                    connection.token_lifetime,
+                );
                 return Ok(token);
             }
         }
         self.refresh_locked(&integration).await
     }
 
-    /// The gateway rejected `used`: refresh, unless another caller already replaced it.
+    /// The gateway rejected `used`: refresh, unless another caller already replaced it. Taking the
+    /// guard drops the cached copy, so the rejected token is never served from memory again.
     pub(super) async fn refresh_after_rejection(
         &self,
         id: &str,
@@ -383,18 +424,27 @@ impl Engine {
             };
         }
         self.lifecycle.clear_backoff(&id);
-        self.change_integration(&id, move |i| {
-            if let Some(c) = i.connection.as_mut() {
-                c.expires_at = tokens.expires_at;
-                c.token_lifetime = tokens.lifetime.or(c.token_lifetime);
-                c.last_refresh_at = Some(now_unix());
-                if let Some(scopes) = &tokens.scopes {
-                    c.granted_scopes = scopes.clone();
+        let (expires_at, lifetime) = (tokens.expires_at, tokens.lifetime);
+        let saved = self
+            .change_integration(&id, move |i| {
+                if let Some(c) = i.connection.as_mut() {
+                    c.expires_at = tokens.expires_at;
+                    c.token_lifetime = tokens.lifetime.or(c.token_lifetime);
+                    c.last_refresh_at = Some(now_unix());
+                    if let Some(scopes) = &tokens.scopes {
+                        c.granted_scopes = scopes.clone();
+                    }
+                    c.has_refresh_token = c.has_refresh_token || tokens.refresh_token.is_some();
                 }
-                c.has_refresh_token = c.has_refresh_token || tokens.refresh_token.is_some();
-            }
-        })
-        .await?;
+            })
+            .await?;
+        let lifetime = saved
+            .connection
+            .as_ref()
+            .and_then(|c| c.token_lifetime)
+            .or(lifetime);
+        self.token_cache
+            .remember(&id, &tokens.access_token, expires_at, lifetime);
         tracing::info!("integration {id}: access token refreshed");
         Ok(tokens.access_token)
     }
@@ -430,6 +480,8 @@ impl Engine {
         reason: &str,
     ) -> Result<(), OnrampError> {
         tracing::warn!("integration {id} needs reconnect");
+        // Also reached without the guard (the sweep of earlier sandbox runs).
+        self.token_cache.forget(id);
         let reason = reason.to_string();
         self.change_integration(id, move |i| {
             if let Some(c) = i.connection.as_mut() {

@@ -348,3 +348,99 @@ async fn a_failed_background_refresh_waits_before_trying_again() {
     assert_eq!(background_retry_secs(2), 60);
     assert_eq!(background_retry_secs(40), 15 * 60);
 }
+
+/// A fresh token is read from the keychain once; 200 callers after that are served from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fresh_token_is_served_from_memory_after_the_first_read() {
+    let server = mockito::Server::new_async().await;
+    let s = seeded(&server.url(), 3000, 3600);
+    let before = crate::vault::keychain_reads(&s.id);
+    assert_eq!(
+        s.engine.access_token(&s.id).await.unwrap().revealed(),
+        "at-1"
+    );
+    let after_first = crate::vault::keychain_reads(&s.id);
+    assert_eq!(after_first, before + 1);
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let (engine, id) = (s.engine.clone(), s.id.clone());
+        tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().revealed(), "at-1");
+    }
+    assert_eq!(crate::vault::keychain_reads(&s.id), after_first);
+}
+
+/// An expired token and 200 callers: one refresh, whose two keychain reads (refresh token, client
+/// secret) are the only ones; the callers that waited get the new token from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_token_is_refreshed_once_and_the_new_one_is_kept() {
+    let mut server = mockito::Server::new_async().await;
+    let refresh = refresh_mock(&mut server, 1).await;
+    let s = seeded(&server.url(), 0, 3600);
+    let before = crate::vault::keychain_reads(&s.id);
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let (engine, id) = (s.engine.clone(), s.id.clone());
+        tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().revealed(), "at-2");
+    }
+    assert_eq!(crate::vault::keychain_reads(&s.id), before + 2);
+    refresh.assert_async().await;
+}
+
+/// A token the gateway rejected is never served from memory again, even while its expiry says fresh.
+#[tokio::test]
+async fn a_rejected_token_is_not_served_again() {
+    let mut server = mockito::Server::new_async().await;
+    let s = seeded(&server.url(), 3000, 3600);
+    let used = s.engine.access_token(&s.id).await.unwrap();
+    assert_eq!(used.revealed(), "at-1");
+    // The refresh after the rejection fails: the next caller goes back to the keychain.
+    let failing = server
+        .mock("POST", "/oauth/token")
+        .with_status(500)
+        .create_async()
+        .await;
+    assert!(s
+        .engine
+        .refresh_after_rejection(&s.id, &used)
+        .await
+        .is_err());
+    let reads = crate::vault::keychain_reads(&s.id);
+    s.engine.access_token(&s.id).await.unwrap();
+    assert!(
+        crate::vault::keychain_reads(&s.id) > reads,
+        "not from memory"
+    );
+    failing.remove_async().await;
+
+    let refresh = refresh_mock(&mut server, 1).await;
+    let replaced = s
+        .engine
+        .refresh_after_rejection(&s.id, &used)
+        .await
+        .unwrap();
+    assert_eq!(replaced.revealed(), "at-2");
+    assert_eq!(
+        s.engine.access_token(&s.id).await.unwrap().revealed(),
+        "at-2"
+    );
+    refresh.assert_async().await;
+}
+
+/// Disconnecting drops the cached token with the keychain's.
+#[tokio::test]
+async fn disconnect_clears_the_cached_token() {
+    let server = mockito::Server::new_async().await;
+    let s = seeded(&server.url(), 3000, 3600);
+    s.engine.access_token(&s.id).await.unwrap();
+    s.engine.disconnect(&s.id).await.unwrap();
+    assert!(matches!(
+        s.engine.access_token(&s.id).await,
+        Err(OnrampError::NotConnected)
+    ));
+}

@@ -123,8 +123,27 @@ pub struct ScopeInfo {
     pub kind: ScopeKind,
     pub access: ScopeAccess,
     pub description: String,
-    /// What the reference does not establish about this scope, if anything.
+    /// What the reference does not establish about this scope, if anything (left out when none,
+    /// since the catalog is sent at start-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub note: Option<String>,
+}
+
+/// The catalog scopes a provider offers: those of its products, minus a few by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeFilter {
+    /// `ScopeInfo.product` values offered ("platform", "jira", "confluence"); empty for a custom provider.
+    pub products: Vec<String>,
+    /// Names left out although their product is offered (`read:me` where `/me` is not established).
+    pub excluded: Vec<String>,
+}
+
+impl ScopeFilter {
+    pub fn offers(&self, scope: &ScopeInfo) -> bool {
+        self.products.contains(&scope.product) && !self.excluded.contains(&scope.name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -234,10 +253,27 @@ pub struct Provider {
     pub default_scopes: Vec<String>,
     /// Preselected on a first visit to step 3: the defaults plus what the test calls need.
     pub suggested_scopes: Vec<String>,
-    pub scopes: Vec<ScopeInfo>,
+    /// Which of the shared catalog's scopes (command `scope_catalog`, sent once) it offers, in
+    /// catalog order; a list of names per provider would cost kilobytes each.
+    pub scope_filter: ScopeFilter,
+    /// A custom provider's scopes, which the shared catalog does not hold; empty otherwise. Offered
+    /// after the catalog's.
+    pub own_scopes: Vec<ScopeInfo>,
+    /// Every offered scope with what it means, for the engine's rules. Not sent: 322 scopes per
+    /// provider made the first payload hundreds of kilobytes, so the UI resolves `scope_names`.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub scopes: std::sync::Arc<[ScopeInfo]>,
     pub scope_presets: Vec<ScopePreset>,
     pub callbacks: Vec<CallbackSupport>,
     pub console: ConsoleGuide,
+    /// The ids of the catalog's test calls it offers (`Bootstrap.test_calls`, sent once).
+    pub test_call_ids: Vec<String>,
+    /// A custom provider's test call, which the catalog does not hold; empty otherwise.
+    pub own_test_calls: Vec<TestCallPreset>,
+    /// Every offered test call, for the engine's rules. Not sent: the UI resolves `test_call_ids`.
+    #[serde(skip)]
+    #[ts(skip)]
     pub test_calls: Vec<TestCallPreset>,
     pub notes: Vec<String>,
     /// How the client authenticates at the token endpoint.
@@ -449,6 +485,10 @@ pub struct SandboxApp {
 #[serde(rename_all = "camelCase")]
 pub struct Bootstrap {
     pub providers: Vec<Provider>,
+    /// The catalog's test calls, each once: a provider names the ones it offers
+    /// (`Provider.test_call_ids`). The scope catalog is not here: only step 3 needs its 50 KB of
+    /// words, so the UI asks for it once (`scope_catalog`).
+    pub test_calls: Vec<TestCallPreset>,
     pub integrations: Vec<IntegrationView>,
     pub last_integration_id: Option<String>,
     pub keychain: KeychainStatus,

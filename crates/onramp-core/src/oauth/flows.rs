@@ -125,6 +125,14 @@ impl FlowRegistry {
         expired
     }
 
+    /// When the oldest pending flow becomes stale (Unix s), for the background's next wake-up.
+    pub fn next_expiry(&self) -> Option<i64> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .map(|f| f.created_at + FLOW_TTL.as_secs() as i64 + 1)
+            .min()
+    }
+
     pub fn is_pending(&self, integration_id: &str) -> bool {
         let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         map.values().any(|f| f.integration_id == integration_id)

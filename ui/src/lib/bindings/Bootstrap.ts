@@ -3,9 +3,16 @@ import type { IntegrationView } from "./IntegrationView";
 import type { KeychainStatus } from "./KeychainStatus";
 import type { Provider } from "./Provider";
 import type { SandboxApp } from "./SandboxApp";
+import type { TestCallPreset } from "./TestCallPreset";
 import type { UiError } from "./UiError";
 
-export type Bootstrap = { providers: Array<Provider>, integrations: Array<IntegrationView>, lastIntegrationId: string | null, keychain: KeychainStatus, sandbox: SandboxApp | null, defaultProviderId: string, 
+export type Bootstrap = { providers: Array<Provider>, 
+/**
+ * The catalog's test calls, each once: a provider names the ones it offers
+ * (`Provider.test_call_ids`). The scope catalog is not here: only step 3 needs its 50 KB of
+ * words, so the UI asks for it once (`scope_catalog`).
+ */
+testCalls: Array<TestCallPreset>, integrations: Array<IntegrationView>, lastIntegrationId: string | null, keychain: KeychainStatus, sandbox: SandboxApp | null, defaultProviderId: string, 
 /**
  * Set when the database could not be opened or read (a damaged or newer file is left untouched
  * and nothing is saved), or the old settings.json could not be imported.

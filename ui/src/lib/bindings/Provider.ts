@@ -7,6 +7,7 @@ import type { Environment } from "./Environment";
 import type { Grant } from "./Grant";
 import type { KeyValue } from "./KeyValue";
 import type { Product } from "./Product";
+import type { ScopeFilter } from "./ScopeFilter";
 import type { ScopeInfo } from "./ScopeInfo";
 import type { ScopePreset } from "./ScopePreset";
 import type { TestCallPreset } from "./TestCallPreset";
@@ -18,7 +19,25 @@ export type Provider = { id: string, displayName: string, tagline: string, envir
 /**
  * Preselected on a first visit to step 3: the defaults plus what the test calls need.
  */
-suggestedScopes: Array<string>, scopes: Array<ScopeInfo>, scopePresets: Array<ScopePreset>, callbacks: Array<CallbackSupport>, console: ConsoleGuide, testCalls: Array<TestCallPreset>, notes: Array<string>, 
+suggestedScopes: Array<string>, 
+/**
+ * Which of the shared catalog's scopes (command `scope_catalog`, sent once) it offers, in
+ * catalog order; a list of names per provider would cost kilobytes each.
+ */
+scopeFilter: ScopeFilter, 
+/**
+ * A custom provider's scopes, which the shared catalog does not hold; empty otherwise. Offered
+ * after the catalog's.
+ */
+ownScopes: Array<ScopeInfo>, scopePresets: Array<ScopePreset>, callbacks: Array<CallbackSupport>, console: ConsoleGuide, 
+/**
+ * The ids of the catalog's test calls it offers (`Bootstrap.test_calls`, sent once).
+ */
+testCallIds: Array<string>, 
+/**
+ * A custom provider's test call, which the catalog does not hold; empty otherwise.
+ */
+ownTestCalls: Array<TestCallPreset>, notes: Array<string>, 
 /**
  * How the client authenticates at the token endpoint.
  */

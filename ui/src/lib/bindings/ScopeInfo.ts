@@ -8,6 +8,7 @@ export type ScopeInfo = { name: string,
  */
 product: string, kind: ScopeKind, access: ScopeAccess, description: string, 
 /**
- * What the reference does not establish about this scope, if anything.
+ * What the reference does not establish about this scope, if anything (left out when none,
+ * since the catalog is sent at start-up).
  */
-note: string | null, };
+note?: string, };

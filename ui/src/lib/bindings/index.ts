@@ -49,6 +49,7 @@ export type * from "./RetryNotice";
 export type * from "./SandboxApp";
 export type * from "./ScopeAccess";
 export type * from "./ScopeAdvice";
+export type * from "./ScopeFilter";
 export type * from "./ScopeGrant";
 export type * from "./ScopeInfo";
 export type * from "./ScopeKind";

@@ -1,6 +1,8 @@
 // What `bootstrap` returned when Onramp started (providers, keychain, settings problem, the sandbox app)
 // and the notice about a callback nobody waited for, which concerns the whole window.
-import type { Bootstrap, Provider, UiError } from "../bindings";
+import * as api from "../api";
+import type { Bootstrap, Provider, ScopeInfo, TestCallPreset, UiError } from "../bindings";
+import { offeredScopes } from "../scopes";
 
 class Boot {
   data = $state<Bootstrap | null>(null);
@@ -9,6 +11,10 @@ class Boot {
   starting = $state(false);
   /** A callback arrived that no authorization was waiting for (shown until dismissed). */
   unmatchedCallback = $state<UiError | null>(null);
+  /** Every catalogue scope with what it means: asked once, after `bootstrap` (only step 3 needs it). */
+  scopeCatalog = $state<ScopeInfo[] | null>(null);
+  scopeCatalogError = $state<UiError | null>(null);
+  #scopeCatalogLoading: Promise<void> | null = null;
 
   /** Every provider, the sandbox first. */
   providers = $derived.by<Provider[]>(() => {
@@ -20,6 +26,36 @@ class Boot {
   defaultProvider = $derived<Provider | null>(
     this.providers.find((p) => p.id === this.data?.defaultProviderId) ?? this.providers[0] ?? null,
   );
+
+  /** Asks for the scope catalogue once (again after a failure). */
+  loadScopeCatalog(): Promise<void> {
+    if (this.scopeCatalog) return Promise.resolve();
+    this.#scopeCatalogLoading ??= api
+      .scopeCatalog()
+      .then((scopes) => {
+        this.scopeCatalog = scopes;
+        this.scopeCatalogError = null;
+      })
+      .catch((e) => {
+        this.scopeCatalogError = api.toUiError(e, "Loading the scope catalogue");
+      })
+      .finally(() => {
+        this.#scopeCatalogLoading = null;
+      });
+    return this.#scopeCatalogLoading;
+  }
+
+  /** The scopes `provider` offers, with what each means (looked up in the catalogue sent once). */
+  scopesOf(provider: Provider): ScopeInfo[] {
+    return offeredScopes(provider, this.scopeCatalog ?? []);
+  }
+
+  /** The test calls `provider` offers: the catalogue's it names (sent once), then its own. */
+  testCallsOf(provider: Provider): TestCallPreset[] {
+    const all = this.data?.testCalls ?? [];
+    const named = provider.testCallIds.flatMap((id) => all.filter((c) => c.id === id));
+    return [...named, ...provider.ownTestCalls];
+  }
 
   /** Add a saved custom provider to the list, or replace the one with the same id. */
   upsertProvider(p: Provider): void {

@@ -47,6 +47,8 @@ export async function start(): Promise<void> {
     if (!unlistenEvents) await listenEvents();
     const data = await api.bootstrap();
     boot.data = data;
+    // Kept out of the first payload; asked now so step 3 rarely waits for it.
+    void boot.loadScopeCatalog();
     if (data.unmatchedCallback) boot.unmatchedCallback = data.unmatchedCallback;
     const last = data.integrations.find((i) => i.id === data.lastIntegrationId) ?? null;
     if (last && boot.providers.some((p) => p.id === last.providerId)) {
