@@ -179,6 +179,20 @@ pub fn classify_token_probe(server: &Server, answer: &ProbeAnswer) -> ProbeOutco
             Some(format!("HTTP {status}")),
         );
     }
+    // RFC 6749 §5.2: a refusal is a 4xx (400, or 401 for client authentication). A redirect or
+    // any other status is not the token endpoint refusing: found by the fuzz target
+    // `preflight_answer` (a 301 carrying Atlassian's "authorization_code is invalid" body was read as
+    // an acceptance).
+    if !(400..500).contains(&status) {
+        return outcome(
+            ProbeVerdict::Inconclusive,
+            format!("{who}'s token endpoint answered HTTP {status}, which is not a refusal."),
+            "Nothing: a token endpoint refuses a made-up code with a 4xx error; a redirect or another status means something else answered (a proxy, a login page, a wrong token URL).",
+            "Anything about the client ID or secret.",
+            Some("Check the token URL and the network (proxy, VPN), then check again.".into()),
+            Some(format!("HTTP {status}")),
+        );
+    }
     let Some((error, description)) = oauth_error(body) else {
         return outcome(
             ProbeVerdict::Inconclusive,

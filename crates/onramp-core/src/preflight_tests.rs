@@ -305,3 +305,22 @@ fn page_text_keeps_words_only() {
         "a & b c é"
     );
 }
+
+/// Found by the fuzz target `preflight_answer`: a redirect (or any status but a 4xx) carrying an
+/// OAuth error body that names the code is not the token endpoint refusing the code, so it accepts
+/// nothing.
+#[test]
+fn an_error_body_on_a_redirect_is_not_an_acceptance() {
+    let body = r#"{"error":"invalid_request","error_description":"authorization_code is invalid"}"#;
+    assert_eq!(
+        classify_token_probe(&atlassian(), &http(400, body)).verdict,
+        ProbeVerdict::Accepted
+    );
+    for status in [301, 302, 100, 600] {
+        for server in [atlassian(), sandbox(), custom()] {
+            let o = classify_token_probe(&server, &http(status, body));
+            well_formed(&o);
+            assert_eq!(o.verdict, ProbeVerdict::Inconclusive, "HTTP {status}");
+        }
+    }
+}
