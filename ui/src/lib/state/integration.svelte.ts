@@ -45,14 +45,21 @@ class Integration {
     },
   );
 
+  /** Counts the views taken: a re-read answered after a newer view (an event) was taken is stale. */
+  #generation = 0;
+
   #fetch = latest(
     async (id: string) => {
       await this.settled();
-      return api.getIntegration(id);
+      const generation = this.#generation;
+      return { view: await api.getIntegration(id), generation };
     },
     (answer, id) => {
-      // Best effort: on failure the state shown stays as it was.
-      if (answer.ok && this.view?.id === id) this.#take(answer.value);
+      // Best effort: on failure the state shown stays as it was. A view taken while the re-read
+      // was on its way (say "connected" from the authorization's event) is newer: keep it.
+      if (answer.ok && this.view?.id === id && answer.value.generation === this.#generation) {
+        this.#take(answer.value.view);
+      }
     },
   );
 
@@ -145,6 +152,7 @@ class Integration {
   }
 
   #take(view: IntegrationView): void {
+    this.#generation += 1;
     this.view = view;
     this.#confirmed = view;
     for (const fn of this.#onTake) fn(view);
