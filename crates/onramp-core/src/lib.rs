@@ -93,6 +93,7 @@ mod bindings {
         crate::gateway::RateLimitStatus::export_all(&cfg).unwrap();
         crate::preflight::CredentialCheck::export_all(&cfg).unwrap();
         SiteListing::export_all(&cfg).unwrap();
+        KeychainStatus::export_all(&cfg).unwrap();
         // Reached through UiError and ScopeWarning too; listed because the UI imports them.
         ErrorCode::export_all(&cfg).unwrap();
         AdviceCode::export_all(&cfg).unwrap();

@@ -46,6 +46,7 @@ commands! {
     providers::discover_provider,
     providers::save_custom_provider,
     providers::delete_custom_provider,
+    registration::keychain_status,
     registration::save_credentials,
     registration::check_credentials,
     registration::open_url,

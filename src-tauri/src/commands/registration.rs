@@ -1,6 +1,6 @@
 //! Step 2, registration in the developer console: credentials, and the console's pages.
 
-use onramp_core::model::IntegrationView;
+use onramp_core::model::{IntegrationView, KeychainStatus};
 use onramp_core::preflight::CredentialCheck;
 use onramp_core::secrets::SecretString;
 use onramp_core::OnrampError;
@@ -22,6 +22,12 @@ pub async fn save_credentials(
         .engine
         .save_credentials(&id, &client_id, secret)
         .await?)
+}
+
+/// Whether the OS keychain keeps secrets: asked when a step that stores one opens.
+#[tauri::command]
+pub async fn keychain_status(state: State<'_, AppState>) -> Result<KeychainStatus> {
+    Ok(state.engine.keychain_status().await)
 }
 
 /// "Check these credentials": one token probe and one authorize probe (`engine/registration.rs`).

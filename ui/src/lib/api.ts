@@ -16,6 +16,7 @@ import type {
   IntegrationPatch,
   IntegrationSummary,
   IntegrationView,
+  KeychainStatus,
   NangoTarget,
   ProductId,
   Provider,
@@ -117,6 +118,8 @@ export const openUrl = (url: string) => call<null>("open_url", { url });
 
 /** Every catalogue scope with what it means, once (providers select theirs with `scopeFilter`). */
 export const scopeCatalog = () => call<ScopeInfo[]>("scope_catalog");
+/** Whether the OS keychain keeps secrets; asked when a step that stores one opens (never at start-up). */
+export const keychainStatus = () => call<KeychainStatus>("keychain_status");
 
 /** Guards for a set of scopes (step 3); every rule lives in the engine. */
 export const adviseScopes = (providerId: string, scopes: string[]) =>

@@ -13,6 +13,7 @@ export type CommandName =
   | "discover_provider"
   | "save_custom_provider"
   | "delete_custom_provider"
+  | "keychain_status"
   | "save_credentials"
   | "check_credentials"
   | "open_url"

@@ -130,6 +130,10 @@ pub struct Engine {
     credential_checks: Mutex<HashMap<String, registration::CheckedCredentials>>,
     /// The authorize probe's client: it follows no redirect by itself and keeps no cookies.
     probe_http: reqwest::Client,
+    /// Keychain probes run (`Engine::keychain_status`) and whether one found it working: a
+    /// working keychain is not probed again (each probe is a write, a read and a delete).
+    keychain_probes: std::sync::atomic::AtomicUsize,
+    keychain_works: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -173,6 +177,8 @@ impl Engine {
             unsaved_tokens: Mutex::new(HashMap::new()),
             credential_checks: Mutex::new(HashMap::new()),
             probe_http,
+            keychain_probes: Default::default(),
+            keychain_works: Default::default(),
         })
     }
 
@@ -258,16 +264,10 @@ impl Engine {
             .map(|s| s.app.base_url.as_str())
     }
 
-    /// Everything the UI needs to start. Probes the keychain (a blocking D-Bus round trip).
+    /// Everything the UI needs to start. The keychain is not probed here: only step 2 and the
+    /// Nango push store a secret, and they ask (`Engine::keychain_status`) when they open.
     pub async fn bootstrap(&self) -> Bootstrap {
         self.sweep_earlier_sandbox_runs().await;
-        let vault = self.vault.clone();
-        let keychain = tokio::task::spawn_blocking(move || vault.probe())
-            .await
-            .unwrap_or_else(|e| KeychainStatus {
-                available: false,
-                message: Some(format!("the keychain check crashed: {e}")),
-            });
         let (integrations, last_integration_id, read_problem) = match self.saved_views().await {
             Ok(found) => (found.0, found.1, None),
             Err(e) => (Vec::new(), None, Some(e.to_ui())),
@@ -282,7 +282,6 @@ impl Engine {
             test_calls: self.catalog.test_call_presets(),
             integrations,
             last_integration_id,
-            keychain,
             sandbox: self.config.sandbox.as_ref().map(|s| s.app.clone()),
             default_provider_id,
             store_problem: self.store_problem.clone().or(read_problem),

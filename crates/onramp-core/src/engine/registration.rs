@@ -17,6 +17,39 @@ pub(super) struct CheckedCredentials {
 const PAGE_LIMIT: usize = 64 * 1024;
 
 impl Engine {
+    /// Whether the OS keychain can keep a secret, asked by the steps that store one (step 2, the
+    /// Nango push) when they open, not at start-up. The probe writes, reads back and deletes an
+    /// entry (a blocking D-Bus round trip); once it worked it is not repeated, while a failed one is
+    /// tried again on the next ask (the user may have unlocked the keychain since).
+    pub async fn keychain_status(&self) -> KeychainStatus {
+        use std::sync::atomic::Ordering;
+        if self.keychain_works.load(Ordering::Acquire) {
+            return KeychainStatus {
+                available: true,
+                message: None,
+            };
+        }
+        self.keychain_probes.fetch_add(1, Ordering::Relaxed);
+        let vault = self.vault.clone();
+        let status = tokio::task::spawn_blocking(move || vault.probe())
+            .await
+            .unwrap_or_else(|e| KeychainStatus {
+                available: false,
+                message: Some(format!("the keychain check crashed: {e}")),
+            });
+        if status.available {
+            self.keychain_works.store(true, Ordering::Release);
+        }
+        status
+    }
+
+    /// How many keychain probes this engine has run (tests).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn keychain_probes(&self) -> usize {
+        self.keychain_probes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Step 2's form: the client ID and, when given, the client secret, checked together before
     /// anything is stored (pasted whitespace around them is dropped). The secret goes to the keychain;
     /// the settings only record that one exists.
@@ -385,6 +418,31 @@ mod tests {
     use super::*;
     use crate::engine::test_support::*;
     use crate::model::ErrorCode;
+
+    /// Start-up makes no keychain round trip; the steps that store a secret ask, a failed probe is
+    /// tried again on the next ask, and a working keychain is probed once.
+    #[tokio::test]
+    async fn the_keychain_is_probed_when_a_step_asks_and_once_it_works() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let engine = &seed.engine;
+        engine.bootstrap().await;
+        assert_eq!(engine.keychain_probes(), 0, "bootstrap probes nothing");
+        crate::vault::fail_next_write(
+            "probe",
+            SecretKind::AccessToken,
+            crate::vault::MockFailure::Locked,
+        );
+        let locked = engine.keychain_status().await;
+        assert!(!locked.available);
+        assert!(locked.message.is_some_and(|m| !m.is_empty()));
+        assert!(engine.keychain_status().await.available, "unlocked since");
+        assert!(engine.keychain_status().await.available);
+        assert_eq!(
+            engine.keychain_probes(),
+            2,
+            "not probed again once it worked"
+        );
+    }
 
     #[tokio::test]
     async fn credentials_are_checked_together_before_anything_is_stored() {

@@ -491,7 +491,6 @@ pub struct Bootstrap {
     pub test_calls: Vec<TestCallPreset>,
     pub integrations: Vec<IntegrationView>,
     pub last_integration_id: Option<String>,
-    pub keychain: KeychainStatus,
     pub sandbox: Option<SandboxApp>,
     pub default_provider_id: String,
     /// Set when the database could not be opened or read (a damaged or newer file is left untouched

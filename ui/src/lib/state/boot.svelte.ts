@@ -1,7 +1,8 @@
-// What `bootstrap` returned when Onramp started (providers, keychain, settings problem, the sandbox app)
-// and the notice about a callback nobody waited for, which concerns the whole window.
+// What `bootstrap` returned when Onramp started (providers, settings problem, the sandbox app), the
+// keychain's state once a step that stores a secret asked, and the notice about a callback nobody
+// waited for: what concerns the whole window.
 import * as api from "../api";
-import type { Bootstrap, Provider, ScopeInfo, TestCallPreset, UiError } from "../bindings";
+import type { Bootstrap, KeychainStatus, Provider, ScopeInfo, TestCallPreset, UiError } from "../bindings";
 import { offeredScopes } from "../scopes";
 
 class Boot {
@@ -15,6 +16,8 @@ class Boot {
   scopeCatalog = $state<ScopeInfo[] | null>(null);
   scopeCatalogError = $state<UiError | null>(null);
   #scopeCatalogLoading: Promise<void> | null = null;
+  /** The OS keychain, once a step that stores a secret asked (`checkKeychain`); null before. */
+  keychain = $state<KeychainStatus | null>(null);
 
   /** Every provider, the sandbox first. */
   providers = $derived.by<Provider[]>(() => {
@@ -43,6 +46,16 @@ class Boot {
         this.#scopeCatalogLoading = null;
       });
     return this.#scopeCatalogLoading;
+  }
+
+  /** Asks whether the keychain keeps secrets (the engine probes it until it once works). */
+  async checkKeychain(): Promise<void> {
+    if (this.keychain?.available) return;
+    try {
+      this.keychain = await api.keychainStatus();
+    } catch (e) {
+      this.keychain = { available: false, message: api.toUiError(e, "Checking the keychain").detail };
+    }
   }
 
   /** The scopes `provider` offers, with what each means (looked up in the catalogue sent once). */
