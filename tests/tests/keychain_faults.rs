@@ -119,6 +119,42 @@ async fn keychain_error(scn: &Scenario) -> (String, String) {
     (code, s.text(&card).await.unwrap())
 }
 
+/// Start-up makes no keychain round trip (issue 13): a locked keychain is named when step 2, where
+/// the secret is typed, opens; once unlocked, opening step 2 again clears the warning.
+#[tokio::test]
+async fn a_locked_keychain_is_named_when_the_secret_step_opens() {
+    let _unlock = UnlockOnDrop;
+    lock_keychain();
+    let mut scn = Scenario::start(&paths(), "keychain-locked-at-step-2", &[]).await;
+    let s = scn.s();
+    s.wait_for("[data-testid=\"step-providers\"]", SHORT)
+        .await
+        .unwrap();
+    assert!(
+        s.find("[data-testid=\"keychain-banner\"]").await.is_err(),
+        "nothing is said before a step needs the keychain"
+    );
+    flows::pick_sandbox(&mut scn).await;
+    let s = scn.s();
+    let banner = s
+        .wait_for("[data-testid=\"keychain-banner\"]", SHORT)
+        .await
+        .expect("step 2 names the locked keychain");
+    let text = s.text(&banner).await.unwrap();
+    assert!(text.contains("keychain is not available"), "{text}");
+    scn.shot("keychain-locked-at-step-2").await;
+
+    unlock_keychain();
+    s.click_css("#back").await.unwrap();
+    s.wait_for("[data-testid=\"step-providers\"]", SHORT)
+        .await
+        .unwrap();
+    flows::next(&scn).await;
+    s.wait_gone("[data-testid=\"keychain-banner\"]", SHORT)
+        .await
+        .expect("the warning goes once the keychain works");
+}
+
 #[tokio::test]
 async fn a_keychain_locked_or_gone_mid_flow_is_named_and_loses_nothing() {
     let _unlock = UnlockOnDrop;
