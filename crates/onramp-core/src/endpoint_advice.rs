@@ -31,6 +31,18 @@ pub struct EndpointAdvice {
     /// The path names a product operation but goes to the gateway without that product's
     /// `/ex/<product>/<cloudId>` prefix, where it would not be found.
     pub missing_prefix: bool,
+    /// When the granted scopes cover neither alternative: how to get a token that has them, which
+    /// depends on the grant (a user's consent changes with a new authorization; a service account's
+    /// scopes are fixed in its credential).
+    pub missing_scope_remedy: Option<String>,
+}
+
+/// How a missing scope is added, by grant.
+fn missing_scope_remedy(provider: &Provider) -> String {
+    match provider.grant {
+        crate::model::Grant::ClientCredentials => "Expect 401 \"scope does not match\". A service account's scopes are fixed in its credential: in admin.atlassian.com (Directory → Service accounts) create a new OAuth 2.0 credential with one of these, then save its client ID and secret in step 2.".into(),
+        crate::model::Grant::AuthorizationCode => "Expect 401 \"scope does not match\". Add one of these in step 3, then authorize again: scopes only change with a new consent.".into(),
+    }
 }
 
 /// Whether the provider speaks Atlassian's APIs (every catalog provider; not a custom one).
@@ -62,6 +74,7 @@ pub fn advise(
             satisfaction: None,
             applies: false,
             missing_prefix: false,
+            missing_scope_remedy: None,
         };
     }
     let path = path.trim();
@@ -80,8 +93,13 @@ pub fn advise(
         .as_ref()
         .zip(granted)
         .map(|(op, granted)| op.satisfied_by(granted));
+    let missing_scope_remedy = satisfaction
+        .as_ref()
+        .is_some_and(|s| s.verdict == endpoint_scopes::Verdict::Neither)
+        .then(|| missing_scope_remedy(provider));
     EndpointAdvice {
         missing_prefix: product.is_none() && !path.starts_with("/ex/") && operation.is_some(),
+        missing_scope_remedy,
         operation,
         satisfaction,
         applies: true,

@@ -30,6 +30,22 @@ fn a_typed_request_is_matched_and_checked_against_the_granted_scopes() {
         "/rest/api/3/issue",
         Some(&granted),
     );
+    assert_eq!(read.missing_scope_remedy, None, "nothing missing");
+    assert!(write
+        .missing_scope_remedy
+        .as_deref()
+        .is_some_and(|r| r.contains("authorize again")));
+    // A service account cannot consent again: its credential carries the scopes.
+    let service_account = advise(
+        &provider("atlassian-service-account"),
+        "POST",
+        Some(ProductId::Jira),
+        "/rest/api/3/issue",
+        Some(&granted),
+    );
+    let remedy = service_account.missing_scope_remedy.unwrap();
+    assert!(remedy.contains("new OAuth 2.0 credential"), "{remedy}");
+    assert!(!remedy.contains("authorize again"), "{remedy}");
     let s = write.satisfaction.unwrap();
     assert_eq!(s.verdict, Verdict::Neither);
     assert_eq!(s.missing_classic, Some(strings(&["write:jira-work"])));

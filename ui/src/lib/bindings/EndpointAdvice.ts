@@ -24,4 +24,10 @@ applies: boolean,
  * The path names a product operation but goes to the gateway without that product's
  * `/ex/<product>/<cloudId>` prefix, where it would not be found.
  */
-missingPrefix: boolean, };
+missingPrefix: boolean, 
+/**
+ * When the granted scopes cover neither alternative: how to get a token that has them, which
+ * depends on the grant (a user's consent changes with a new authorization; a service account's
+ * scopes are fixed in its credential).
+ */
+missingScopeRemedy: string | null, };
