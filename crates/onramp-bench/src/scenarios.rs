@@ -75,7 +75,10 @@ impl Figure {
     }
 
     fn count(&mut self, refreshes: u64, ops: Snapshot) {
-        self.refreshes = (self.refreshes.0.min(refreshes), self.refreshes.1.max(refreshes));
+        self.refreshes = (
+            self.refreshes.0.min(refreshes),
+            self.refreshes.1.max(refreshes),
+        );
         self.reads = (self.reads.0.min(ops.reads), self.reads.1.max(ops.reads));
         self.keychain = ops;
     }
@@ -98,9 +101,9 @@ fn sandbox_link(sandbox: &Sandbox) -> SandboxLink {
 }
 
 fn connected(sink: &RecordingSink) -> bool {
-    sink.take().iter().any(|e| {
-        matches!(e, Recorded::AuthProgress(p) if p.stage == AuthStage::Connected)
-    })
+    sink.take()
+        .iter()
+        .any(|e| matches!(e, Recorded::AuthProgress(p) if p.stage == AuthStage::Connected))
 }
 
 impl Bench {
@@ -112,10 +115,7 @@ impl Bench {
         )
         .await
         .expect("the sandbox starts");
-        let dir = std::env::temp_dir().join(format!(
-            "onramp-bench-{}-{label}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("onramp-bench-{}-{label}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let engine = Engine::new(EngineConfig {
             config_dir: dir.clone(),
@@ -199,7 +199,10 @@ impl Bench {
                         .await;
                     let sites = self.engine.list_sites(&self.id).await.unwrap();
                     let took = started.elapsed();
-                    assert!(connected(&sink) && !sites.is_empty(), "connected, sites listed");
+                    assert!(
+                        connected(&sink) && !sites.is_empty(),
+                        "connected, sites listed"
+                    );
                     if measured {
                         figure.onramp.push(took);
                         figure.count(0, self.counts.snapshot() - before);
@@ -275,7 +278,8 @@ impl Bench {
             self.sandbox.set_access_token_ttl(Duration::from_secs(3600));
             for engine_turn in [engine_first, !engine_first] {
                 if engine_turn {
-                    let (refreshes, before) = (self.sandbox.refresh_count(), self.counts.snapshot());
+                    let (refreshes, before) =
+                        (self.sandbox.refresh_count(), self.counts.snapshot());
                     let started = Instant::now();
                     let callers: Vec<_> = (0..CONCURRENT_CALLERS)
                         .map(|_| {

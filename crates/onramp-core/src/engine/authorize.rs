@@ -367,8 +367,12 @@ impl Engine {
             .await?;
         // A copy of what was just written to the keychain (the guard is still held): the first
         // call, usually the site listing, is served from memory.
-        self.token_cache
-            .remember(&id, &tokens.access_token, tokens.expires_at, tokens.lifetime);
+        self.token_cache.remember(
+            &id,
+            &tokens.access_token,
+            tokens.expires_at,
+            tokens.lifetime,
+        );
         tracing::info!("integration {id} connected");
         // The record just written, without reading it back.
         self.view(&saved).await
