@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The engine half of `make bench`: builds crates/onramp-bench in release and runs it against the
 # in-process sandbox, with the in-memory keychain and with a real Secret Service (GNOME Keyring in a
-# private D-Bus session, under a throwaway HOME, as tests/e2e.sh does). Prints a heading and markdown
-# table rows. Extra arguments go to the binary (e.g. --rounds 41). See docs/benchmark-engine.md.
+# private D-Bus session, under a throwaway HOME, as tests/e2e.sh does). Prints a heading line and the
+# markdown rows `| figure | Onramp median (min–max) | raw median (min–max) | ratio | target |`.
+# Extra arguments go to the binary (e.g. --rounds 41). See docs/benchmark-engine.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onramp-target}"
@@ -25,5 +26,5 @@ fi
 eval "$(printf 'onramp-bench' | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
 echo "### Engine hot paths (against the in-process sandbox; medians of alternating rounds)"
-echo
-"$ONRAMP_BENCH_BIN" "$@"
+# Rows only: `make bench` puts them under its own table header (the binary prints one too).
+"$ONRAMP_BENCH_BIN" "$@" | grep -v -e '^| figure |' -e '^|---'
