@@ -357,15 +357,25 @@ impl Engine {
             last_refresh_at: None,
         };
         let issued_by = self.issuing_sandbox_run(&integration.provider_id);
-        self.change_integration(&id, move |i| {
-            i.connection = Some(connection);
-            i.sandbox_instance = issued_by;
-            // A new grant is Onramp's own again (a new refresh-token family).
-            i.handed_off = None;
-        })
-        .await?;
+        let saved = self
+            .change_integration(&id, move |i| {
+                i.connection = Some(connection);
+                i.sandbox_instance = issued_by;
+                // A new grant is Onramp's own again (a new refresh-token family).
+                i.handed_off = None;
+            })
+            .await?;
+        // A copy of what was just written to the keychain (the guard is still held): the first
+        // call, usually the site listing, is served from memory.
+        self.token_cache.remember(
+            &id,
+            &tokens.access_token,
+            tokens.expires_at,
+            tokens.lifetime,
+        );
         tracing::info!("integration {id} connected");
-        self.integration(&id).await
+        // The record just written, without reading it back.
+        self.view(&saved).await
     }
 }
 

@@ -148,13 +148,16 @@ impl Engine {
                 &|notice| events.request_progress(notice),
             )
             .await?;
-        // Granted scopes as they are now: a refresh during the call may have changed them.
-        let granted = match self.store.integration(id).await {
-            Ok(i) => i.connection.map(|c| c.granted_scopes).unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        let error = (!(200..300).contains(&raw.status)).then(|| {
-            diagnosis::for_response(
+        let error = if (200..300).contains(&raw.status) {
+            None
+        } else {
+            // Granted scopes as they are now: a refresh during the call may have changed them.
+            // Read only for the diagnosis, which is the only one to use them.
+            let granted = match self.store.integration(id).await {
+                Ok(i) => i.connection.map(|c| c.granted_scopes).unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            Some(diagnosis::for_response(
                 &diagnosis::ResponseContext {
                     provider: &provider,
                     preset: resolved.preset.as_ref(),
@@ -167,8 +170,8 @@ impl Engine {
                 },
                 raw.status,
                 &String::from_utf8_lossy(&raw.body),
-            )
-        });
+            ))
+        };
         let entry = HistoryEntry {
             at: now_unix(),
             method: resolved.method.clone(),

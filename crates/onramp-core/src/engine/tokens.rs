@@ -79,6 +79,15 @@ impl Engine {
     /// folder) leaves only the in-process lock, with a warning.
     async fn integration_lock(&self, id: &str) -> RefreshGuard {
         let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
+        self.lock_across_processes(id, in_process).await
+    }
+
+    /// Adds the lock file to the in-process lock `in_process` (see [`RefreshGuard`]).
+    async fn lock_across_processes(
+        &self,
+        id: &str,
+        in_process: tokio::sync::OwnedMutexGuard<()>,
+    ) -> RefreshGuard {
         // An engine without a file (the command line's CI mode) shares its tokens with nobody.
         let wake = WakeOnDrop(self.background_schedule.clone());
         if self.store.path().is_none() {
@@ -133,11 +142,14 @@ impl Engine {
         if let Some(token) = self.token_cache.fresh(id, now_unix()) {
             return Ok(token);
         }
-        let _guard = self.integration_lock(id).await;
-        // The caller we waited for may have refreshed: its token is in memory now.
+        let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
+        // The caller we waited for may have refreshed: its token is in memory now, served without
+        // the lock file (200 waiters would otherwise take it one after another for nothing).
         if let Some(token) = self.token_cache.fresh(id, now_unix()) {
             return Ok(token);
         }
+        let _guard = self.lock_across_processes(id, in_process).await;
+        // Another process may have refreshed meanwhile: the store and the keychain say so below.
         let integration = self.store.integration(id).await?;
         // A service account needs nobody in a browser: its first token is fetched on first use.
         if integration.connection.is_none()
