@@ -143,13 +143,13 @@ impl Engine {
                 })?;
                 let saved = self.store.custom_providers().await?;
                 match saved.iter().find(|c| &c.input == input) {
-                    Some(existing) => (custom::to_provider(existing), None),
+                    Some(existing) => (Arc::new(custom::to_provider(existing)), None),
                     None => {
                         let created = custom::CustomProvider {
                             id: format!("{}{}", custom::ID_PREFIX, new_id()),
                             input: input.clone(),
                         };
-                        (custom::to_provider(&created), Some(created))
+                        (Arc::new(custom::to_provider(&created)), Some(created))
                     }
                 }
             }

@@ -24,7 +24,7 @@ impl Engine {
                         .is_some_and(|p| p.grant == crate::model::Grant::ClientCredentials),
                     now,
                 ),
-                step: crate::steps::current_step(&crate::steps::statuses(&i, provider.as_ref())),
+                step: crate::steps::current_step(&crate::steps::statuses(&i, provider.as_deref())),
                 provider_name: provider
                     .as_ref()
                     .map_or_else(|| i.provider_id.clone(), |p| p.display_name.clone()),

@@ -36,7 +36,7 @@ pub use requests::HISTORY_LIMIT;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::catalog::{Catalog, DEFAULT_PROVIDER_ID};
 use crate::custom;
@@ -99,7 +99,7 @@ pub struct Engine {
     catalog: Catalog,
     /// The catalog's providers, resolved once the sandbox's address is known (at construction):
     /// every step asks for its provider, and resolving filters hundreds of scopes each time.
-    built_in_providers: Vec<Provider>,
+    built_in_providers: Vec<std::sync::Arc<Provider>>,
     config: EngineConfig,
     http: reqwest::Client,
     vault: Vault,
@@ -156,7 +156,11 @@ impl Engine {
     ) -> Result<Engine, OnrampError> {
         let catalog = Catalog::load()?;
         let sandbox_base = config.sandbox.as_ref().map(|s| s.app.base_url.as_str());
-        let built_in_providers = catalog.providers(sandbox_base);
+        let built_in_providers = catalog
+            .providers(sandbox_base)
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect();
         let http = http_client(HTTP_TIMEOUT)?;
         let probe_http = probe_client(HTTP_TIMEOUT)?;
         Ok(Engine {
@@ -312,7 +316,7 @@ impl Engine {
                 history: history.clone(),
                 ..i.clone()
             },
-            provider.as_ref(),
+            provider.as_deref(),
         );
         Ok(IntegrationView {
             id: i.id.clone(),
@@ -344,7 +348,7 @@ impl Engine {
                         .is_none_or(|p| p.grant != crate::model::Grant::ClientCredentials)
                 })
                 .map(|_| {
-                    let server = provider.as_ref().map_or_else(
+                    let server = provider.as_deref().map_or_else(
                         crate::oauth_error::Server::unknown,
                         crate::oauth_error::Server::of,
                     );

@@ -3,26 +3,35 @@
 use super::*;
 
 impl Engine {
-    pub async fn provider(&self, provider_id: &str) -> Result<Provider, OnrampError> {
+    /// The provider by id, shared: a built-in one is handed out without copying its scope list
+    /// (every step and every API call asks for it).
+    pub async fn provider(&self, provider_id: &str) -> Result<Arc<Provider>, OnrampError> {
         if provider_id.starts_with(custom::ID_PREFIX) {
             let saved = self.store.custom_providers().await?;
             return saved
                 .iter()
                 .find(|c| c.id == provider_id)
-                .map(custom::to_provider)
+                .map(|c| Arc::new(custom::to_provider(c)))
                 .ok_or_else(|| OnrampError::UnknownProvider(provider_id.to_string()));
         }
         match self.built_in_providers.iter().find(|p| p.id == provider_id) {
-            Some(built) => Ok(built.clone()),
+            Some(built) => Ok(Arc::clone(built)),
             // Not built: unknown, or the sandbox's while it does not run (the catalog says which).
-            None => self.catalog.provider(provider_id, self.sandbox_base()),
+            None => self
+                .catalog
+                .provider(provider_id, self.sandbox_base())
+                .map(Arc::new),
         }
     }
 
     /// Built-in providers, then the user's custom ones (only the built-in ones when the store
     /// cannot be read: `bootstrap` reports that).
     pub async fn providers(&self) -> Vec<Provider> {
-        let mut all = self.built_in_providers.clone();
+        let mut all: Vec<Provider> = self
+            .built_in_providers
+            .iter()
+            .map(|p| Provider::clone(p))
+            .collect();
         match self.store.custom_providers().await {
             Ok(saved) => all.extend(saved.iter().map(custom::to_provider)),
             Err(e) => tracing::warn!("custom providers could not be read: {e}"),
@@ -50,7 +59,7 @@ impl Engine {
         };
         self.store.save_custom_provider(saved).await?;
         tracing::info!("custom provider {id} saved");
-        self.provider(&id).await
+        self.provider(&id).await.map(Arc::unwrap_or_clone)
     }
 
     /// Every scope of the catalog with what it means, once: providers name theirs with
@@ -174,6 +183,6 @@ mod tests {
         let after = engine.providers().await;
         assert_eq!(after.len(), before.len() + 1);
         assert_eq!(after.last(), Some(&saved));
-        assert_eq!(engine.provider(&saved.id).await.unwrap(), saved);
+        assert_eq!(*engine.provider(&saved.id).await.unwrap(), saved);
     }
 }

@@ -180,7 +180,7 @@ impl Engine {
     async fn checkable(
         &self,
         id: &str,
-    ) -> Result<(Integration, Provider, SecretString), OnrampError> {
+    ) -> Result<(Integration, Arc<Provider>, SecretString), OnrampError> {
         let integration = self.store.integration(id).await?;
         let provider = self.provider(&integration.provider_id).await?;
         if integration.client_id.is_empty() {

@@ -12,7 +12,7 @@ impl Engine {
         scopes: &[String],
     ) -> Result<ScopeAdvice, OnrampError> {
         Ok(crate::scopes::advise(
-            &self.provider(provider_id).await?,
+            &*self.provider(provider_id).await?,
             scopes,
         ))
     }
