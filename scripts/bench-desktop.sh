@@ -25,7 +25,10 @@ if [ -z "${ONRAMP_BENCH_INSIDE:-}" ]; then
   # The keyring daemon keeps its files under this throwaway HOME, never the user's.
   export HOME="$run/keyring-home" XDG_RUNTIME_DIR="$run/runtime"
   export XDG_DATA_HOME="$HOME/.local/share" XDG_CONFIG_HOME="$HOME/.config"
-  exec dbus-run-session -- "$0" "$@"
+  # The session bus and the services it starts (portals, accessibility) are chatty on stderr: their
+  # output goes to a log, the bench's own progress to the terminal (fd 3).
+  exec 3>&2
+  exec dbus-run-session -- "$0" "$@" 2>"$run/session.log"
 fi
 
 # Inside the private session bus from here on.
@@ -41,4 +44,4 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1
 
 python3 "$here/scripts/bench_desktop.py" \
   "$CARGO_TARGET_DIR/release/onramp" "$CARGO_TARGET_DIR/release/onramp-floor" \
-  "$TAURI_DRIVER" "$here/target/bench" "$CARGO_TARGET_DIR"
+  "$TAURI_DRIVER" "$here/target/bench" "$CARGO_TARGET_DIR" 2>&3

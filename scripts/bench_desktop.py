@@ -9,7 +9,9 @@ The per-thread and per-process detail (where Onramp's excess goes) is written to
 Standard library only: WebDriver is plain JSON over HTTP, the figures come from /proc.
 """
 
+import datetime
 import json
+import re
 import os
 import shutil
 import signal
@@ -51,6 +53,22 @@ ANIMATIONS = {
     " const who = t ? t.tagName.toLowerCase() + (t.className ? '.' + String(t.className).split(' ').join('.') : '') : '?';"
     " return who + ' ' + (a.animationName || a.transitionProperty || a.constructor.name); });",
     "args": [],
+}
+
+# After the measurements: the page's own timings (navigation, each loaded file) and, for Onramp, one
+# more `bootstrap` (warm: the first one is inside the start-up figure) with the size of its answer.
+PROBE = {
+    "script": "const done = arguments[arguments.length - 1];"
+    " const nav = performance.getEntriesByType('navigation')[0];"
+    " const out = {domContentLoaded: nav ? nav.domContentLoadedEventEnd : null,"
+    "  resources: performance.getEntriesByType('resource').map(r =>"
+    "   [r.name.split('/').pop(), r.duration, r.decodedBodySize || r.encodedBodySize || 0])};"
+    " const invoke = window.__TAURI_INTERNALS__ && window.__TAURI_INTERNALS__.invoke;"
+    " if (!arguments[0] || !invoke) { done(out); return; }"
+    " const t = performance.now();"
+    " invoke('bootstrap').then(r => { out.bootstrapMs = performance.now() - t;"
+    "  out.bootstrapBytes = new TextEncoder().encode(JSON.stringify(r)).length; done(out); },"
+    "  e => { out.bootstrapError = String(e); done(out); });",
 }
 
 
@@ -151,6 +169,19 @@ def thread_counters(app_pid):
     return out
 
 
+def log_timeline(path, t0_wall):
+    """Onramp's own log lines as (what, ms after the session request): where its start-up time goes."""
+    out = []
+    for line in read(path).splitlines():
+        m = re.match(r"(\d{4}-\d\d-\d\dT[\d:.]+)Z\s+\w+\s+(\S+): (.*)", line)
+        if not m:
+            continue
+        stamp = datetime.datetime.fromisoformat(m[1][:26]).replace(tzinfo=datetime.timezone.utc)
+        what = re.sub(r"\d+", "N", m[3].split(";")[0])[:60]
+        out.append((f"{m[2]}: {what}", (stamp.timestamp() - t0_wall) * 1000))
+    return out
+
+
 # ---- one run -------------------------------------------------------------------------------------
 
 
@@ -227,7 +258,7 @@ def run_once(kind, binary, tauri_driver, run_dir):
     try:
         caps = {"capabilities": {"alwaysMatch": {"tauri:options": {"application": binary, "args": []}}}}
         script = {"script": READY_SCRIPTS[kind], "args": []}
-        t0 = time.perf_counter()
+        t0, t0_wall = time.perf_counter(), time.time()
         created = http("POST", f"{driver.url}/session", caps)
         sid = (created or {}).get("value", {}).get("sessionId")
         if not sid:
@@ -261,6 +292,8 @@ def run_once(kind, binary, tauri_driver, run_dir):
         # After the window, not during it: what was still animating (an animation keeps WebKit's
         # compositor painting every frame, the costliest kind of idle wakeup).
         animating = (http("POST", f"{driver.url}/session/{sid}/execute/sync", ANIMATIONS) or {}).get("value")
+        probe = {"script": PROBE["script"], "args": [kind == "onramp"]}
+        page = (http("POST", f"{driver.url}/session/{sid}/execute/async", probe) or {}).get("value")
         try:
             http("DELETE", f"{driver.url}/session/{sid}", timeout=10)
         except OSError:
@@ -274,6 +307,8 @@ def run_once(kind, binary, tauri_driver, run_dir):
             "threads": threads,
             "processes": len({p for (p, _) in after}),
             "animating": animating if isinstance(animating, list) else [],
+            "page": page if isinstance(page, dict) else {},
+            "log": log_timeline(os.path.join(home, "onramp-logs", "onramp.log"), t0_wall),
         }
     finally:
         driver.stop()
@@ -352,6 +387,37 @@ def details(results):
             lines.append(f"| {pname} | {tname} | {sw:.1f} | {cpu / 1e6:.2f} ms |")
         animating = sorted({a for r in runs for a in r["animating"]})
         lines.append(f"\nStill animating after the idle window: {', '.join(animating) or 'nothing'}.")
+        pages = [r["page"] for r in runs if r["page"]]
+        if pages:
+            dcl = [p["domContentLoaded"] for p in pages if p.get("domContentLoaded") is not None]
+            if dcl:
+                lines.append(f"DOMContentLoaded after navigation start (median): {statistics.median(dcl):.0f} ms.")
+            files = defaultdict(list)
+            for p in pages:
+                for name, ms, size in p.get("resources", []):
+                    files[name].append((ms, size))
+            for name, seen in sorted(files.items()):
+                ms = statistics.median(m for m, _ in seen)
+                size = max(b for _, b in seen)
+                lines.append(f"- loaded `{name}`: {size / 1024:.0f} KiB, {ms:.0f} ms (median)")
+            boot = [p["bootstrapMs"] for p in pages if "bootstrapMs" in p]
+            if boot:
+                size = max(p["bootstrapBytes"] for p in pages if "bootstrapBytes" in p)
+                lines.append(
+                    f"A warm `bootstrap` call (after the idle window): {statistics.median(boot):.1f} ms"
+                    f" (median), its answer {size / 1024:.0f} KiB of JSON."
+                )
+            errors = {p["bootstrapError"] for p in pages if "bootstrapError" in p}
+            if errors:
+                lines.append(f"`bootstrap` failed: {'; '.join(sorted(errors))}")
+        timeline = defaultdict(list)
+        for r in runs:
+            for what, ms in r["log"]:
+                timeline[what].append(ms)
+        if timeline:
+            lines.append("\nIts log, ms after the session request (median):\n")
+            for what, ms in sorted(timeline.items(), key=lambda kv: statistics.median(kv[1])):
+                lines.append(f"- {statistics.median(ms):.0f} ms: {what}")
         threads_n = statistics.median(len(r["threads"]) for r in runs)
         procs_n = statistics.median(r["processes"] for r in runs)
         lines.append(f"\nThreads (median): {threads_n:g} in {procs_n:g} processes.")
