@@ -16,7 +16,8 @@ details="$(mktemp)"
 rows="$(mktemp)"
 trap 'rm -f "$details" "$rows"' EXIT
 echo "Desktop: ${BENCH_RUNS:-8} alternating runs of each app (progress below)..." >&2
-BENCH_DETAILS="$details" bash scripts/bench-desktop.sh >"$rows"
+# Only table rows: services the session bus starts (at-spi) may print to the same stdout.
+BENCH_DETAILS="$details" bash scripts/bench-desktop.sh | grep '^|' >"$rows"
 if [ -f scripts/bench-engine.sh ]; then
   bash scripts/bench-engine.sh >>"$rows"
 fi

@@ -432,7 +432,16 @@ def main():
         for kind in ("onramp", "floor"):
             run_dir = os.path.join(work, f"{kind}-{i + 1}")
             os.makedirs(run_dir, exist_ok=True)
-            r = run_once(kind, bins[kind], tauri_driver, run_dir)
+            # WebDriver start-up occasionally drops the session request on a loaded machine: such a
+            # run measured nothing, so it is started again (its time never enters the figures).
+            for attempt in range(3):
+                try:
+                    r = run_once(kind, bins[kind], tauri_driver, run_dir)
+                    break
+                except (OSError, RuntimeError) as e:
+                    if attempt == 2:
+                        raise
+                    print(f"  run {i + 1}/{RUNS} {kind}: {e}; starting it again", file=sys.stderr)
             results[kind].append(r)
             wake = sum(t[2] for t in r["threads"].values())
             print(
