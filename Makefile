@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/onramp-target
 CARGO ?= cargo
 
-.PHONY: deps ui ui-check build run dev test unit lint e2e bindings interop-oidc fuzz fuzz-smoke
+.PHONY: deps ui ui-check build run dev test unit lint e2e bindings interop-oidc fuzz fuzz-smoke bench
 
 deps:
 	bash scripts/install-deps.sh
@@ -56,6 +56,12 @@ fuzz: deps
 # The short run in `make test`: a few seconds per target.
 fuzz-smoke: deps
 	CARGO="$(CARGO)" FUZZ_SECONDS=$${FUZZ_SECONDS:-3} bash scripts/fuzz.sh
+
+# Release builds of Onramp and the bare floor app (bench/floor), then one table of Onramp / floor ratios
+# measured in the same run (alternating runs, medians with min–max). Not part of `make test`; BENCH_RUNS=N
+# (default 8) and the other knobs are in docs/benchmark.md.
+bench: deps ui
+	CARGO="$(CARGO)" bash scripts/bench.sh
 
 # Regenerates ui/src/lib/bindings (types) and ui/src/lib/contract.ts (command and event names) from Rust;
 # the unit tests fail while either is stale.

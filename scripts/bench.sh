@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make bench`: builds Onramp and the floor app (bench/floor) in release, then prints one markdown
+# table: the desktop figures (scripts/bench-desktop.sh) and, when present, the engine's hot paths
+# (scripts/bench-engine.sh). Ratios are Onramp / floor from alternating runs in this same run.
+# See docs/benchmark.md for what each figure measures and the knobs (BENCH_RUNS, ...).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onramp-target}"
+CARGO="${CARGO:-cargo}"
+cd "$here"
+
+# custom-protocol: built as Tauri's CLI builds a release (what `make package` ships), not in dev mode.
+$CARGO build --release -p onramp -p onramp-floor --features tauri/custom-protocol
+
+details="$(mktemp)"
+rows="$(mktemp)"
+trap 'rm -f "$details" "$rows"' EXIT
+echo "Desktop: ${BENCH_RUNS:-8} alternating runs of each app (progress below)..." >&2
+# Only table rows: services the session bus starts (at-spi) may print to the same stdout.
+BENCH_DETAILS="$details" bash scripts/bench-desktop.sh | grep '^|' >"$rows"
+if [ -f scripts/bench-engine.sh ]; then
+  bash scripts/bench-engine.sh >>"$rows"
+fi
+
+echo
+echo "| figure | Onramp median (min–max) | floor median (min–max) | ratio | target |"
+echo "|---|---|---|---|---|"
+cat "$rows"
+echo
+echo "## Where it goes"
+cat "$details"
