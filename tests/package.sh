@@ -14,13 +14,13 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/onramp-target}"
 run="$here/target/package-test"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok: $*"; }
 
 # Waits up to 60 s (a loaded machine; not a speed check) for a command to succeed.
 wait_for() {
   local what="$1"; shift
-  for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+  for _ in $(seq 600); do "$@" >/dev/null && return 0; sleep 0.1; done
   fail "timed out waiting for: $what"
 }
 
@@ -73,7 +73,8 @@ if [ -z "${ONRAMP_PACKAGE_TEST_INSIDE:-}" ]; then
   export XDG_RUNTIME_DIR="$run/runtime" XDG_DATA_DIRS=/usr/local/share:/usr/share
   export ONRAMP_PACKAGE_TEST_INSIDE=1 ENTRY_NAME="$entry_name"
   start=$(date +%s)
-  dbus-run-session -- "$0" "$@"
+  # The session's own chatter (portals, accessibility bus) goes to a file, printed on failure.
+  dbus-run-session -- "$0" "$@" 2>"$run/session.err" || { tail -n 40 "$run/session.err"; exit 1; }
   echo "==> launches checked in $(( $(date +%s) - start )) s"
   echo "Package test passed."
   exit 0
@@ -91,8 +92,9 @@ wait_for "Xvfb on $DISPLAY" test -e "/tmp/.X11-unix/X$n"
 # carries the URL too, so the executable is what tells them apart).
 app_pid() {
   local url="$1" pid
-  for pid in $(pgrep -f -- "$url" || true); do
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/onramp ] && { echo "$pid"; return 0; }
+  for pid in $(pgrep -f onramp || true); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/onramp ] || continue
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$url" && { echo "$pid"; return 0; }
   done
   return 1
 }
