@@ -5,7 +5,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/onramp-target
 CARGO ?= cargo
 
-.PHONY: deps ui ui-check build run dev test unit lint e2e bindings interop-oidc fuzz fuzz-smoke bench
+.PHONY: deps ui ui-check build run dev test unit lint e2e bindings interop-oidc fuzz fuzz-smoke bench package package-test
 
 deps:
 	bash scripts/install-deps.sh
@@ -39,6 +39,16 @@ e2e:
 
 test: build ui-check lint unit fuzz-smoke e2e
 	@echo "All tests passed."
+
+# The Debian package (Tauri's CLI from ui/node_modules), from the release profile (docs/release-profile.md),
+# stripped, with the onramp:// desktop entry. Prints the .deb's path.
+package: deps ui
+	bash scripts/package.sh
+
+# Inspects the package, installs it (root), checks xdg-open and gio open start it on an onramp:// link,
+# and removes it again (tests/package.sh).
+package-test: package
+	bash tests/package.sh
 
 # The engine against a real third-party OpenID provider (panva/oidc-provider, npm): discovery, the
 # custom provider's flow with a refresh token on the first try, UserInfo, a refresh. Needs Node; not

@@ -116,6 +116,8 @@ fn register_scheme_handler<R: Runtime>(app: &AppHandle<R>) {
 }
 
 fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: String) {
+    // Never the URL: it may carry an authorization code. The package test waits for this line.
+    tracing::info!("deep link received");
     focus_main_window(app);
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
