@@ -14,12 +14,11 @@ $CARGO build --release -p onramp -p onramp-floor --features tauri/custom-protoco
 
 details="$(mktemp)"
 rows="$(mktemp)"
-trap 'rm -f "$details" "$rows"' EXIT
+engine_rows="$(mktemp)"
+trap 'rm -f "$details" "$rows" "$engine_rows"' EXIT
 echo "Desktop: ${BENCH_RUNS:-8} alternating runs of each app (progress below)..." >&2
 # Only table rows: services the session bus starts (at-spi) may print to the same stdout.
 BENCH_DETAILS="$details" bash scripts/bench-desktop.sh | grep '^|' >"$rows"
-engine_rows="$(mktemp)"
-trap 'rm -f "$details" "$rows" "$engine_rows"' EXIT
 echo "Engine: the hot paths beside the raw HTTP requests..." >&2
 bash scripts/bench-engine.sh | grep '^|' >"$engine_rows"
 
