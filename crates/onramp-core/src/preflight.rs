@@ -78,6 +78,10 @@ pub enum ProbeAnswer {
     Unreachable(String),
 }
 
+/// The longest observed text shown: it quotes the server (an address, a page, an error), and a
+/// hostile or broken server can make that arbitrarily long.
+const MAX_OBSERVED_CHARS: usize = 600;
+
 fn outcome(
     verdict: ProbeVerdict,
     summary: impl Into<String>,
@@ -92,7 +96,10 @@ fn outcome(
         proves: proves.into(),
         does_not_prove: does_not_prove.into(),
         hint,
-        observed,
+        observed: observed.map(|o| match o.char_indices().nth(MAX_OBSERVED_CHARS) {
+            Some((cut, _)) => format!("{}…", &o[..cut]),
+            None => o,
+        }),
     }
 }
 
@@ -403,8 +410,8 @@ fn refused(server: &Server, redirect_uri: &str, text: &str, observed: String) ->
         ),
         "Anything about the client secret: the authorize endpoint does not see it.",
         explained.hint,
-        // A server's text, in an address or a page: kept short.
-        Some(observed.chars().take(600).collect()),
+        // A server's text, in an address or a page: kept short by `outcome`.
+        Some(observed),
     )
 }
 

@@ -230,6 +230,27 @@ fn a_login_page_needs_login_and_proves_little() {
 }
 
 #[test]
+fn a_login_page_on_a_very_long_host_is_quoted_short() {
+    // Found by the preflight_answer fuzz target: the login page's host was quoted whole.
+    let host = format!("{}.example", vec!["a-label"; 300].join("."));
+    let login = format!("https://{host}/login");
+    let first = hop(AUTHORIZE, 302, Some(&login));
+    let o = authorize(&custom(), &[first], "");
+    assert!(o.summary.starts_with("Needs login"), "{}", o.summary);
+    let observed = o.observed.unwrap();
+    assert!(
+        observed.starts_with("redirected to the login page (a-label"),
+        "{observed}"
+    );
+    assert_eq!(
+        observed.chars().count(),
+        MAX_OBSERVED_CHARS + 1,
+        "cut, with an ellipsis"
+    );
+    assert!(observed.ends_with('…'));
+}
+
+#[test]
 fn an_error_sent_back_to_the_callback_is_a_refusal() {
     let back = format!("{CALLBACK}?error=invalid_scope&error_description=Unknown%20scope&state=x");
     let first = hop("https://idp.example/authorize", 302, Some(&back));
