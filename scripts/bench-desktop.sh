@@ -3,7 +3,8 @@
 # (bench/floor), alternating runs, under Xvfb in a private D-Bus session with an unlocked GNOME
 # Keyring and throwaway HOME/XDG directories (as tests/e2e.sh). Prints markdown table rows; the
 # measuring is scripts/bench_desktop.py. Expects both release binaries (scripts/bench.sh builds them).
-# Knobs: BENCH_RUNS (8), BENCH_SETTLE_SECONDS (5), BENCH_IDLE_SECONDS (10), BENCH_DETAILS (a file
+# Knobs: BENCH_RUNS (8), BENCH_SETTLE_SECONDS (5), BENCH_IDLE_SECONDS (10), BENCH_COLD_CACHE (1: no
+# shader cache kept between runs, no warm-up launch), BENCH_DETAILS (a file
 # for the per-process and per-thread detail; stderr when unset).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"

@@ -32,10 +32,9 @@ impl AppState {
             log_path.display()
         );
 
-        if let Err(e) = onramp_core::vault::use_os_keychain() {
-            // Shown to the user by bootstrap's keychain probe; nothing falls back to plain text.
-            tracing::warn!("keychain: {e}");
-        }
+        // Connected by the first vault call, off the main thread; a keychain that cannot be reached
+        // is shown by the keychain probe (`keychain_status`); nothing falls back to plain text.
+        onramp_core::vault::use_os_keychain_on_first_use();
 
         // The sandbox is the default provider: it starts with the app, on a loopback port.
         let port: u16 = std::env::var("ONRAMP_SANDBOX_PORT")
@@ -88,6 +87,7 @@ impl AppState {
         {
             engine = engine.with_http_timeout(std::time::Duration::from_millis(ms))?;
         }
+        tracing::info!("engine ready");
         Ok(AppState { engine, sandbox })
     }
 }

@@ -65,6 +65,29 @@ pub fn use_os_keychain() -> Result<(), OnrampError> {
     }
 }
 
+/// Makes the OS keychain the store without connecting yet: the Secret Service connection (9–35 ms
+/// of D-Bus set-up, measured in docs/benchmark.md) is opened by the first vault call, which always
+/// runs on a blocking task, instead of on the main thread before the window appears. A failed
+/// connection is not remembered: the next vault call tries again (the daemon may have started).
+pub fn use_os_keychain_on_first_use() {
+    OS_KEYCHAIN_WANTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Set by [`use_os_keychain_on_first_use`]: connect when a vault call finds no store.
+static OS_KEYCHAIN_WANTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Connects the wanted OS keychain if no store is installed yet; one caller connects, the
+/// others wait for it.
+fn connect_wanted_os_keychain() -> Result<(), OnrampError> {
+    static CONNECTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CONNECTING.lock().unwrap_or_else(|p| p.into_inner());
+    if keyring_core::get_default_store().is_some() {
+        return Ok(());
+    }
+    use_os_keychain().inspect_err(|e| tracing::warn!("keychain: {e}"))
+}
+
 /// Keeps secrets in this process's memory only, gone when it exits: the command line's CI mode,
 /// where a service account's credentials come from the environment and nothing may be written.
 pub fn use_process_memory_keychain() -> Result<(), OnrampError> {
@@ -150,9 +173,12 @@ impl Vault {
         kind: SecretKind,
     ) -> Result<keyring_core::Entry, OnrampError> {
         if keyring_core::get_default_store().is_none() {
-            return Err(OnrampError::KeychainUnavailable(
-                "no keychain store is configured".into(),
-            ));
+            if !OS_KEYCHAIN_WANTED.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(OnrampError::KeychainUnavailable(
+                    "no keychain store is configured".into(),
+                ));
+            }
+            connect_wanted_os_keychain()?;
         }
         keyring_core::Entry::new(SERVICE, &format!("{integration_id}/{}", kind.as_str()))
             .map_err(map_err)

@@ -12,22 +12,33 @@ let unlistenAuth: api.Unlisten | null = null;
 let unlistenEvents: api.Unlisten[] | null = null;
 
 async function listenEvents(): Promise<void> {
-  const subs: api.Unlisten[] = [];
-  try {
-    subs.push(await api.onRequestProgress((n) => requests.retrying(n)));
-    subs.push(
-      await api.onConnectionChanged((view) => {
-        integration.connectionChanged(view);
-        home.connectionChanged(view);
-      }),
-    );
-    subs.push(await api.onUnmatchedCallback((e) => (boot.unmatchedCallback = e)));
-    subs.push(api.onCallError((e, cmd, args) => integration.callFailed(e, cmd, args)));
-    unlistenEvents = subs;
-    integration.eventsError = null;
-  } catch (e) {
+  // Asked together; if one fails, the ones that worked are dropped and the error is shown.
+  const asked = await Promise.allSettled([
+    api.onRequestProgress((n) => requests.retrying(n)),
+    api.onConnectionChanged((view) => {
+      integration.connectionChanged(view);
+      home.connectionChanged(view);
+    }),
+    api.onUnmatchedCallback((e) => (boot.unmatchedCallback = e)),
+  ]);
+  const subs = asked.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
+  const failed = asked.find((a): a is PromiseRejectedResult => a.status === "rejected");
+  if (failed) {
     for (const u of subs) u();
-    integration.eventsError = api.toUiError(e, "Listening for connection changes");
+    integration.eventsError = api.toUiError(failed.reason, "Listening for connection changes");
+    return;
+  }
+  subs.push(api.onCallError((e, cmd, args) => integration.callFailed(e, cmd, args)));
+  unlistenEvents = subs;
+  integration.eventsError = null;
+}
+
+async function listenAuth(): Promise<void> {
+  try {
+    unlistenAuth = await api.onAuthProgress((p) => authorization.progress(p));
+    authorization.listenError = null;
+  } catch (e) {
+    authorization.listenError = api.toUiError(e, "Listening for authorization progress");
   }
 }
 
@@ -36,16 +47,11 @@ export async function start(): Promise<void> {
   boot.starting = true;
   boot.error = null;
   try {
-    if (!unlistenAuth) {
-      try {
-        unlistenAuth = await api.onAuthProgress((p) => authorization.progress(p));
-        authorization.listenError = null;
-      } catch (e) {
-        authorization.listenError = api.toUiError(e, "Listening for authorization progress");
-      }
-    }
-    if (!unlistenEvents) await listenEvents();
+    // The subscriptions and `bootstrap` are independent round trips to the back end: sent together,
+    // not one after another (nothing emits these events before the UI has asked for anything).
+    const listening = Promise.all([unlistenAuth ? null : listenAuth(), unlistenEvents ? null : listenEvents()]);
     const data = await api.bootstrap();
+    await listening;
     boot.data = data;
     // Kept out of the first payload; asked now so step 3 rarely waits for it.
     void boot.loadScopeCatalog();
