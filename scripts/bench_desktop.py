@@ -487,6 +487,14 @@ def main():
                 flush=True,
             )
 
+    def idle_rows(window_key, after_s, how=""):
+        """The wakeup (targeted) and CPU rows of one idle window."""
+        when = f"/ {IDLE_S:g} s, from {after_s:g} s after interactive"
+        return [
+            (f"idle wakeups {when}{how}", lambda r: sum(t[2] for t in r[window_key].values()), lambda v: f"{v:.0f}", 1.5),
+            (f"idle CPU {when}", lambda r: sum(t[3] for t in r[window_key].values()) / 1e6, lambda v: f"{v:.1f} ms", None),
+        ]
+
     def figure(kind, fn):
         return [fn(r) for r in results[kind]]
 
@@ -501,30 +509,8 @@ def main():
             lambda v: f"{v:.0f} MiB",
             1.1,
         ),
-        (
-            f"idle wakeups / {IDLE_S:g} s, from {SETTLE_S:g} s after interactive (context switches, all threads)",
-            lambda r: sum(t[2] for t in r["threads"].values()),
-            lambda v: f"{v:.0f}",
-            1.5,
-        ),
-        (
-            f"idle CPU / {IDLE_S:g} s, from {SETTLE_S:g} s after interactive",
-            lambda r: sum(t[3] for t in r["threads"].values()) / 1e6,
-            lambda v: f"{v:.1f} ms",
-            None,
-        ),
-        (
-            f"idle wakeups / {IDLE_S:g} s, from {LATE_IDLE_AFTER_S:g} s after interactive",
-            lambda r: sum(t[2] for t in r["late_threads"].values()),
-            lambda v: f"{v:.0f}",
-            1.5,
-        ),
-        (
-            f"idle CPU / {IDLE_S:g} s, from {LATE_IDLE_AFTER_S:g} s after interactive",
-            lambda r: sum(t[3] for t in r["late_threads"].values()) / 1e6,
-            lambda v: f"{v:.1f} ms",
-            None,
-        ),
+        *idle_rows("threads", SETTLE_S, " (context switches, all threads)"),
+        *idle_rows("late_threads", LATE_IDLE_AFTER_S),
     ]
     for name, fn, fmt, target in figures:
         print(row(name, figure("onramp", fn), figure("floor", fn), fmt, target))
