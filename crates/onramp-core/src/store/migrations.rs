@@ -79,8 +79,7 @@ pub(super) fn open_file(path: &Path) -> Result<Connection, OnrampError> {
         // the same checks on this connection, still before anything is written.
         check(&conn).map_err(problem)?;
     }
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+    let mode = switch_to_wal(&conn)
         .map_err(|e| problem(format!("cannot be switched to WAL mode ({e}).")))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!("{}: journal mode is {mode}, not WAL", path.display());
@@ -94,6 +93,24 @@ pub(super) fn open_file(path: &Path) -> Result<Connection, OnrampError> {
     }
     prepare(&mut conn).map_err(problem)?;
     Ok(conn)
+}
+
+/// Puts the file in WAL mode. SQLite answers "database is locked" at once, without calling the busy
+/// handler, when two connections try to upgrade their locks together (it would deadlock otherwise):
+/// several Onramps opening a new file at the same moment meet exactly that. So a busy answer is
+/// tried again for up to [`BUSY_TIMEOUT`], as every other statement waits.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A fresh in-memory database with the current schema.
