@@ -70,7 +70,9 @@ PROBE = {
     " const nav = performance.getEntriesByType('navigation')[0];"
     " const out = {domContentLoaded: nav ? nav.domContentLoadedEventEnd : null, timeOrigin: performance.timeOrigin,"
     "  resources: performance.getEntriesByType('resource').map(r =>"
-    "   [r.name.split('/').pop(), r.duration, r.decodedBodySize || r.encodedBodySize || 0])};"
+    "   [r.name.split('/').pop(), r.duration, r.decodedBodySize || r.encodedBodySize || 0]),"
+    "  marks: performance.getEntriesByType('mark').concat(performance.getEntriesByType('paint'))"
+    "   .map(m => [m.name, m.startTime])};"
     " const invoke = window.__TAURI_INTERNALS__ && window.__TAURI_INTERNALS__.invoke;"
     " if (!arguments[0] || !invoke) { done(out); return; }"
     " const t = performance.now();"
@@ -154,6 +156,22 @@ def pss_by_process(app_pid):
             if line.startswith("Pss:"):
                 out[(p, comm(f"/proc/{p}/comm"))] = int(line.split()[1]) * 1024
     return out
+
+
+def pss_by_mapping(app_pid):
+    """PSS in bytes per (process name, mapping) over the app tree: which memory grows (the JavaScript
+    heap and anonymous memory, a library, a GPU buffer)."""
+    out = defaultdict(int)
+    for p in descendants(app_pid):
+        pname = comm(f"/proc/{p}/comm")
+        name = "?"
+        for line in read(f"/proc/{p}/smaps").splitlines():
+            head = line.split()
+            if head and re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", head[0]):
+                name = os.path.basename(head[5]) if len(head) > 5 else "[anonymous]"
+            elif head and head[0] == "Pss:":
+                out[(pname, name)] += int(head[1]) * 1024
+    return dict(out)
 
 
 def thread_counters(app_pid):
@@ -300,6 +318,7 @@ def run_once(kind, binary, tauri_driver, run_dir, cache_home):
         # Nothing talks to the app from here on: the session stays open and idle.
         time.sleep(SETTLE_S)
         pss = pss_by_process(app)
+        mappings = pss_by_mapping(app)
         before = thread_counters(app)
         time.sleep(IDLE_S)
         after = thread_counters(app)
@@ -326,6 +345,7 @@ def run_once(kind, binary, tauri_driver, run_dir, cache_home):
             "in_dom_ms": reached[2],
             "interactive_ms": reached[3],
             "pss": pss,
+            "mappings": mappings,
             "threads": threads,
             "late_threads": late_threads,
             "processes": len({p for (p, _) in after}),
@@ -388,26 +408,38 @@ def details(results):
         runs = results[kind]
         n = len(runs)
         by_proc = defaultdict(int)
-        by_thread = defaultdict(lambda: [0, 0])
         for r in runs:
             for (_, pname), b in r["pss"].items():
                 by_proc[pname] += b / n
-            for pname, tname, sw, cpu in r["threads"].values():
-                by_thread[(pname, tname)][0] += sw / n
-                by_thread[(pname, tname)][1] += cpu / n
         lines.append(f"\n### {kind}: PSS by process (mean of {n} runs)\n")
         lines.append("| process | PSS |")
         lines.append("|---|---|")
         for pname, b in sorted(by_proc.items(), key=lambda kv: -kv[1]):
             lines.append(f"| {pname} | {b / MIB:.1f} MiB |")
-        lines.append(f"\n### {kind}: idle wakeups by thread over {IDLE_S:g} s (mean of {n} runs)\n")
-        lines.append("| process | thread | context switches | CPU |")
-        lines.append("|---|---|---|---|")
-        ranked = sorted(by_thread.items(), key=lambda kv: -kv[1][0])
-        for (pname, tname), (sw, cpu) in ranked:
-            if sw < 0.5 and cpu < 50_000:
-                continue
-            lines.append(f"| {pname} | {tname} | {sw:.1f} | {cpu / 1e6:.2f} ms |")
+        by_mapping = defaultdict(int)
+        for r in runs:
+            for key, b in r["mappings"].items():
+                by_mapping[key] += b / n
+        lines.append(f"\n{kind}: the largest mappings by PSS (mean of {n} runs):\n")
+        for (pname, name), b in sorted(by_mapping.items(), key=lambda kv: -kv[1])[:12]:
+            lines.append(f"- {pname} `{name}`: {b / MIB:.1f} MiB")
+        for window_key, after_s in (("threads", SETTLE_S), ("late_threads", LATE_IDLE_AFTER_S)):
+            by_thread = defaultdict(lambda: [0, 0])
+            for r in runs:
+                for pname, tname, sw, cpu in r[window_key].values():
+                    by_thread[(pname, tname)][0] += sw / n
+                    by_thread[(pname, tname)][1] += cpu / n
+            lines.append(
+                f"\n### {kind}: idle wakeups by thread over {IDLE_S:g} s from {after_s:g} s after"
+                f" interactive (mean of {n} runs)\n"
+            )
+            lines.append("| process | thread | context switches | CPU |")
+            lines.append("|---|---|---|---|")
+            ranked = sorted(by_thread.items(), key=lambda kv: -kv[1][0])
+            for (pname, tname), (sw, cpu) in ranked:
+                if sw < 0.5 and cpu < 50_000:
+                    continue
+                lines.append(f"| {pname} | {tname} | {sw:.1f} | {cpu / 1e6:.2f} ms |")
         animating = sorted({a for r in runs for a in r["animating"]})
         lines.append(f"\nStill animating after the idle window: {', '.join(animating) or 'nothing'}.")
         pages = [r["page"] for r in runs if r["page"]]
@@ -426,6 +458,14 @@ def details(results):
                 ms = statistics.median(m for m, _ in seen)
                 size = max(b for _, b in seen)
                 lines.append(f"- loaded `{name}`: {size / 1024:.0f} KiB, {ms:.0f} ms (median)")
+            marks = defaultdict(list)
+            for p in pages:
+                for name, ms in p.get("marks", []):
+                    marks[name].append(ms)
+            if marks:
+                lines.append("The page's marks and paints, ms after its navigation start (median):")
+                for name, seen in sorted(marks.items(), key=lambda kv: statistics.median(kv[1])):
+                    lines.append(f"- {statistics.median(seen):.0f} ms: {name}")
             boot = [p["bootstrapMs"] for p in pages if "bootstrapMs" in p]
             if boot:
                 size = max(p["bootstrapBytes"] for p in pages if "bootstrapBytes" in p)

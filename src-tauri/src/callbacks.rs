@@ -23,8 +23,15 @@ pub fn start_background_work<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let events = WindowEvents(app.clone());
+        let state = app.state::<AppState>();
+        // Waits for the engine's start; one that failed is tried again by the window's retry.
+        let engine = loop {
+            match state.engine().await {
+                Ok(engine) => break engine,
+                Err(_) => tokio::time::sleep(LONGEST_SLEEP).await,
+            }
+        };
         loop {
-            let engine = &app.state::<AppState>().engine;
             let sleep = sleep_until(engine.next_background_work_at().await);
             tokio::select! {
                 () = tokio::time::sleep(sleep) => {}
@@ -122,10 +129,15 @@ fn handle_callback<R: Runtime>(app: &AppHandle<R>, url: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let events = WindowEvents(app.clone());
-        app.state::<AppState>()
-            .engine
-            .handle_callback(&url, CallbackChannel::DeepLink, &events)
-            .await;
+        let state = app.state::<AppState>();
+        match state.engine().await {
+            Ok(engine) => {
+                engine
+                    .handle_callback(&url, CallbackChannel::DeepLink, &events)
+                    .await
+            }
+            Err(e) => tracing::warn!("deep link not handled: {}", e.title),
+        }
     });
 }
 
@@ -139,10 +151,13 @@ pub fn serve_loopback<R: Runtime>(app: &AppHandle<R>, listener: Option<LoopbackL
         let port = listener.port();
         while let Some(callback) = listener.next_callback().await {
             focus_main_window(&app);
-            app.state::<AppState>()
-                .engine
-                .handle_loopback_callback(callback, port, &events)
-                .await;
+            // A loopback listener exists only for a flow the started engine began.
+            let state = app.state::<AppState>();
+            if let Ok(engine) = state.engine().await {
+                engine
+                    .handle_loopback_callback(callback, port, &events)
+                    .await;
+            }
         }
     });
 }

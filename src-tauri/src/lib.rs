@@ -27,10 +27,17 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         .invoke_handler(commands::handler())
         .setup(|app| {
             let handle = app.handle().clone();
-            let state = tauri::async_runtime::block_on(AppState::start(&handle))?;
-            app.manage(state);
-            callbacks::install_deep_link_handler(&handle);
-            callbacks::start_background_work(&handle);
+            // The window already exists and loads its page on this thread's event loop: only the
+            // cheap part here; the engine starts on a runtime thread (see `AppState`).
+            app.manage(AppState::new(&handle)?);
+            tauri::async_runtime::spawn(async move {
+                // Started now rather than by the page's first call: they overlap.
+                if let Err(e) = handle.state::<AppState>().engine().await {
+                    tracing::error!("the engine did not start: {}", e.title);
+                }
+            });
+            callbacks::install_deep_link_handler(app.handle());
+            callbacks::start_background_work(app.handle());
             Ok(())
         })
 }

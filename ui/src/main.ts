@@ -5,4 +5,6 @@ import App from "./App.svelte";
 const target = document.getElementById("app");
 if (!target) throw new Error("#app is missing from index.html");
 
-export default mount(App, { target });
+const app = mount(App, { target });
+performance.mark("onramp:mounted");
+export default app;

@@ -17,12 +17,17 @@ pub async fn start_authorization<R: Runtime>(
     id: String,
 ) -> Result<AuthorizationStarted> {
     let events = WindowEvents(app.clone());
-    let started = state.engine.start_authorization(&id, &events).await?;
+    let started = state
+        .engine()
+        .await?
+        .start_authorization(&id, &events)
+        .await?;
     callbacks::serve_loopback(&app, started.loopback);
     let url = &started.started.authorize_url;
     if let Err(e) = app.opener().open_url(url, None::<&str>) {
         state
-            .engine
+            .engine()
+            .await?
             .browser_unavailable(&id, &e.to_string(), &events);
     }
     Ok(started.started)
@@ -34,7 +39,11 @@ pub async fn fetch_service_account_token(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<onramp_core::model::IntegrationView> {
-    Ok(state.engine.fetch_service_account_token(&id).await?)
+    Ok(state
+        .engine()
+        .await?
+        .fetch_service_account_token(&id)
+        .await?)
 }
 
 #[tauri::command]
@@ -43,7 +52,10 @@ pub async fn cancel_authorization<R: Runtime>(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<()> {
-    state.engine.cancel_authorization(&id, &WindowEvents(app));
+    state
+        .engine()
+        .await?
+        .cancel_authorization(&id, &WindowEvents(app));
     Ok(())
 }
 
@@ -54,7 +66,8 @@ pub async fn diagnose_browser_error(
     text: String,
 ) -> Result<UiError> {
     Ok(state
-        .engine
+        .engine()
+        .await?
         .diagnose_browser_error(id.as_deref(), &text)
         .await)
 }

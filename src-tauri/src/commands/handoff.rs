@@ -17,7 +17,8 @@ pub async fn export_handoff(
     include_secret: bool,
 ) -> Result<HandoffExport> {
     Ok(state
-        .engine
+        .engine()
+        .await?
         .export_handoff(&id, format, include_secret)
         .await?)
 }
@@ -36,7 +37,8 @@ pub async fn save_handoff<R: Runtime>(
         return Ok(None);
     };
     state
-        .engine
+        .engine()
+        .await?
         .save_handoff(&id, format, include_secret, &path)
         .await?;
     Ok(Some(path.display().to_string()))
@@ -48,12 +50,12 @@ pub async fn snippet(
     id: String,
     language: SnippetLanguage,
 ) -> Result<String> {
-    Ok(state.engine.snippet(&id, language).await?)
+    Ok(state.engine().await?.snippet(&id, language).await?)
 }
 
 #[tauri::command]
 pub async fn export_definition(state: State<'_, AppState>, id: String) -> Result<String> {
-    Ok(state.engine.export_definition(&id).await?)
+    Ok(state.engine().await?.export_definition(&id).await?)
 }
 
 /// Saves the team definition where the user says; `None` when the dialog was cancelled.
@@ -67,7 +69,7 @@ pub async fn save_definition<R: Runtime>(
     let Some(path) = files::save_path(&app, &file_name).await? else {
         return Ok(None);
     };
-    state.engine.save_definition(&id, &path).await?;
+    state.engine().await?.save_definition(&id, &path).await?;
     Ok(Some(path.display().to_string()))
 }
 
@@ -80,5 +82,7 @@ pub async fn import_definition<R: Runtime>(
     let Some(path) = files::open_path(&app).await? else {
         return Ok(None);
     };
-    Ok(Some(state.engine.import_definition_file(&path).await?))
+    Ok(Some(
+        state.engine().await?.import_definition_file(&path).await?,
+    ))
 }

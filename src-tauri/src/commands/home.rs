@@ -9,13 +9,13 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn list_integrations(state: State<'_, AppState>) -> Result<Vec<IntegrationSummary>> {
-    Ok(state.engine.integration_summaries().await?)
+    Ok(state.engine().await?.integration_summaries().await?)
 }
 
 /// Opens an integration in the wizard (the one reopened at the next start).
 #[tauri::command]
 pub async fn open_integration(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
-    Ok(state.engine.open_integration(&id).await?)
+    Ok(state.engine().await?.open_integration(&id).await?)
 }
 
 #[tauri::command]
@@ -23,5 +23,5 @@ pub async fn duplicate_integration(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.duplicate_integration(&id).await?)
+    Ok(state.engine().await?.duplicate_integration(&id).await?)
 }

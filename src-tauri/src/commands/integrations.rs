@@ -8,12 +8,12 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn bootstrap(state: State<'_, AppState>) -> Result<Bootstrap> {
-    Ok(state.engine.bootstrap().await)
+    Ok(state.engine().await?.bootstrap().await)
 }
 
 #[tauri::command]
 pub async fn get_integration(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
-    Ok(state.engine.integration(&id).await?)
+    Ok(state.engine().await?.integration(&id).await?)
 }
 
 #[tauri::command]
@@ -21,7 +21,11 @@ pub async fn create_integration(
     state: State<'_, AppState>,
     provider_id: String,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.create_integration(&provider_id).await?)
+    Ok(state
+        .engine()
+        .await?
+        .create_integration(&provider_id)
+        .await?)
 }
 
 #[tauri::command]
@@ -30,10 +34,10 @@ pub async fn update_integration(
     id: String,
     patch: IntegrationPatch,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.update_integration(&id, patch).await?)
+    Ok(state.engine().await?.update_integration(&id, patch).await?)
 }
 
 #[tauri::command]
 pub async fn delete_integration(state: State<'_, AppState>, id: String) -> Result<()> {
-    Ok(state.engine.delete_integration(&id).await?)
+    Ok(state.engine().await?.delete_integration(&id).await?)
 }

@@ -11,7 +11,7 @@ pub async fn discover_provider(
     state: State<'_, AppState>,
     issuer: String,
 ) -> Result<CustomProviderInput> {
-    Ok(state.engine.discover_provider(&issuer).await?)
+    Ok(state.engine().await?.discover_provider(&issuer).await?)
 }
 
 #[tauri::command]
@@ -20,10 +20,14 @@ pub async fn save_custom_provider(
     id: Option<String>,
     input: CustomProviderInput,
 ) -> Result<Provider> {
-    Ok(state.engine.save_custom_provider(id, input).await?)
+    Ok(state
+        .engine()
+        .await?
+        .save_custom_provider(id, input)
+        .await?)
 }
 
 #[tauri::command]
 pub async fn delete_custom_provider(state: State<'_, AppState>, id: String) -> Result<()> {
-    Ok(state.engine.delete_custom_provider(&id).await?)
+    Ok(state.engine().await?.delete_custom_provider(&id).await?)
 }

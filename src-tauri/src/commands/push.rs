@@ -15,12 +15,16 @@ pub async fn save_nango_secret_key(
     // Deserialized straight into a type that never prints.
     secret_key: SecretString,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.save_nango_secret_key(&id, &secret_key).await?)
+    Ok(state
+        .engine()
+        .await?
+        .save_nango_secret_key(&id, &secret_key)
+        .await?)
 }
 
 #[tauri::command]
 pub async fn has_nango_secret_key(state: State<'_, AppState>, id: String) -> Result<bool> {
-    Ok(state.engine.has_nango_secret_key(&id).await?)
+    Ok(state.engine().await?.has_nango_secret_key(&id).await?)
 }
 
 #[tauri::command]
@@ -30,7 +34,8 @@ pub async fn push_to_nango(
     target: NangoTarget,
 ) -> Result<IntegrationView> {
     Ok(state
-        .engine
+        .engine()
+        .await?
         .push_to_nango(&id, target, NANGO_READ_BACK_DELAY)
         .await?)
 }

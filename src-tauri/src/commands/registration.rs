@@ -19,7 +19,8 @@ pub async fn save_credentials(
     secret: Option<SecretString>,
 ) -> Result<IntegrationView> {
     Ok(state
-        .engine
+        .engine()
+        .await?
         .save_credentials(&id, &client_id, secret)
         .await?)
 }
@@ -27,13 +28,13 @@ pub async fn save_credentials(
 /// Whether the OS keychain keeps secrets: asked when a step that stores one opens.
 #[tauri::command]
 pub async fn keychain_status(state: State<'_, AppState>) -> Result<KeychainStatus> {
-    Ok(state.engine.keychain_status().await)
+    Ok(state.engine().await?.keychain_status().await)
 }
 
 /// "Check these credentials": one token probe and one authorize probe (`engine/registration.rs`).
 #[tauri::command]
 pub async fn check_credentials(state: State<'_, AppState>, id: String) -> Result<CredentialCheck> {
-    Ok(state.engine.check_credentials(&id).await?)
+    Ok(state.engine().await?.check_credentials(&id).await?)
 }
 
 /// Opens a documentation or developer-console page in the system browser; only http(s) URLs.

@@ -18,7 +18,11 @@ pub async fn run_request<R: Runtime>(
     request: ApiRequest,
 ) -> Result<TestCallResult> {
     let events = WindowEvents(app);
-    Ok(state.engine.run_request(&id, &request, &events).await?)
+    Ok(state
+        .engine()
+        .await?
+        .run_request(&id, &request, &events)
+        .await?)
 }
 
 /// The URL a request would go to, or why it cannot be sent (no network).
@@ -28,7 +32,7 @@ pub async fn preview_request(
     id: String,
     request: ApiRequest,
 ) -> Result<String> {
-    Ok(state.engine.preview_request(&id, &request).await?)
+    Ok(state.engine().await?.preview_request(&id, &request).await?)
 }
 
 /// What the endpoint of a request being typed needs, against the granted scopes (no network).
@@ -40,7 +44,7 @@ pub async fn endpoint_scopes(
     product: Option<ProductId>,
     path: String,
 ) -> Result<EndpointAdvice> {
-    let engine = &state.engine;
+    let engine = state.engine().await?;
     Ok(engine.endpoint_scopes(&id, &method, product, &path).await?)
 }
 
@@ -51,6 +55,6 @@ pub async fn curl_command(
     request: ApiRequest,
     reveal_token: bool,
 ) -> Result<String> {
-    let engine = &state.engine;
+    let engine = state.engine().await?;
     Ok(engine.curl_command(&id, &request, reveal_token).await?)
 }

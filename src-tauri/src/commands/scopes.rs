@@ -11,8 +11,8 @@ use crate::state::AppState;
 
 /// Every catalog scope with what it means, once (kept out of `bootstrap`: only step 3 needs it).
 #[tauri::command]
-pub fn scope_catalog(state: State<'_, AppState>) -> Vec<ScopeInfo> {
-    state.engine.scope_catalog()
+pub async fn scope_catalog(state: State<'_, AppState>) -> Result<Vec<ScopeInfo>> {
+    Ok(state.engine().await?.scope_catalog())
 }
 
 #[tauri::command]
@@ -21,12 +21,16 @@ pub async fn advise_scopes(
     provider_id: String,
     scopes: Vec<String>,
 ) -> Result<ScopeAdvice> {
-    Ok(state.engine.advise_scopes(&provider_id, &scopes).await?)
+    Ok(state
+        .engine()
+        .await?
+        .advise_scopes(&provider_id, &scopes)
+        .await?)
 }
 
 #[tauri::command]
 pub async fn scope_report(state: State<'_, AppState>, id: String) -> Result<ScopeReport> {
-    Ok(state.engine.scope_report(&id).await?)
+    Ok(state.engine().await?.scope_report(&id).await?)
 }
 
 /// Operations of the provider's products matching `query`, for the endpoint picker.
@@ -37,7 +41,7 @@ pub async fn search_operations(
     query: String,
     limit: usize,
 ) -> Result<Vec<EndpointScopes>> {
-    let engine = &state.engine;
+    let engine = state.engine().await?;
     Ok(engine
         .search_operations(&provider_id, &query, limit)
         .await?)
@@ -51,6 +55,6 @@ pub async fn propose_scopes(
     operations: Vec<String>,
     prefer: ScopePreference,
 ) -> Result<ScopeProposal> {
-    let engine = &state.engine;
+    let engine = state.engine().await?;
     Ok(engine.propose_scopes(&id, &operations, prefer).await?)
 }

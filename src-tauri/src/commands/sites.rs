@@ -8,7 +8,7 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn list_sites(state: State<'_, AppState>, id: String) -> Result<SiteListing> {
-    Ok(state.engine.site_listing(&id).await?)
+    Ok(state.engine().await?.site_listing(&id).await?)
 }
 
 #[tauri::command]
@@ -17,7 +17,7 @@ pub async fn filter_sites(
     id: String,
     subdomain: String,
 ) -> Result<Vec<Site>> {
-    Ok(state.engine.filter_sites(&id, &subdomain).await?)
+    Ok(state.engine().await?.filter_sites(&id, &subdomain).await?)
 }
 
 #[tauri::command]
@@ -27,5 +27,5 @@ pub async fn select_site(
     // The entry's key (a cloudId and its scopes: one cloudId may be listed once per product).
     site_key: String,
 ) -> Result<IntegrationView> {
-    Ok(state.engine.select_site(&id, &site_key).await?)
+    Ok(state.engine().await?.select_site(&id, &site_key).await?)
 }

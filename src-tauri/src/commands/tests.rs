@@ -66,10 +66,7 @@ fn app() -> TestApp {
     .unwrap();
     let app = mock_builder()
         .invoke_handler(handler())
-        .manage(AppState {
-            engine,
-            sandbox: None,
-        })
+        .manage(AppState::with_engine(engine))
         .build(mock_context(noop_assets()))
         .unwrap();
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default())

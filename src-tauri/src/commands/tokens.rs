@@ -8,10 +8,10 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn refresh_now(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
-    Ok(state.engine.refresh_now(&id).await?)
+    Ok(state.engine().await?.refresh_now(&id).await?)
 }
 
 #[tauri::command]
 pub async fn disconnect(state: State<'_, AppState>, id: String) -> Result<IntegrationView> {
-    Ok(state.engine.disconnect(&id).await?)
+    Ok(state.engine().await?.disconnect(&id).await?)
 }

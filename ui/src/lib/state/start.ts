@@ -50,11 +50,12 @@ export async function start(): Promise<void> {
     // The subscriptions and `bootstrap` are independent round trips to the back end: sent together,
     // not one after another (nothing emits these events before the UI has asked for anything).
     const listening = Promise.all([unlistenAuth ? null : listenAuth(), unlistenEvents ? null : listenEvents()]);
+    // Marks on the page's clock: `make bench` reads them to split start-up (docs/benchmark.md).
+    performance.mark("onramp:bootstrap-sent");
     const data = await api.bootstrap();
+    performance.mark("onramp:bootstrap-answered");
     await listening;
     boot.data = data;
-    // Kept out of the first payload; asked now so step 3 rarely waits for it.
-    void boot.loadScopeCatalog();
     if (data.unmatchedCallback) boot.unmatchedCallback = data.unmatchedCallback;
     const last = data.integrations.find((i) => i.id === data.lastIntegrationId) ?? null;
     if (last && boot.providers.some((p) => p.id === last.providerId)) {
