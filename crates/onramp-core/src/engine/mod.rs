@@ -117,6 +117,8 @@ pub struct Engine {
     background_schedule: std::sync::Arc<tokio::sync::Notify>,
     /// Fresh access tokens served without the refresh guard or the keychain (`engine/token_cache.rs`).
     token_cache: token_cache::TokenCache,
+    /// Client secrets read from the keychain, kept under the store's revision (`engine/token_cache.rs`).
+    client_secrets: token_cache::ClientSecretCache,
     /// The last callback that matched no authorization, until the UI has been told at start-up.
     unmatched_callback: Mutex<Option<crate::model::UiError>>,
     /// Set once this process has marked the connections of earlier sandbox runs "needs reconnect".
@@ -175,6 +177,7 @@ impl Engine {
             listed_sites: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             token_cache: token_cache::TokenCache::default(),
+            client_secrets: token_cache::ClientSecretCache::default(),
             background_schedule: Default::default(),
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
