@@ -338,14 +338,6 @@ impl Engine {
             .scopes
             .clone()
             .unwrap_or_else(|| integration.scopes.clone());
-        // A refresh of the old grant still in flight must not land on top of the new tokens.
-        let _refreshing = self.refresh_guard(&id).await;
-        // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
-        self.store.integration(&id).await?;
-        self.store_tokens(&id, &tokens, true).await?;
-        // A new grant: tokens of the old one still waiting for the keychain are void.
-        self.take_unsaved_tokens(&id);
-        self.lifecycle.clear_backoff(&id);
         let connection = Connection {
             state: ConnectionState::Connected,
             connected_at: now_unix(),
@@ -357,14 +349,43 @@ impl Engine {
             last_refresh_at: None,
         };
         let issued_by = self.issuing_sandbox_run(&integration.provider_id);
-        let saved = self
-            .change_integration(&id, move |i| {
-                i.connection = Some(connection);
-                i.sandbox_instance = issued_by;
-                // A new grant is Onramp's own again (a new refresh-token family).
-                i.handed_off = None;
-            })
-            .await?;
+        // A refresh of the old grant still in flight (here or in another process) must not land on
+        // top of the new tokens: the refresh guard, in-process half here, lock file below.
+        let in_process = self.in_process_refresh_lock(&id).await;
+        let lock_file = self.lock_file_path(&id);
+        let (store, vault, owned) = (self.store.clone(), self.vault.clone(), id.clone());
+        let (refresh, access) = (tokens.refresh_token.clone(), tokens.access_token.clone());
+        // The lock file, the keychain and the store in one hop to a blocking thread, in the order
+        // they always had: lock, check, refresh token, access token, connection, history.
+        let (across, written, stored) = run_blocking(move || {
+            let across = super::tokens::take_lock_file(&owned, lock_file.as_deref());
+            let db = store.blocking();
+            // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
+            if let Err(e) = db.integration(&owned) {
+                return Ok((across, false, Err(e)));
+            }
+            if let Err(e) = super::tokens::write_tokens(&vault, &owned, refresh, &access, true) {
+                return Ok((across, false, Err(e)));
+            }
+            let stored = db
+                .update_integration(&owned, move |i| {
+                    i.connection = Some(connection);
+                    i.sandbox_instance = issued_by;
+                    // A new grant is Onramp's own again (a new refresh-token family).
+                    i.handed_off = None;
+                    Ok(())
+                })
+                .and_then(|saved| Ok((db.history(&owned)?, saved)));
+            Ok((across, true, stored))
+        })
+        .await?;
+        let _refreshing = self.guard_from(in_process, across);
+        if written {
+            // A new grant: tokens of the old one still waiting for the keychain are void.
+            self.take_unsaved_tokens(&id);
+            self.lifecycle.clear_backoff(&id);
+        }
+        let (history, saved) = stored?;
         // A copy of what was just written to the keychain (the guard is still held): the first
         // call, usually the site listing, is served from memory.
         self.token_cache.remember(
@@ -375,7 +396,7 @@ impl Engine {
         );
         tracing::info!("integration {id} connected");
         // The record just written, without reading it back.
-        self.view(&saved).await
+        Ok(self.view_with_history(&saved, history).await)
     }
 }
 

@@ -311,8 +311,17 @@ impl Engine {
 
     /// The saved integration as the UI sees it (history included).
     pub(super) async fn view(&self, i: &Integration) -> Result<IntegrationView, OnrampError> {
-        let provider = self.provider(&i.provider_id).await.ok();
         let history = self.store.history(&i.id).await?;
+        Ok(self.view_with_history(i, history).await)
+    }
+
+    /// [`Self::view`] with the history already read (newest first).
+    pub(super) async fn view_with_history(
+        &self,
+        i: &Integration,
+        history: Vec<crate::model::HistoryEntry>,
+    ) -> IntegrationView {
+        let provider = self.provider(&i.provider_id).await.ok();
         // The store hands records out without their history; the steps need it ("a test call ran").
         let steps = crate::steps::statuses(
             &Integration {
@@ -321,7 +330,7 @@ impl Engine {
             },
             provider.as_deref(),
         );
-        Ok(IntegrationView {
+        IntegrationView {
             id: i.id.clone(),
             name: i.name.clone(),
             provider_id: i.provider_id.clone(),
@@ -362,7 +371,7 @@ impl Engine {
                 .and_then(|p| self.current_credential_check(i, p)),
             steps,
             history,
-        })
+        }
     }
 
     /// Changes one saved integration in one transaction (a second Onramp's change is never lost).
