@@ -101,6 +101,7 @@ impl Engine {
                 pkce_verifier: request.pkce_verifier,
                 created_at,
                 stop_listener,
+                record: Some(Box::new(integration.clone())),
             },
         );
         // Its expiry is new background work.
@@ -321,19 +322,48 @@ impl Engine {
     /// Step two: exchange the code, store the tokens in the keychain, record the connection.
     pub async fn finish_authorization(
         &self,
-        accepted: AcceptedCallback,
+        mut accepted: AcceptedCallback,
     ) -> Result<IntegrationView, OnrampError> {
         let id = accepted.integration_id.clone();
-        let integration = self.store.integration(&id).await?;
+        // The record the flow began with (the client ID and provider the code was issued for), not
+        // a second read of the store; the check below that the integration still exists stays.
+        let integration = match accepted.flow.record.take() {
+            Some(record) => *record,
+            None => self.store.integration(&id).await?,
+        };
         let endpoint = self.token_endpoint(&integration).await?;
-        let tokens = oauth::exchange_code(
+        let exchanged = oauth::exchange_code(
             &self.http,
             &endpoint.credentials(),
             &accepted.code,
             &accepted.flow.redirect_uri,
             accepted.flow.pkce_verifier.as_ref(),
         )
-        .await?;
+        .await;
+        let tokens = match exchanged {
+            Ok(tokens) => tokens,
+            // The secret came from memory under the revision the flow began with: another Onramp
+            // may have saved a new one since (ClientSecretCache). When the store's revision moved
+            // on, the exchange is tried once more with the keychain's secret; otherwise the
+            // refusal stands (the secret was current).
+            Err(e) if endpoint.secret_from_memory => {
+                let now = self.store.integration(&id).await?;
+                if now.client_secret_revision == integration.client_secret_revision {
+                    return Err(e);
+                }
+                tracing::info!("integration {id}: client secret changed during the authorization; exchanging with the new one");
+                let endpoint = self.token_endpoint(&now).await?;
+                oauth::exchange_code(
+                    &self.http,
+                    &endpoint.credentials(),
+                    &accepted.code,
+                    &accepted.flow.redirect_uri,
+                    accepted.flow.pkce_verifier.as_ref(),
+                )
+                .await?
+            }
+            Err(e) => return Err(e),
+        };
         let granted = tokens
             .scopes
             .clone()
@@ -361,21 +391,19 @@ impl Engine {
             let across = super::tokens::take_lock_file(&owned, lock_file.as_deref());
             let db = store.blocking();
             // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
-            if let Err(e) = db.integration(&owned) {
+            if let Err(e) = db.require_integration(&owned) {
                 return Ok((across, false, Err(e)));
             }
             if let Err(e) = super::tokens::write_tokens(&vault, &owned, refresh, &access, true) {
                 return Ok((across, false, Err(e)));
             }
-            let stored = db
-                .update_integration(&owned, move |i| {
-                    i.connection = Some(connection);
-                    i.sandbox_instance = issued_by;
-                    // A new grant is Onramp's own again (a new refresh-token family).
-                    i.handed_off = None;
-                    Ok(())
-                })
-                .and_then(|saved| Ok((db.history(&owned)?, saved)));
+            let stored = db.update_integration_with_history(&owned, move |i| {
+                i.connection = Some(connection);
+                i.sandbox_instance = issued_by;
+                // A new grant is Onramp's own again (a new refresh-token family).
+                i.handed_off = None;
+                Ok(())
+            });
             Ok((across, true, stored))
         })
         .await?;
@@ -385,7 +413,7 @@ impl Engine {
             self.take_unsaved_tokens(&id);
             self.lifecycle.clear_backoff(&id);
         }
-        let (history, saved) = stored?;
+        let (saved, history) = stored?;
         // A copy of what was just written to the keychain (the guard is still held): the first
         // call, usually the site listing, is served from memory.
         self.token_cache.remember(

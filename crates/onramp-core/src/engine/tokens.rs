@@ -13,6 +13,8 @@ pub(super) struct TokenEndpoint {
     client_id: String,
     client_secret: SecretString,
     auth: crate::model::ClientAuth,
+    /// The secret came from this process's memory (`ClientSecretCache`), not from the keychain now.
+    pub(super) secret_from_memory: bool,
 }
 
 impl TokenEndpoint {
@@ -51,14 +53,23 @@ impl Drop for WakeOnDrop {
 
 /// Takes the lock file of one integration, waiting for another process that holds it.
 fn lock_across_processes(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+    };
+    // The folder is made once, when the first open finds it missing (not a `mkdir` every time).
+    let file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            open()?
+        }
+        other => other?,
+    };
     file.lock()?;
     Ok(file)
 }
@@ -551,7 +562,9 @@ impl Engine {
     ) -> Result<TokenEndpoint, OnrampError> {
         let provider = self.provider(&integration.provider_id).await?;
         let revision = integration.client_secret_revision;
-        let client_secret = match self.client_secrets.at(&integration.id, revision) {
+        let cached = self.client_secrets.at(&integration.id, revision);
+        let secret_from_memory = cached.is_some();
+        let client_secret = match cached {
             Some(secret) => secret,
             None => {
                 let secret = self.client_secret(&integration.id).await?;
@@ -566,6 +579,7 @@ impl Engine {
             client_id: integration.client_id.clone(),
             client_secret,
             auth: provider.client_auth,
+            secret_from_memory,
         })
     }
 

@@ -403,25 +403,25 @@ impl Store {
 pub(crate) struct Blocking<'a>(&'a Store);
 
 impl Blocking<'_> {
-    /// [`Store::integration`].
-    pub(crate) fn integration(&self, id: &str) -> Result<Integration, OnrampError> {
-        self.0.run_here(|conn| read_integration(conn, id))
+    /// Whether the integration is there (without reading its record):
+    /// [`OnrampError::UnknownIntegration`] when it is not.
+    pub(crate) fn require_integration(&self, id: &str) -> Result<(), OnrampError> {
+        self.0.run_here(|conn| require_integration(conn, id))
     }
 
-    /// [`Store::update_integration`].
-    pub(crate) fn update_integration(
+    /// [`Store::update_integration`], and the integration's history (newest first) read in the
+    /// same transaction.
+    pub(crate) fn update_integration_with_history(
         &self,
         id: &str,
         change: impl FnOnce(&mut Integration) -> Result<(), OnrampError>,
-    ) -> Result<Integration, OnrampError> {
+    ) -> Result<(Integration, Vec<HistoryEntry>), OnrampError> {
         self.0.run_here(|conn| {
-            in_transaction(conn, |tx| update_integration_in(tx, id.to_string(), change))
+            in_transaction(conn, |tx| {
+                let saved = update_integration_in(tx, id.to_string(), change)?;
+                Ok((saved, history_rows(tx, id)?))
+            })
         })
-    }
-
-    /// [`Store::history`].
-    pub(crate) fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, OnrampError> {
-        self.0.run_here(|conn| history_in(conn, id))
     }
 }
 
@@ -458,8 +458,13 @@ fn update_integration_in(
 fn history_in(conn: &mut Connection, id: &str) -> Work<Vec<HistoryEntry>> {
     let tx = conn.transaction()?;
     require_integration(&tx, id)?;
+    history_rows(&tx, id)
+}
+
+/// The history rows of `id`, newest first.
+fn history_rows(conn: &Connection, id: &str) -> Work<Vec<HistoryEntry>> {
     let mut stmt =
-        tx.prepare("SELECT entry FROM history WHERE integration_id = ?1 ORDER BY id DESC")?;
+        conn.prepare("SELECT entry FROM history WHERE integration_id = ?1 ORDER BY id DESC")?;
     let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for row in rows {
