@@ -414,6 +414,7 @@ impl Engine {
             self.lifecycle.clear_backoff(&id);
         }
         let (saved, history) = stored?;
+        self.remember_provider_id(&saved);
         // A copy of what was just written to the keychain (the guard is still held): the first
         // call, usually the site listing, is served from memory.
         self.token_cache.remember(

@@ -141,6 +141,7 @@ impl Engine {
         let owned = id.to_string();
         run_blocking(move || vault.delete_all(&owned)).await?;
         self.client_secrets.forget(id);
+        self.forget_provider_id(id);
         self.forget_credential_check(id);
         self.store.delete_integration(id).await
     }

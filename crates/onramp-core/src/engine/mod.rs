@@ -110,6 +110,8 @@ pub struct Engine {
     store_problem: Option<crate::model::UiError>,
     /// The sites last listed per integration: a site can only be picked from that list.
     listed_sites: Mutex<HashMap<String, Vec<Site>>>,
+    /// Each integration's provider id once read (`engine/sites.rs`, `provider_id_of`).
+    provider_ids: Mutex<HashMap<String, String>>,
     /// Refresh locks and background backoff.
     lifecycle: TokenLifecycle,
     /// Woken when background work may be due sooner: a new authorization, changed tokens (every
@@ -175,6 +177,7 @@ impl Engine {
             store,
             store_problem,
             listed_sites: Mutex::new(HashMap::new()),
+            provider_ids: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             token_cache: token_cache::TokenCache::default(),
             client_secrets: token_cache::ClientSecretCache::default(),
