@@ -320,6 +320,13 @@ impl Engine {
     }
 
     /// Step two: exchange the code, store the tokens in the keychain, record the connection.
+    ///
+    /// The refresh guard is held from before the exchange to the end: a refresh of the old grant
+    /// (here or in another process) cannot land on top of the new tokens, and a delete waits for
+    /// the exchange instead of racing it (a refresh holds the guard over its token request too).
+    /// The lock file and the check that the integration still exists run on a blocking thread
+    /// while the code is exchanged; the keychain writes and the connection record then take one
+    /// more hop, in the order they always had.
     pub async fn finish_authorization(
         &self,
         mut accepted: AcceptedCallback,
@@ -332,38 +339,22 @@ impl Engine {
             None => self.store.integration(&id).await?,
         };
         let endpoint = self.token_endpoint(&integration).await?;
-        let exchanged = oauth::exchange_code(
-            &self.http,
-            &endpoint.credentials(),
-            &accepted.code,
-            &accepted.flow.redirect_uri,
-            accepted.flow.pkce_verifier.as_ref(),
-        )
-        .await;
-        let tokens = match exchanged {
-            Ok(tokens) => tokens,
-            // The secret came from memory under the revision the flow began with: another Onramp
-            // may have saved a new one since (ClientSecretCache). When the store's revision moved
-            // on, the exchange is tried once more with the keychain's secret; otherwise the
-            // refusal stands (the secret was current).
-            Err(e) if endpoint.secret_from_memory => {
-                let now = self.store.integration(&id).await?;
-                if now.client_secret_revision == integration.client_secret_revision {
-                    return Err(e);
-                }
-                tracing::info!("integration {id}: client secret changed during the authorization; exchanging with the new one");
-                let endpoint = self.token_endpoint(&now).await?;
-                oauth::exchange_code(
-                    &self.http,
-                    &endpoint.credentials(),
-                    &accepted.code,
-                    &accepted.flow.redirect_uri,
-                    accepted.flow.pkce_verifier.as_ref(),
-                )
-                .await?
-            }
-            Err(e) => return Err(e),
-        };
+        let in_process = self.in_process_refresh_lock(&id).await;
+        let lock_file = self.lock_file_path(&id);
+        let (store, owned) = (self.store.clone(), id.clone());
+        let guarded = run_blocking(move || {
+            let across = super::tokens::take_lock_file(&owned, lock_file.as_deref());
+            // Deleted before the guard was ours: store nothing, or the tokens would outlive it.
+            Ok((across, store.blocking().require_integration(&owned)))
+        });
+        let (guarded, exchanged) = tokio::join!(
+            guarded,
+            self.exchange(&id, &integration, &endpoint, &accepted)
+        );
+        let (across, still_there) = guarded?;
+        let _refreshing = self.guard_from(in_process, across);
+        let tokens = exchanged?;
+        still_there?;
         let granted = tokens
             .scopes
             .clone()
@@ -379,35 +370,25 @@ impl Engine {
             last_refresh_at: None,
         };
         let issued_by = self.issuing_sandbox_run(&integration.provider_id);
-        // A refresh of the old grant still in flight (here or in another process) must not land on
-        // top of the new tokens: the refresh guard, in-process half here, lock file below.
-        let in_process = self.in_process_refresh_lock(&id).await;
-        let lock_file = self.lock_file_path(&id);
         let (store, vault, owned) = (self.store.clone(), self.vault.clone(), id.clone());
         let (refresh, access) = (tokens.refresh_token.clone(), tokens.access_token.clone());
-        // The lock file, the keychain and the store in one hop to a blocking thread, in the order
-        // they always had: lock, check, refresh token, access token, connection, history.
-        let (across, written, stored) = run_blocking(move || {
-            let across = super::tokens::take_lock_file(&owned, lock_file.as_deref());
-            let db = store.blocking();
-            // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
-            if let Err(e) = db.require_integration(&owned) {
-                return Ok((across, false, Err(e)));
-            }
+        // The keychain and the store in one hop: refresh token, access token, connection, history.
+        let (written, stored) = run_blocking(move || {
             if let Err(e) = super::tokens::write_tokens(&vault, &owned, refresh, &access, true) {
-                return Ok((across, false, Err(e)));
+                return Ok((false, Err(e)));
             }
-            let stored = db.update_integration_with_history(&owned, move |i| {
-                i.connection = Some(connection);
-                i.sandbox_instance = issued_by;
-                // A new grant is Onramp's own again (a new refresh-token family).
-                i.handed_off = None;
-                Ok(())
-            });
-            Ok((across, true, stored))
+            let stored = store
+                .blocking()
+                .update_integration_with_history(&owned, move |i| {
+                    i.connection = Some(connection);
+                    i.sandbox_instance = issued_by;
+                    // A new grant is Onramp's own again (a new refresh-token family).
+                    i.handed_off = None;
+                    Ok(())
+                });
+            Ok((true, stored))
         })
         .await?;
-        let _refreshing = self.guard_from(in_process, across);
         if written {
             // A new grant: tokens of the old one still waiting for the keychain are void.
             self.take_unsaved_tokens(&id);
@@ -426,6 +407,47 @@ impl Engine {
         tracing::info!("integration {id} connected");
         // The record just written, without reading it back.
         Ok(self.view_with_history(&saved, history).await)
+    }
+
+    async fn exchange_once(
+        &self,
+        endpoint: &super::tokens::TokenEndpoint,
+        accepted: &AcceptedCallback,
+    ) -> Result<crate::oauth::TokenSet, OnrampError> {
+        oauth::exchange_code(
+            &self.http,
+            &endpoint.credentials(),
+            &accepted.code,
+            &accepted.flow.redirect_uri,
+            accepted.flow.pkce_verifier.as_ref(),
+        )
+        .await
+    }
+
+    /// The code exchange of `accepted` with `endpoint`'s credentials.
+    async fn exchange(
+        &self,
+        id: &str,
+        integration: &Integration,
+        endpoint: &super::tokens::TokenEndpoint,
+        accepted: &AcceptedCallback,
+    ) -> Result<crate::oauth::TokenSet, OnrampError> {
+        match self.exchange_once(endpoint, accepted).await {
+            // The secret came from memory under the revision the flow began with: another Onramp
+            // may have saved a new one since (ClientSecretCache). When the store's revision moved
+            // on, the exchange is tried once more with the keychain's secret; otherwise the
+            // refusal stands (the secret was current).
+            Err(e) if endpoint.secret_from_memory => {
+                let now = self.store.integration(id).await?;
+                if now.client_secret_revision == integration.client_secret_revision {
+                    return Err(e);
+                }
+                tracing::info!("integration {id}: client secret changed during the authorization; exchanging with the new one");
+                let endpoint = self.token_endpoint(&now).await?;
+                self.exchange_once(&endpoint, accepted).await
+            }
+            other => other,
+        }
     }
 }
 

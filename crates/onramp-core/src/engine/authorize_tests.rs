@@ -509,3 +509,46 @@ async fn a_secret_saved_elsewhere_during_an_authorization_is_used_for_the_exchan
         "at-9"
     );
 }
+
+/// An integration another process deleted once its callback was accepted (before the exchange
+/// took the refresh guard) gets no tokens: the exchange answers (this process had the secret in
+/// memory), and nothing is written to the keychain or the store.
+#[tokio::test]
+async fn an_integration_deleted_before_the_exchange_stores_nothing() {
+    let mut server = mockito::Server::new_async().await;
+    let exchanged = exchange_answer(&mut server, "secret-1", Some("at-9"), 1).await;
+    let refresh = refresh_mock(&mut server, 1).await;
+    let seed = seeded(&server.url(), 3000, 3600);
+    // The client secret in this process's memory.
+    seed.engine.refresh_now(&seed.id).await.unwrap();
+    refresh.assert_async().await;
+    let sink = RecordingSink::default();
+    let started = seed
+        .engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    let callback = format!(
+        "onramp://callback?code=the-code&state={}",
+        state_of(&started.started.authorize_url)
+    );
+    let accepted = seed.engine.accept_callback(&callback, DEEP).ok().unwrap();
+    // Deleted by another Onramp on the same folder (this one still holds the secret in memory).
+    let other = Engine::new(EngineConfig {
+        config_dir: seed._dir.path().into(),
+        sandbox: None,
+        default_loopback_port: 47823,
+    })
+    .unwrap();
+    other.delete_integration(&seed.id).await.unwrap();
+    let finished = seed.engine.finish_authorization(accepted).await;
+    assert!(
+        matches!(finished, Err(OnrampError::UnknownIntegration(_))),
+        "{:?}",
+        finished.err()
+    );
+    exchanged.assert_async().await;
+    for kind in [SecretKind::AccessToken, SecretKind::RefreshToken] {
+        assert!(Vault.get(&seed.id, kind).unwrap().is_none(), "{kind:?}");
+    }
+}
