@@ -358,6 +358,7 @@ async fn the_home_scrolls_and_filters_many_integrations() {
                 connection: None,
                 handed_off: None,
                 has_client_secret: false,
+                client_secret_revision: 0,
                 scopes_reviewed: false,
                 sandbox_instance: None,
                 history: Vec::new(),

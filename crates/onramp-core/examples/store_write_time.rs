@@ -52,6 +52,7 @@ fn integration(n: usize) -> Integration {
         connection: None,
         handed_off: None,
         has_client_secret: true,
+        client_secret_revision: 0,
         scopes_reviewed: false,
         sandbox_instance: None,
         history: (0..HISTORY).rev().map(entry).collect(),

@@ -206,6 +206,7 @@ mod tests {
             connection,
             handed_off: None,
             has_client_secret: true,
+            client_secret_revision: 0,
             scopes_reviewed: false,
             sandbox_instance: None,
             history: vec![],

@@ -146,6 +146,7 @@ mod tests {
             connection: None,
             handed_off: None,
             has_client_secret: false,
+            client_secret_revision: 0,
             scopes_reviewed: false,
             sandbox_instance: None,
             history: vec![],

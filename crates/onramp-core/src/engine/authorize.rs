@@ -101,6 +101,7 @@ impl Engine {
                 pkce_verifier: request.pkce_verifier,
                 created_at,
                 stop_listener,
+                record: Some(Box::new(integration.clone())),
             },
         );
         // Its expiry is new background work.
@@ -319,33 +320,45 @@ impl Engine {
     }
 
     /// Step two: exchange the code, store the tokens in the keychain, record the connection.
+    ///
+    /// The refresh guard is held from before the exchange to the end: a refresh of the old grant
+    /// (here or in another process) cannot land on top of the new tokens, and a delete waits for
+    /// the exchange instead of racing it (a refresh holds the guard over its token request too).
+    /// The lock file and the check that the integration still exists run on a blocking thread
+    /// while the code is exchanged; the keychain writes and the connection record then take one
+    /// more hop, in the order they always had.
     pub async fn finish_authorization(
         &self,
-        accepted: AcceptedCallback,
+        mut accepted: AcceptedCallback,
     ) -> Result<IntegrationView, OnrampError> {
         let id = accepted.integration_id.clone();
-        let integration = self.store.integration(&id).await?;
+        // The record the flow began with (the client ID and provider the code was issued for), not
+        // a second read of the store; the check below that the integration still exists stays.
+        let integration = match accepted.flow.record.take() {
+            Some(record) => *record,
+            None => self.store.integration(&id).await?,
+        };
         let endpoint = self.token_endpoint(&integration).await?;
-        let tokens = oauth::exchange_code(
-            &self.http,
-            &endpoint.credentials(),
-            &accepted.code,
-            &accepted.flow.redirect_uri,
-            accepted.flow.pkce_verifier.as_ref(),
-        )
-        .await?;
+        let in_process = self.in_process_refresh_lock(&id).await;
+        let lock_file = self.lock_file_path(&id);
+        let (store, owned) = (self.store.clone(), id.clone());
+        let guarded = run_blocking(move || {
+            let across = super::tokens::take_lock_file(&owned, lock_file.as_deref());
+            // Deleted before the guard was ours: store nothing, or the tokens would outlive it.
+            Ok((across, store.blocking().require_integration(&owned)))
+        });
+        let (guarded, exchanged) = tokio::join!(
+            guarded,
+            self.exchange(&id, &integration, &endpoint, &accepted)
+        );
+        let (across, still_there) = guarded?;
+        let _refreshing = self.guard_from(in_process, across);
+        let tokens = exchanged?;
+        still_there?;
         let granted = tokens
             .scopes
             .clone()
             .unwrap_or_else(|| integration.scopes.clone());
-        // A refresh of the old grant still in flight must not land on top of the new tokens.
-        let _refreshing = self.refresh_guard(&id).await;
-        // Deleted during the exchange: store nothing, or the tokens would outlive the integration.
-        self.store.integration(&id).await?;
-        self.store_tokens(&id, &tokens, true).await?;
-        // A new grant: tokens of the old one still waiting for the keychain are void.
-        self.take_unsaved_tokens(&id);
-        self.lifecycle.clear_backoff(&id);
         let connection = Connection {
             state: ConnectionState::Connected,
             connected_at: now_unix(),
@@ -357,14 +370,32 @@ impl Engine {
             last_refresh_at: None,
         };
         let issued_by = self.issuing_sandbox_run(&integration.provider_id);
-        let saved = self
-            .change_integration(&id, move |i| {
-                i.connection = Some(connection);
-                i.sandbox_instance = issued_by;
-                // A new grant is Onramp's own again (a new refresh-token family).
-                i.handed_off = None;
-            })
-            .await?;
+        let (store, vault, owned) = (self.store.clone(), self.vault.clone(), id.clone());
+        let (refresh, access) = (tokens.refresh_token.clone(), tokens.access_token.clone());
+        // The keychain and the store in one hop: refresh token, access token, connection, history.
+        let (written, stored) = run_blocking(move || {
+            if let Err(e) = super::tokens::write_tokens(&vault, &owned, refresh, &access, true) {
+                return Ok((false, Err(e)));
+            }
+            let stored = store
+                .blocking()
+                .update_integration_with_history(&owned, move |i| {
+                    i.connection = Some(connection);
+                    i.sandbox_instance = issued_by;
+                    // A new grant is Onramp's own again (a new refresh-token family).
+                    i.handed_off = None;
+                    Ok(())
+                });
+            Ok((true, stored))
+        })
+        .await?;
+        if written {
+            // A new grant: tokens of the old one still waiting for the keychain are void.
+            self.take_unsaved_tokens(&id);
+            self.lifecycle.clear_backoff(&id);
+        }
+        let (saved, history) = stored?;
+        self.remember_provider_id(&saved);
         // A copy of what was just written to the keychain (the guard is still held): the first
         // call, usually the site listing, is served from memory.
         self.token_cache.remember(
@@ -375,7 +406,48 @@ impl Engine {
         );
         tracing::info!("integration {id} connected");
         // The record just written, without reading it back.
-        self.view(&saved).await
+        Ok(self.view_with_history(&saved, history).await)
+    }
+
+    async fn exchange_once(
+        &self,
+        endpoint: &super::tokens::TokenEndpoint,
+        accepted: &AcceptedCallback,
+    ) -> Result<crate::oauth::TokenSet, OnrampError> {
+        oauth::exchange_code(
+            &self.http,
+            &endpoint.credentials(),
+            &accepted.code,
+            &accepted.flow.redirect_uri,
+            accepted.flow.pkce_verifier.as_ref(),
+        )
+        .await
+    }
+
+    /// The code exchange of `accepted` with `endpoint`'s credentials.
+    async fn exchange(
+        &self,
+        id: &str,
+        integration: &Integration,
+        endpoint: &super::tokens::TokenEndpoint,
+        accepted: &AcceptedCallback,
+    ) -> Result<crate::oauth::TokenSet, OnrampError> {
+        match self.exchange_once(endpoint, accepted).await {
+            // The secret came from memory under the revision the flow began with: another Onramp
+            // may have saved a new one since (ClientSecretCache). When the store's revision moved
+            // on, the exchange is tried once more with the keychain's secret; otherwise the
+            // refusal stands (the secret was current).
+            Err(e) if endpoint.secret_from_memory => {
+                let now = self.store.integration(id).await?;
+                if now.client_secret_revision == integration.client_secret_revision {
+                    return Err(e);
+                }
+                tracing::info!("integration {id}: client secret changed during the authorization; exchanging with the new one");
+                let endpoint = self.token_endpoint(&now).await?;
+                self.exchange_once(&endpoint, accepted).await
+            }
+            other => other,
+        }
     }
 }
 

@@ -410,3 +410,145 @@ async fn a_service_account_token_is_fetched_on_first_use_again_near_expiry_and_r
     let c = engine.integration(&id).await.unwrap().connection.unwrap();
     assert_eq!(c.state, ConnectionState::NeedsReconnect);
 }
+
+/// A code exchange answered `access` for `client_secret` (200), or `invalid_client` (401).
+async fn exchange_answer(
+    server: &mut mockito::ServerGuard,
+    client_secret: &str,
+    access: Option<&str>,
+    hits: usize,
+) -> mockito::Mock {
+    let (status, body) = match access {
+        Some(at) => (
+            200,
+            format!(
+                r#"{{"access_token":"{at}","refresh_token":"rt-9","expires_in":3600,"token_type":"Bearer"}}"#
+            ),
+        ),
+        None => (401, r#"{"error":"invalid_client"}"#.to_string()),
+    };
+    server
+        .mock("POST", "/oauth/token")
+        .match_body(mockito::Matcher::AllOf(vec![
+            mockito::Matcher::UrlEncoded("code".into(), "the-code".into()),
+            mockito::Matcher::UrlEncoded("client_secret".into(), client_secret.into()),
+        ]))
+        .with_status(status)
+        .with_header("content-type", "application/json")
+        .with_body(body)
+        .expect(hits)
+        .create_async()
+        .await
+}
+
+/// This process holds the client secret in memory (an earlier refresh read it) when an authorization
+/// starts; another process (a second engine and store on the same folder) then saves a new secret.
+/// The exchange made with the copy is refused, the store's revision says the secret changed, and
+/// the exchange is made once more with the keychain's secret: connected. Without a change, a
+/// refusal stands and nothing is sent twice.
+#[tokio::test]
+async fn a_secret_saved_elsewhere_during_an_authorization_is_used_for_the_exchange() {
+    let mut server = mockito::Server::new_async().await;
+    let refresh = refresh_mock(&mut server, 1).await;
+    let seed = seeded(&server.url(), 0, 3600);
+    seed.engine.refresh_now(&seed.id).await.unwrap();
+    refresh.assert_async().await;
+
+    // Unchanged secret, refused: the refusal stands, one request.
+    let sink = RecordingSink::default();
+    let started = seed
+        .engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    let refused = exchange_answer(&mut server, "secret-1", None, 1).await;
+    let callback = format!(
+        "onramp://callback?code=the-code&state={}",
+        state_of(&started.started.authorize_url)
+    );
+    seed.engine.handle_callback(&callback, DEEP, &sink).await;
+    assert_eq!(
+        stages(&sink).last().map(|(stage, _)| *stage),
+        Some(AuthStage::Failed)
+    );
+    refused.assert_async().await;
+    refused.remove_async().await;
+
+    // Changed by another process while the browser was open: the new secret connects.
+    let started = seed
+        .engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    let other = Engine::new(EngineConfig {
+        config_dir: seed._dir.path().into(),
+        sandbox: None,
+        default_loopback_port: 47823,
+    })
+    .unwrap();
+    other
+        .save_credentials(&seed.id, "client-1", Some("secret-2".into()))
+        .await
+        .unwrap();
+    let stale = exchange_answer(&mut server, "secret-1", None, 1).await;
+    let fresh = exchange_answer(&mut server, "secret-2", Some("at-9"), 1).await;
+    let callback = format!(
+        "onramp://callback?code=the-code&state={}",
+        state_of(&started.started.authorize_url)
+    );
+    sink.take();
+    seed.engine.handle_callback(&callback, DEEP, &sink).await;
+    assert_eq!(
+        stages(&sink).last().map(|(stage, _)| *stage),
+        Some(AuthStage::Connected)
+    );
+    stale.assert_async().await;
+    fresh.assert_async().await;
+    assert_eq!(
+        seed.engine.access_token(&seed.id).await.unwrap().revealed(),
+        "at-9"
+    );
+}
+
+/// An integration another process deleted once its callback was accepted (before the exchange
+/// took the refresh guard) gets no tokens: the exchange answers (this process had the secret in
+/// memory), and nothing is written to the keychain or the store.
+#[tokio::test]
+async fn an_integration_deleted_before_the_exchange_stores_nothing() {
+    let mut server = mockito::Server::new_async().await;
+    let exchanged = exchange_answer(&mut server, "secret-1", Some("at-9"), 1).await;
+    let refresh = refresh_mock(&mut server, 1).await;
+    let seed = seeded(&server.url(), 3000, 3600);
+    // The client secret in this process's memory.
+    seed.engine.refresh_now(&seed.id).await.unwrap();
+    refresh.assert_async().await;
+    let sink = RecordingSink::default();
+    let started = seed
+        .engine
+        .start_authorization(&seed.id, &sink)
+        .await
+        .unwrap();
+    let callback = format!(
+        "onramp://callback?code=the-code&state={}",
+        state_of(&started.started.authorize_url)
+    );
+    let accepted = seed.engine.accept_callback(&callback, DEEP).ok().unwrap();
+    // Deleted by another Onramp on the same folder (this one still holds the secret in memory).
+    let other = Engine::new(EngineConfig {
+        config_dir: seed._dir.path().into(),
+        sandbox: None,
+        default_loopback_port: 47823,
+    })
+    .unwrap();
+    other.delete_integration(&seed.id).await.unwrap();
+    let finished = seed.engine.finish_authorization(accepted).await;
+    assert!(
+        matches!(finished, Err(OnrampError::UnknownIntegration(_))),
+        "{:?}",
+        finished.err()
+    );
+    exchanged.assert_async().await;
+    for kind in [SecretKind::AccessToken, SecretKind::RefreshToken] {
+        assert!(Vault.get(&seed.id, kind).unwrap().is_none(), "{kind:?}");
+    }
+}

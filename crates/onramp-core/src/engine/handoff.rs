@@ -197,6 +197,7 @@ impl Engine {
             site: None,
             connection: None,
             has_client_secret: false,
+            client_secret_revision: 0,
             scopes_reviewed: false,
             sandbox_instance: None,
             history: Vec::new(),

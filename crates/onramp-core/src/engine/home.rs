@@ -60,6 +60,7 @@ impl Engine {
             connection: None,
             handed_off: None,
             has_client_secret: false,
+            client_secret_revision: 0,
             sandbox_instance: None,
             history: Vec::new(),
             created_at: now,

@@ -31,6 +31,7 @@ impl Engine {
             connection: None,
             handed_off: None,
             has_client_secret: false,
+            client_secret_revision: 0,
             scopes_reviewed: false,
             sandbox_instance: None,
             history: Vec::new(),
@@ -139,6 +140,8 @@ impl Engine {
         let vault = self.vault.clone();
         let owned = id.to_string();
         run_blocking(move || vault.delete_all(&owned)).await?;
+        self.client_secrets.forget(id);
+        self.forget_provider_id(id);
         self.forget_credential_check(id);
         self.store.delete_integration(id).await
     }

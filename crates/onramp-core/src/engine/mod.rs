@@ -110,6 +110,8 @@ pub struct Engine {
     store_problem: Option<crate::model::UiError>,
     /// The sites last listed per integration: a site can only be picked from that list.
     listed_sites: Mutex<HashMap<String, Vec<Site>>>,
+    /// Each integration's provider id once read (`engine/sites.rs`, `provider_id_of`).
+    provider_ids: Mutex<HashMap<String, String>>,
     /// Refresh locks and background backoff.
     lifecycle: TokenLifecycle,
     /// Woken when background work may be due sooner: a new authorization, changed tokens (every
@@ -117,6 +119,8 @@ pub struct Engine {
     background_schedule: std::sync::Arc<tokio::sync::Notify>,
     /// Fresh access tokens served without the refresh guard or the keychain (`engine/token_cache.rs`).
     token_cache: token_cache::TokenCache,
+    /// Client secrets read from the keychain, kept under the store's revision (`engine/token_cache.rs`).
+    client_secrets: token_cache::ClientSecretCache,
     /// The last callback that matched no authorization, until the UI has been told at start-up.
     unmatched_callback: Mutex<Option<crate::model::UiError>>,
     /// Set once this process has marked the connections of earlier sandbox runs "needs reconnect".
@@ -173,8 +177,10 @@ impl Engine {
             store,
             store_problem,
             listed_sites: Mutex::new(HashMap::new()),
+            provider_ids: Mutex::new(HashMap::new()),
             lifecycle: TokenLifecycle::default(),
             token_cache: token_cache::TokenCache::default(),
+            client_secrets: token_cache::ClientSecretCache::default(),
             background_schedule: Default::default(),
             unmatched_callback: Mutex::new(None),
             sandbox_swept: tokio::sync::OnceCell::new(),
@@ -308,8 +314,17 @@ impl Engine {
 
     /// The saved integration as the UI sees it (history included).
     pub(super) async fn view(&self, i: &Integration) -> Result<IntegrationView, OnrampError> {
-        let provider = self.provider(&i.provider_id).await.ok();
         let history = self.store.history(&i.id).await?;
+        Ok(self.view_with_history(i, history).await)
+    }
+
+    /// [`Self::view`] with the history already read (newest first).
+    pub(super) async fn view_with_history(
+        &self,
+        i: &Integration,
+        history: Vec<crate::model::HistoryEntry>,
+    ) -> IntegrationView {
+        let provider = self.provider(&i.provider_id).await.ok();
         // The store hands records out without their history; the steps need it ("a test call ran").
         let steps = crate::steps::statuses(
             &Integration {
@@ -318,7 +333,7 @@ impl Engine {
             },
             provider.as_deref(),
         );
-        Ok(IntegrationView {
+        IntegrationView {
             id: i.id.clone(),
             name: i.name.clone(),
             provider_id: i.provider_id.clone(),
@@ -359,7 +374,7 @@ impl Engine {
                 .and_then(|p| self.current_credential_check(i, p)),
             steps,
             history,
-        })
+        }
     }
 
     /// Changes one saved integration in one transaction (a second Onramp's change is never lost).

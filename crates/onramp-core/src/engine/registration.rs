@@ -106,9 +106,15 @@ impl Engine {
             run_blocking(move || vault.set(&owned_id, SecretKind::ClientSecret, &secret)).await?;
             tracing::info!("client secret for integration {id} stored in the keychain");
         }
+        // After the keychain took the secret: every process's copy of the old one is now stale
+        // (`ClientSecretCache`). Should this write fail, saving again bumps it.
+        self.client_secrets.forget(id);
         self.change_integration(id, move |i| {
             i.client_id = client_id;
             i.has_client_secret |= stored_secret;
+            if stored_secret {
+                i.client_secret_revision += 1;
+            }
         })
         .await?;
         self.integration(id).await

@@ -14,8 +14,7 @@ impl Engine {
     /// The sites with where they came from: for Government Cloud the other host is asked when the
     /// catalog's answers 404, and the listing says so (`gateway::list_accessible_resources`).
     pub async fn site_listing(&self, id: &str) -> Result<SiteListing, OnrampError> {
-        let integration = self.store.integration(id).await?;
-        let provider = self.provider(&integration.provider_id).await?;
+        let provider = self.provider(&self.provider_id_of(id).await?).await?;
         let send = |url: String| async move {
             self.send_with_recovery(id, "GET", &url, None, &|_| {})
                 .await
@@ -27,6 +26,41 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), listing.sites.clone());
         Ok(listing)
+    }
+
+    /// The provider id of integration `id`, read from the store once. It never changes: it is set
+    /// when the integration is created and nothing patches it (an import or a duplicate is a new
+    /// integration with a new id), in this process or another; so the listing that follows a
+    /// connection needs no store read.
+    pub(super) async fn provider_id_of(&self, id: &str) -> Result<String, OnrampError> {
+        let known = self
+            .provider_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        if let Some(provider_id) = known {
+            return Ok(provider_id);
+        }
+        let integration = self.store.integration(id).await?;
+        self.remember_provider_id(&integration);
+        Ok(integration.provider_id)
+    }
+
+    /// Remembers the provider id of a record just read or written (see [`Self::provider_id_of`]).
+    pub(super) fn remember_provider_id(&self, integration: &Integration) {
+        self.provider_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(integration.id.clone(), integration.provider_id.clone());
+    }
+
+    /// Forgets a deleted integration's provider id.
+    pub(super) fn forget_provider_id(&self, id: &str) {
+        self.provider_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// The sites `list_sites` last returned for this integration (empty before the first listing).
@@ -118,5 +152,27 @@ mod tests {
         let saved = view.site.unwrap();
         assert_eq!(saved.scopes, vec!["read:page:confluence"]);
         assert_eq!(saved.products, vec![crate::model::ProductId::Confluence]);
+    }
+
+    /// The provider id is read once, then known without the store; a deleted integration's is
+    /// forgotten, so asking again reads the store and finds nothing.
+    #[tokio::test]
+    async fn the_provider_id_is_read_once_and_forgotten_with_the_integration() {
+        let seed = seeded("http://127.0.0.1:9", 3000, 3600);
+        let stored = seed.engine.store.integration(&seed.id).await.unwrap();
+        let first = seed.engine.provider_id_of(&seed.id).await.unwrap();
+        assert_eq!(first, stored.provider_id);
+        assert!(seed
+            .engine
+            .provider_ids
+            .lock()
+            .unwrap()
+            .contains_key(&seed.id));
+        assert_eq!(seed.engine.provider_id_of(&seed.id).await.unwrap(), first);
+        seed.engine.delete_integration(&seed.id).await.unwrap();
+        assert!(matches!(
+            seed.engine.provider_id_of(&seed.id).await,
+            Err(OnrampError::UnknownIntegration(_))
+        ));
     }
 }

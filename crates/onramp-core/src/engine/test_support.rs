@@ -58,6 +58,7 @@ pub fn seeded(server: &str, remaining: i64, lifetime: i64) -> Seeded {
         }),
         handed_off: None,
         has_client_secret: true,
+        client_secret_revision: 0,
         scopes_reviewed: false,
         sandbox_instance: None,
         history: vec![],

@@ -13,6 +13,8 @@ pub(super) struct TokenEndpoint {
     client_id: String,
     client_secret: SecretString,
     auth: crate::model::ClientAuth,
+    /// The secret came from this process's memory (`ClientSecretCache`), not from the keychain now.
+    pub(super) secret_from_memory: bool,
 }
 
 impl TokenEndpoint {
@@ -51,16 +53,55 @@ impl Drop for WakeOnDrop {
 
 /// Takes the lock file of one integration, waiting for another process that holds it.
 fn lock_across_processes(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+    };
+    // The folder is made once, when the first open finds it missing (not a `mkdir` every time).
+    let file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            open()?
+        }
+        other => other?,
+    };
     file.lock()?;
     Ok(file)
+}
+
+/// Takes integration `id`'s lock file at `path` (blocking; see [`Engine::lock_file_path`]). A lock
+/// file that cannot be made (read-only folder) leaves only the in-process lock, with a warning.
+pub(super) fn take_lock_file(id: &str, path: Option<&std::path::Path>) -> Option<std::fs::File> {
+    match lock_across_processes(path?) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            tracing::warn!("integration {id}: no refresh lock file ({e}); this process only");
+            None
+        }
+    }
+}
+
+/// [`Engine::store_tokens`] in the calling (blocking) thread: the refresh token first.
+pub(super) fn write_tokens(
+    vault: &Vault,
+    id: &str,
+    refresh: Option<SecretString>,
+    access: &SecretString,
+    replace_refresh: bool,
+) -> Result<(), OnrampError> {
+    match refresh {
+        Some(rt) => vault.set(id, SecretKind::RefreshToken, &rt)?,
+        // A new consent without offline_access must not keep an old family's token.
+        None if replace_refresh => vault.delete(id, SecretKind::RefreshToken)?,
+        // A refresh response without a refresh token keeps the stored one.
+        None => {}
+    }
+    vault.set(id, SecretKind::AccessToken, access)
 }
 
 impl Engine {
@@ -75,11 +116,47 @@ impl Engine {
 
     /// The same lock, keeping the cached token: for `access_token`, which changes tokens only by
     /// refreshing (and a refresh stores its new token in the cache), so callers that waited for
-    /// it are served the winner's token from memory. A lock file that cannot be made (read-only
-    /// folder) leaves only the in-process lock, with a warning.
+    /// it are served the winner's token from memory.
     async fn integration_lock(&self, id: &str) -> RefreshGuard {
         let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
         self.lock_across_processes(id, in_process).await
+    }
+
+    /// The in-process half of the refresh guard, for work that takes the lock file itself on a
+    /// blocking thread it needs anyway ([`take_lock_file`], then [`Self::guard_from`]). Drops the
+    /// cached access token, as [`Self::refresh_guard`] does.
+    pub(super) async fn in_process_refresh_lock(
+        &self,
+        id: &str,
+    ) -> tokio::sync::OwnedMutexGuard<()> {
+        let in_process = self.lifecycle.refresh_lock(id).lock_owned().await;
+        self.token_cache.forget(id);
+        in_process
+    }
+
+    /// Integration `id`'s lock file; `None` for an engine without a file (the command line's CI
+    /// mode), which shares its tokens with nobody.
+    pub(super) fn lock_file_path(&self, id: &str) -> Option<std::path::PathBuf> {
+        self.store.path()?;
+        Some(
+            self.config
+                .config_dir
+                .join("locks")
+                .join(format!("{id}.refresh")),
+        )
+    }
+
+    /// The whole guard from its two halves (the lock file taken, or not, by [`take_lock_file`]).
+    pub(super) fn guard_from(
+        &self,
+        in_process: tokio::sync::OwnedMutexGuard<()>,
+        across: Option<std::fs::File>,
+    ) -> RefreshGuard {
+        RefreshGuard {
+            _wake_background: WakeOnDrop(self.background_schedule.clone()),
+            _in_process: in_process,
+            _across_processes: across,
+        }
     }
 
     /// Adds the lock file to the in-process lock `in_process` (see [`RefreshGuard`]).
@@ -88,37 +165,16 @@ impl Engine {
         id: &str,
         in_process: tokio::sync::OwnedMutexGuard<()>,
     ) -> RefreshGuard {
-        // An engine without a file (the command line's CI mode) shares its tokens with nobody.
-        let wake = WakeOnDrop(self.background_schedule.clone());
-        if self.store.path().is_none() {
-            return RefreshGuard {
-                _wake_background: wake,
-                _in_process: in_process,
-                _across_processes: None,
-            };
-        }
-        let path = self
-            .config
-            .config_dir
-            .join("locks")
-            .join(format!("{id}.refresh"));
-        let across = tokio::task::spawn_blocking(move || lock_across_processes(&path)).await;
-        let across = match across {
-            Ok(Ok(file)) => Some(file),
-            Ok(Err(e)) => {
-                tracing::warn!("integration {id}: no refresh lock file ({e}); this process only");
-                None
-            }
-            Err(e) => {
-                tracing::warn!("integration {id}: refresh lock task failed ({e})");
-                None
-            }
+        let Some(path) = self.lock_file_path(id) else {
+            return self.guard_from(in_process, None);
         };
-        RefreshGuard {
-            _wake_background: wake,
-            _in_process: in_process,
-            _across_processes: across,
-        }
+        let owned = id.to_string();
+        let across = tokio::task::spawn_blocking(move || take_lock_file(&owned, Some(&path))).await;
+        let across = across.unwrap_or_else(|e| {
+            tracing::warn!("integration {id}: refresh lock task failed ({e})");
+            None
+        });
+        self.guard_from(in_process, across)
     }
 
     /// Atlassian's gateway does not always say 401 for an expired token: a 403/404 is taken as
@@ -473,17 +529,7 @@ impl Engine {
         let owned = id.to_string();
         let refresh = tokens.refresh_token.clone();
         let access = tokens.access_token.clone();
-        run_blocking(move || {
-            match refresh {
-                Some(rt) => vault.set(&owned, SecretKind::RefreshToken, &rt)?,
-                // A new consent without offline_access must not keep an old family's token.
-                None if replace_refresh => vault.delete(&owned, SecretKind::RefreshToken)?,
-                // A refresh response without a refresh token keeps the stored one.
-                None => {}
-            }
-            vault.set(&owned, SecretKind::AccessToken, &access)
-        })
-        .await
+        run_blocking(move || write_tokens(&vault, &owned, refresh, &access, replace_refresh)).await
     }
 
     pub(super) async fn mark_needs_reconnect(
@@ -505,21 +551,39 @@ impl Engine {
         Ok(())
     }
 
-    /// The token endpoint and client credentials of an integration (the secret from the keychain).
+    /// The token endpoint and client credentials of an integration. The secret comes from memory
+    /// when this process read it under the record's current `client_secret_revision`, else from the
+    /// keychain (then kept under that revision). `integration` must have been read from the store
+    /// before this call, as every caller does: see `ClientSecretCache` for why that makes the
+    /// copy safe across processes.
     pub(super) async fn token_endpoint(
         &self,
         integration: &Integration,
     ) -> Result<TokenEndpoint, OnrampError> {
         let provider = self.provider(&integration.provider_id).await?;
+        let revision = integration.client_secret_revision;
+        let cached = self.client_secrets.at(&integration.id, revision);
+        let secret_from_memory = cached.is_some();
+        let client_secret = match cached {
+            Some(secret) => secret,
+            None => {
+                let secret = self.client_secret(&integration.id).await?;
+                self.client_secrets
+                    .remember(&integration.id, revision, &secret);
+                secret
+            }
+        };
         Ok(TokenEndpoint {
             server: crate::oauth_error::Server::of(&provider),
             token_url: provider.token_url.clone(),
             client_id: integration.client_id.clone(),
-            client_secret: self.client_secret(&integration.id).await?,
+            client_secret,
             auth: provider.client_auth,
+            secret_from_memory,
         })
     }
 
+    /// The client secret as the keychain holds it now.
     pub(super) async fn client_secret(&self, id: &str) -> Result<SecretString, OnrampError> {
         let vault = self.vault.clone();
         let owned = id.to_string();

@@ -372,8 +372,9 @@ async fn a_fresh_token_is_served_from_memory_after_the_first_read() {
     assert_eq!(crate::vault::keychain_reads(&s.id), after_first);
 }
 
-/// An expired token and 200 callers: one refresh, whose two keychain reads (refresh token, client
-/// secret) are the only ones; the callers that waited get the new token from memory.
+/// An expired token and 200 callers: one refresh, whose two keychain reads (refresh token, and the
+/// client secret this process had not read yet) are the only ones; the callers that waited get the
+/// new token from memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_token_is_refreshed_once_and_the_new_one_is_kept() {
     let mut server = mockito::Server::new_async().await;
@@ -443,4 +444,139 @@ async fn disconnect_clears_the_cached_token() {
         s.engine.access_token(&s.id).await,
         Err(OnrampError::NotConnected)
     ));
+}
+
+/// A mock refresh: `refresh_token` and `client_secret` in the body, answered with `access` /
+/// `rotated` living `expires_in` seconds.
+async fn refresh_answer(
+    server: &mut mockito::ServerGuard,
+    refresh_token: &str,
+    client_secret: &str,
+    (access, rotated, expires_in): (&str, &str, i64),
+    hits: usize,
+) -> mockito::Mock {
+    server
+        .mock("POST", "/oauth/token")
+        .match_body(mockito::Matcher::AllOf(vec![
+            mockito::Matcher::UrlEncoded("refresh_token".into(), refresh_token.into()),
+            mockito::Matcher::UrlEncoded("client_secret".into(), client_secret.into()),
+        ]))
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(format!(
+            r#"{{"access_token":"{access}","refresh_token":"{rotated}","expires_in":{expires_in},"token_type":"Bearer"}}"#
+        ))
+        .expect(hits)
+        .create_async()
+        .await
+}
+
+/// Issue 13's target: once this process has read the client secret (here by an earlier refresh),
+/// an expired token and 200 concurrent callers make one refresh and ONE keychain read, the
+/// rotating refresh token; the secret comes from memory under the store's unchanged revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_callers_on_an_expired_token_make_one_refresh_and_one_keychain_read() {
+    let mut server = mockito::Server::new_async().await;
+    // The first refresh hands out a token that is already inside its use margin.
+    let first = refresh_answer(&mut server, "rt-1", "secret-1", ("at-2", "rt-2", 1), 1).await;
+    let s = seeded(&server.url(), 0, 3600);
+    s.engine.refresh_now(&s.id).await.unwrap();
+    first.assert_async().await;
+    let second = refresh_answer(&mut server, "rt-2", "secret-1", ("at-3", "rt-3", 3600), 1).await;
+    let before = crate::vault::keychain_reads(&s.id);
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let (engine, id) = (s.engine.clone(), s.id.clone());
+        tasks.push(tokio::spawn(async move { engine.access_token(&id).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().revealed(), "at-3");
+    }
+    second.assert_async().await;
+    assert_eq!(
+        crate::vault::keychain_reads(&s.id),
+        before + 1,
+        "the refresh token only"
+    );
+    // The rotation order is unchanged: the new refresh token is in the keychain.
+    assert_eq!(
+        Vault
+            .get(&s.id, SecretKind::RefreshToken)
+            .unwrap()
+            .revealed()
+            .as_deref(),
+        Some("rt-3")
+    );
+}
+
+/// Another process (a second engine and store on the same folder, as the command line is) saves a
+/// new client secret after this one read the old secret: this one's next refresh sends the new
+/// secret, never the stale copy, because the save bumped the revision in the shared store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_secret_changed_by_another_process_is_used_by_the_next_refresh() {
+    let mut server = mockito::Server::new_async().await;
+    let first = refresh_answer(&mut server, "rt-1", "secret-1", ("at-2", "rt-2", 1), 1).await;
+    let s = seeded(&server.url(), 0, 3600);
+    s.engine.refresh_now(&s.id).await.unwrap();
+    first.assert_async().await;
+    let other = Engine::new(EngineConfig {
+        config_dir: s._dir.path().into(),
+        sandbox: None,
+        default_loopback_port: 47823,
+    })
+    .unwrap();
+    let revision = other
+        .store
+        .integration(&s.id)
+        .await
+        .unwrap()
+        .client_secret_revision;
+    other
+        .save_credentials(&s.id, "client-1", Some("secret-2".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.engine
+            .store
+            .integration(&s.id)
+            .await
+            .unwrap()
+            .client_secret_revision,
+        revision + 1,
+        "the save moved the revision on in the shared file"
+    );
+    let stale = refresh_answer(&mut server, "rt-2", "secret-1", ("at-x", "rt-x", 3600), 0).await;
+    let fresh = refresh_answer(&mut server, "rt-2", "secret-2", ("at-3", "rt-3", 1), 1).await;
+    assert_eq!(
+        s.engine.access_token(&s.id).await.unwrap().revealed(),
+        "at-3"
+    );
+    fresh.assert_async().await;
+    stale.assert_async().await;
+    // The new secret is now this process's copy: the refresh after reads only the refresh token.
+    let next = refresh_answer(&mut server, "rt-3", "secret-2", ("at-4", "rt-4", 3600), 1).await;
+    let before = crate::vault::keychain_reads(&s.id);
+    assert_eq!(
+        s.engine.access_token(&s.id).await.unwrap().revealed(),
+        "at-4"
+    );
+    next.assert_async().await;
+    assert_eq!(crate::vault::keychain_reads(&s.id), before + 1);
+}
+
+/// The same within one process: saving a new secret is never followed by a refresh with the old one.
+#[tokio::test]
+async fn a_secret_saved_here_is_used_by_the_next_refresh() {
+    let mut server = mockito::Server::new_async().await;
+    let first = refresh_answer(&mut server, "rt-1", "secret-1", ("at-2", "rt-2", 1), 1).await;
+    let s = seeded(&server.url(), 0, 3600);
+    s.engine.refresh_now(&s.id).await.unwrap();
+    first.assert_async().await;
+    s.engine
+        .save_credentials(&s.id, "client-1", Some("secret-3".into()))
+        .await
+        .unwrap();
+    let fresh = refresh_answer(&mut server, "rt-2", "secret-3", ("at-3", "rt-3", 3600), 1).await;
+    s.engine.refresh_now(&s.id).await.unwrap();
+    fresh.assert_async().await;
 }

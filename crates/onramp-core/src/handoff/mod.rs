@@ -300,6 +300,7 @@ pub(crate) mod fixture {
                 last_refresh_at: None,
             }),
             has_client_secret: true,
+            client_secret_revision: 0,
             scopes_reviewed: false,
             sandbox_instance: None,
             history: Vec::new(),

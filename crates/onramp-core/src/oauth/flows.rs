@@ -31,6 +31,10 @@ pub struct PendingFlow {
     pub created_at: i64,
     /// Dropping this stops the loopback listener that waits for this flow, if any.
     pub stop_listener: Option<oneshot::Sender<()>>,
+    /// The integration as read when the flow began (no secret): the code exchange uses its client
+    /// ID, provider and client secret revision, those the code was issued for, without reading the
+    /// store again. `None`: the exchange reads it.
+    pub record: Option<Box<crate::store::Integration>>,
 }
 
 impl PendingFlow {
@@ -161,6 +165,7 @@ pub(super) mod tests {
             pkce_verifier: None,
             created_at,
             stop_listener: None,
+            record: None,
         }
     }
 

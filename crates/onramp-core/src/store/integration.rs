@@ -28,6 +28,12 @@ pub struct Integration {
     pub handed_off: Option<HandOff>,
     #[serde(default)]
     pub has_client_secret: bool,
+    /// Bumped by every writer of the client secret once the keychain holds the new one (kept in its
+    /// own column, `integrations.secret_revision`; never the secret nor anything derived
+    /// from it). A process serves the secret from memory only under the revision it read it at
+    /// (`engine/tokens.rs`, `SecretCache`), so another process's new secret is never missed.
+    #[serde(default)]
+    pub client_secret_revision: i64,
     /// The user went past step 3 (Next) with these scopes: until then the suggested scopes are only
     /// a proposal, and the progress bar does not tick "Scopes".
     #[serde(default)]

@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
     ) STRICT;",
+    // 2: the client secret's revision (`Integration::client_secret_revision`), bumped by every
+    // writer of the secret so that a copy in memory is known stale. Existing rows start at 0. An
+    // older Onramp, which would change the secret without bumping it, refuses this file as newer.
+    "ALTER TABLE integrations ADD COLUMN secret_revision INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.
@@ -312,7 +316,7 @@ mod tests {
         let opened = Store::open(&path, None);
         let problem = problem_text(opened.problem.as_ref().expect("a problem"));
         assert!(
-            problem.contains("newer Onramp (schema 99, this one knows 1)"),
+            problem.contains("newer Onramp (schema 99, this one knows 2)"),
             "{problem}"
         );
         assert_untouched_after_writes(&path, &before, opened);

@@ -192,19 +192,22 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Work<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        let joined = tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock dropped its transaction (rolled back): go on.
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            work(&mut conn)
-        })
-        .await;
+        let store = self.clone();
+        let joined = tokio::task::spawn_blocking(move || store.run_here(work)).await;
         match joined {
-            Ok(done) => done.map_err(|f| f.into_error(self.path())),
+            Ok(done) => done,
             Err(e) => Err(OnrampError::Internal(format!(
                 "a database task failed: {e}"
             ))),
         }
+    }
+
+    /// Runs `work` on the connection in the calling thread, which must be a blocking one (see
+    /// [`Blocking`]).
+    fn run_here<T>(&self, work: impl FnOnce(&mut Connection) -> Work<T>) -> Result<T, OnrampError> {
+        // A panic while holding the lock dropped its transaction (rolled back): go on.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        work(&mut conn).map_err(|f| f.into_error(self.path()))
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only when it succeeds.
@@ -213,26 +216,29 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Work<T> + Send + 'static,
     {
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = work(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        self.run(move |conn| in_transaction(conn, work)).await
+    }
+
+    /// The same reads and writes without a hop to a blocking thread each, for work that already
+    /// runs on one (`run_blocking`, `spawn_blocking`) and makes several steps in a row: never call
+    /// it from async code.
+    pub(crate) fn blocking(&self) -> Blocking<'_> {
+        Blocking(self)
     }
 
     /// All integrations, oldest created first, with `history` empty.
     pub async fn integrations(&self) -> Result<Vec<Integration>, OnrampError> {
         self.run(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, created_at, updated_at, record FROM integrations ORDER BY created_at, rowid",
+                "SELECT id, created_at, updated_at, secret_revision, record FROM integrations ORDER BY created_at, rowid",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, created, updated, record): (String, i64, i64, String) = row?;
-                out.push(integration_from_row(id, created, updated, &record)?);
+                let (id, created, updated, revision, record): (String, i64, i64, i64, String) = row?;
+                out.push(integration_from_row(id, created, updated, revision, &record)?);
             }
             Ok(out)
         })
@@ -262,19 +268,8 @@ impl Store {
         F: FnOnce(&mut Integration) -> Result<(), OnrampError> + Send + 'static,
     {
         let id = id.to_string();
-        self.write(move |tx| {
-            let mut i = read_integration(tx, &id)?;
-            change(&mut i)?;
-            i.id = id;
-            i.history.clear();
-            i.updated_at = crate::now_unix();
-            tx.execute(
-                "UPDATE integrations SET created_at = ?2, updated_at = ?3, record = ?4 WHERE id = ?1",
-                params![i.id, i.created_at, i.updated_at, integration_record(&i)?],
-            )?;
-            Ok(i)
-        })
-        .await
+        self.write(move |tx| update_integration_in(tx, id, change))
+            .await
     }
 
     /// Deletes an integration and its history; forgets it as the last integration.
@@ -296,19 +291,7 @@ impl Store {
     /// An integration's history, newest first.
     pub async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, OnrampError> {
         let id = id.to_string();
-        self.run(move |conn| {
-            let tx = conn.transaction()?;
-            require_integration(&tx, &id)?;
-            let mut stmt =
-                tx.prepare("SELECT entry FROM history WHERE integration_id = ?1 ORDER BY id DESC")?;
-            let rows = stmt.query_map([&id], |r| r.get::<_, String>(0))?;
-            let mut out = Vec::new();
-            for row in rows {
-                out.push(serde_json::from_str(&row?)?);
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |conn| history_in(conn, &id)).await
     }
 
     /// Adds a history entry and drops the oldest beyond `cap`, in one transaction. Like any other
@@ -366,12 +349,15 @@ impl Store {
         let id = id.to_string();
         self.write(move |tx| {
             let mut stmt = tx.prepare(
-                "SELECT id, created_at, updated_at, record FROM integrations ORDER BY created_at, rowid",
+                "SELECT id, created_at, updated_at, secret_revision, record FROM integrations ORDER BY created_at, rowid",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
             for row in rows {
-                let (iid, created, updated, record): (String, i64, i64, String) = row?;
-                let i = integration_from_row(iid, created, updated, &record)?;
+                let (iid, created, updated, revision, record): (String, i64, i64, i64, String) =
+                    row?;
+                let i = integration_from_row(iid, created, updated, revision, &record)?;
                 if i.provider_id == id {
                     return Err(OnrampError::invalid(
                         "provider",
@@ -413,8 +399,88 @@ impl Store {
     }
 }
 
+/// The store's blocking form (see [`Store::blocking`]): each call runs in the calling thread.
+pub(crate) struct Blocking<'a>(&'a Store);
+
+impl Blocking<'_> {
+    /// Whether the integration is there (without reading its record):
+    /// [`OnrampError::UnknownIntegration`] when it is not.
+    pub(crate) fn require_integration(&self, id: &str) -> Result<(), OnrampError> {
+        self.0.run_here(|conn| require_integration(conn, id))
+    }
+
+    /// [`Store::update_integration`], and the integration's history (newest first) read in the
+    /// same transaction.
+    pub(crate) fn update_integration_with_history(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Integration) -> Result<(), OnrampError>,
+    ) -> Result<(Integration, Vec<HistoryEntry>), OnrampError> {
+        self.0.run_here(|conn| {
+            in_transaction(conn, |tx| {
+                let saved = update_integration_in(tx, id.to_string(), change)?;
+                Ok((saved, history_rows(tx, id)?))
+            })
+        })
+    }
+}
+
+/// Runs `work` in one `BEGIN IMMEDIATE` transaction, committed only when it succeeds.
+fn in_transaction<T>(
+    conn: &mut Connection,
+    work: impl FnOnce(&Transaction<'_>) -> Work<T>,
+) -> Work<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = work(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Reads, changes and writes one integration (see [`Store::update_integration`]).
+fn update_integration_in(
+    tx: &Transaction<'_>,
+    id: String,
+    change: impl FnOnce(&mut Integration) -> Result<(), OnrampError>,
+) -> Work<Integration> {
+    let mut i = read_integration(tx, &id)?;
+    change(&mut i)?;
+    i.id = id;
+    i.history.clear();
+    i.updated_at = crate::now_unix();
+    tx.execute(
+        "UPDATE integrations SET created_at = ?2, updated_at = ?3, record = ?4, secret_revision = ?5 WHERE id = ?1",
+        params![i.id, i.created_at, i.updated_at, integration_record(&i)?, i.client_secret_revision],
+    )?;
+    Ok(i)
+}
+
+/// An integration's history, newest first (see [`Store::history`]).
+fn history_in(conn: &mut Connection, id: &str) -> Work<Vec<HistoryEntry>> {
+    let tx = conn.transaction()?;
+    require_integration(&tx, id)?;
+    history_rows(&tx, id)
+}
+
+/// The history rows of `id`, newest first.
+fn history_rows(conn: &Connection, id: &str) -> Work<Vec<HistoryEntry>> {
+    let mut stmt =
+        conn.prepare("SELECT entry FROM history WHERE integration_id = ?1 ORDER BY id DESC")?;
+    let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row?)?);
+    }
+    Ok(out)
+}
+
 /// Fields kept in their own columns (or table), left out of the JSON record.
-const COLUMN_FIELDS: [&str; 4] = ["id", "createdAt", "updatedAt", "history"];
+const COLUMN_FIELDS: [&str; 5] = [
+    "id",
+    "createdAt",
+    "updatedAt",
+    "clientSecretRevision",
+    "history",
+];
 
 fn integration_record(i: &Integration) -> Work<String> {
     let mut value = serde_json::to_value(i)?;
@@ -426,13 +492,20 @@ fn integration_record(i: &Integration) -> Work<String> {
     Ok(value.to_string())
 }
 
-fn integration_from_row(id: String, created: i64, updated: i64, record: &str) -> Work<Integration> {
+fn integration_from_row(
+    id: String,
+    created: i64,
+    updated: i64,
+    secret_revision: i64,
+    record: &str,
+) -> Work<Integration> {
     let mut value: serde_json::Value = serde_json::from_str(record)?;
     let fields = value
         .as_object_mut()
         .ok_or_else(|| Failure::Record(format!("integration {id} is not a JSON object")))?;
     fields.insert("createdAt".into(), created.into());
     fields.insert("updatedAt".into(), updated.into());
+    fields.insert("clientSecretRevision".into(), secret_revision.into());
     fields.insert("id".into(), id.into());
     Ok(serde_json::from_value(value)?)
 }
@@ -440,14 +513,14 @@ fn integration_from_row(id: String, created: i64, updated: i64, record: &str) ->
 fn read_integration(conn: &Connection, id: &str) -> Work<Integration> {
     let row = conn
         .query_row(
-            "SELECT created_at, updated_at, record FROM integrations WHERE id = ?1",
+            "SELECT created_at, updated_at, secret_revision, record FROM integrations WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)),
         )
         .optional()?;
-    let (created, updated, record) =
+    let (created, updated, revision, record) =
         row.ok_or_else(|| OnrampError::UnknownIntegration(id.to_string()))?;
-    integration_from_row(id.to_string(), created, updated, &record)
+    integration_from_row(id.to_string(), created, updated, revision, &record)
 }
 
 fn require_integration(conn: &Connection, id: &str) -> Work<()> {
@@ -471,8 +544,8 @@ pub(crate) fn insert_integration_in(tx: &Transaction<'_>, i: &Integration) -> Wo
         .into());
     }
     tx.execute(
-        "INSERT INTO integrations (id, created_at, updated_at, record) VALUES (?1, ?2, ?3, ?4)",
-        params![i.id, i.created_at, i.updated_at, integration_record(i)?],
+        "INSERT INTO integrations (id, created_at, updated_at, record, secret_revision) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![i.id, i.created_at, i.updated_at, integration_record(i)?, i.client_secret_revision],
     )?;
     // Newest first in memory; oldest first into the table, where the newest has the highest id.
     for entry in i.history.iter().rev() {

@@ -20,6 +20,7 @@ pub(crate) fn integration(id: &str, created_at: i64) -> Integration {
         connection: None,
         handed_off: None,
         has_client_secret: false,
+        client_secret_revision: 0,
         scopes_reviewed: false,
         sandbox_instance: None,
         history: vec![],
@@ -399,4 +400,68 @@ async fn two_stores_appending_history_lose_no_entry() {
         assert!(mine.windows(2).all(|w| w[0] > w[1]));
         assert_eq!(mine.first(), Some(&(base + 99)), "the newest is kept");
     }
+}
+
+/// Schema 2 adds the client secret's revision: a file written at schema 1 keeps every integration
+/// as it was (revision 0), and the revision then round-trips through updates.
+#[tokio::test]
+async fn a_schema_1_file_keeps_its_integrations_and_gains_the_secret_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("onramp.db");
+    let mut saved = integration("i1", 5);
+    saved.has_client_secret = true;
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(migrations::MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        // The record as schema 1 wrote it: every field but the columns.
+        c.execute(
+            "INSERT INTO integrations (id, created_at, updated_at, record) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                saved.id,
+                saved.created_at,
+                saved.updated_at,
+                integration_record(&saved).ok().unwrap()
+            ],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO history (integration_id, at, entry) VALUES (?1, ?2, ?3)",
+            params!["i1", 7, serde_json::to_string(&entry(7)).unwrap()],
+        )
+        .unwrap();
+    }
+    let opened = Store::open(&path, None);
+    assert!(opened.problem.is_none(), "{:?}", opened.problem);
+    let store = opened.store;
+    assert_eq!(store.integration("i1").await.unwrap(), saved);
+    assert_eq!(store.history("i1").await.unwrap(), vec![entry(7)]);
+    let bumped = store
+        .update_integration("i1", |i| {
+            i.client_secret_revision += 1;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(bumped.client_secret_revision, 1);
+    assert_eq!(
+        store
+            .integration("i1")
+            .await
+            .unwrap()
+            .client_secret_revision,
+        1
+    );
+    assert_eq!(
+        store.integrations().await.unwrap()[0].client_secret_revision,
+        1
+    );
+    // In its column, not in the JSON record.
+    let record: String = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT record FROM integrations WHERE id = 'i1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(!record.contains("clientSecretRevision"), "{record}");
 }
