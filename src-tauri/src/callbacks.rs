@@ -12,6 +12,8 @@ use crate::state::AppState;
 
 /// The longest sleep, even when nothing is due: a safety net, not the schedule.
 const LONGEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// How often background work tries a failed engine start again (only while it keeps failing).
+const ENGINE_START_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 /// The shortest sleep: due times are whole seconds, and a due time the tick could not clear
 /// (a refresh that keeps failing before its backoff is recorded) must not make the loop spin.
 const SHORTEST_SLEEP: std::time::Duration = std::time::Duration::from_secs(1);
@@ -24,11 +26,11 @@ pub fn start_background_work<R: Runtime>(app: &AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         let events = WindowEvents(app.clone());
         let state = app.state::<AppState>();
-        // Waits for the engine's start; one that failed is tried again by the window's retry.
+        // Waits for the engine's start; one that failed is tried again (as the window's retry does).
         let engine = loop {
             match state.engine().await {
                 Ok(engine) => break engine,
-                Err(_) => tokio::time::sleep(LONGEST_SLEEP).await,
+                Err(_) => tokio::time::sleep(ENGINE_START_RETRY).await,
             }
         };
         loop {

@@ -47,10 +47,15 @@ impl AppState {
         // Connected by the first vault call, off the main thread; a keychain that cannot be reached
         // is shown by the keychain probe (`keychain_status`); nothing falls back to plain text.
         onramp_core::vault::use_os_keychain_on_first_use();
-        Ok(AppState {
+        Ok(AppState::in_config_dir(config_dir))
+    }
+
+    /// Not started yet: the first `engine()` call starts it with its data in `config_dir`.
+    fn in_config_dir(config_dir: PathBuf) -> AppState {
+        AppState {
             config_dir,
             started: tokio::sync::OnceCell::new(),
-        })
+        }
     }
 
     /// Already started (the command tests).
@@ -146,4 +151,25 @@ fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn callers_while_the_engine_starts_wait_for_the_one_start_and_share_it() {
+        onramp_core::vault::use_mock_keychain();
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::in_config_dir(dir.path().join("config"));
+        let (a, b) = tokio::join!(state.engine(), state.engine());
+        let (a, b) = (a.expect("started"), b.expect("started"));
+        assert!(std::ptr::eq(a, b), "two engines were started");
+        assert!(std::ptr::eq(a, state.engine().await.unwrap()));
+        // It is the engine the window gets: its store is the folder's, with the sandbox wired in.
+        assert!(dir.path().join("config").join("onramp.sqlite3").exists());
+        let boot = a.bootstrap().await;
+        assert!(boot.store_problem.is_none());
+        assert!(boot.sandbox.is_some(), "the sandbox is not wired in");
+    }
 }
