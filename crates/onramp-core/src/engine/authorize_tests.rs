@@ -97,6 +97,14 @@ fn stages(sink: &RecordingSink) -> Vec<(AuthStage, Option<String>)> {
         .collect()
 }
 
+/// The deep link a browser would open for the flow that made `authorize_url`, with code `the-code`.
+fn callback_for(authorize_url: &str) -> String {
+    format!(
+        "onramp://callback?code=the-code&state={}",
+        state_of(authorize_url)
+    )
+}
+
 fn state_of(authorize_url: &str) -> String {
     url::Url::parse(authorize_url)
         .unwrap()
@@ -462,10 +470,7 @@ async fn a_secret_saved_elsewhere_during_an_authorization_is_used_for_the_exchan
         .await
         .unwrap();
     let refused = exchange_answer(&mut server, "secret-1", None, 1).await;
-    let callback = format!(
-        "onramp://callback?code=the-code&state={}",
-        state_of(&started.started.authorize_url)
-    );
+    let callback = callback_for(&started.started.authorize_url);
     seed.engine.handle_callback(&callback, DEEP, &sink).await;
     assert_eq!(
         stages(&sink).last().map(|(stage, _)| *stage),
@@ -480,22 +485,14 @@ async fn a_secret_saved_elsewhere_during_an_authorization_is_used_for_the_exchan
         .start_authorization(&seed.id, &sink)
         .await
         .unwrap();
-    let other = Engine::new(EngineConfig {
-        config_dir: seed._dir.path().into(),
-        sandbox: None,
-        default_loopback_port: 47823,
-    })
-    .unwrap();
+    let other = seed.another_process();
     other
         .save_credentials(&seed.id, "client-1", Some("secret-2".into()))
         .await
         .unwrap();
     let stale = exchange_answer(&mut server, "secret-1", None, 1).await;
     let fresh = exchange_answer(&mut server, "secret-2", Some("at-9"), 1).await;
-    let callback = format!(
-        "onramp://callback?code=the-code&state={}",
-        state_of(&started.started.authorize_url)
-    );
+    let callback = callback_for(&started.started.authorize_url);
     sink.take();
     seed.engine.handle_callback(&callback, DEEP, &sink).await;
     assert_eq!(
@@ -528,18 +525,10 @@ async fn an_integration_deleted_before_the_exchange_stores_nothing() {
         .start_authorization(&seed.id, &sink)
         .await
         .unwrap();
-    let callback = format!(
-        "onramp://callback?code=the-code&state={}",
-        state_of(&started.started.authorize_url)
-    );
+    let callback = callback_for(&started.started.authorize_url);
     let accepted = seed.engine.accept_callback(&callback, DEEP).ok().unwrap();
     // Deleted by another Onramp on the same folder (this one still holds the secret in memory).
-    let other = Engine::new(EngineConfig {
-        config_dir: seed._dir.path().into(),
-        sandbox: None,
-        default_loopback_port: 47823,
-    })
-    .unwrap();
+    let other = seed.another_process();
     other.delete_integration(&seed.id).await.unwrap();
     let finished = seed.engine.finish_authorization(accepted).await;
     assert!(

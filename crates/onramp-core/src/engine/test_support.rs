@@ -13,6 +13,18 @@ pub struct Seeded {
     pub _dir: tempfile::TempDir,
 }
 
+impl Seeded {
+    /// Another Onramp on the same folder (as the command line is): its own engine and store.
+    pub fn another_process(&self) -> Engine {
+        Engine::new(EngineConfig {
+            config_dir: self._dir.path().into(),
+            sandbox: None,
+            default_loopback_port: 47823,
+        })
+        .unwrap()
+    }
+}
+
 /// A connected integration whose access token `at-1` expires in `remaining` seconds of a
 /// `lifetime`-second life, with refresh token `rt-1`.
 pub fn seeded(server: &str, remaining: i64, lifetime: i64) -> Seeded {

@@ -12,14 +12,7 @@ async fn two_engines_on_one_folder_refresh_once() {
     let mut server = mockito::Server::new_async().await;
     let refresh = refresh_mock(&mut server, 1).await;
     let s = seeded(&server.url(), 0, 3600);
-    let other = Arc::new(
-        Engine::new(EngineConfig {
-            config_dir: s._dir.path().into(),
-            sandbox: None,
-            default_loopback_port: 47823,
-        })
-        .unwrap(),
-    );
+    let other = Arc::new(s.another_process());
     let mut tasks = Vec::new();
     for engine in [s.engine.clone(), other.clone()].iter().cycle().take(20) {
         let (engine, id) = (engine.clone(), s.id.clone());
@@ -519,12 +512,7 @@ async fn a_secret_changed_by_another_process_is_used_by_the_next_refresh() {
     let s = seeded(&server.url(), 0, 3600);
     s.engine.refresh_now(&s.id).await.unwrap();
     first.assert_async().await;
-    let other = Engine::new(EngineConfig {
-        config_dir: s._dir.path().into(),
-        sandbox: None,
-        default_loopback_port: 47823,
-    })
-    .unwrap();
+    let other = s.another_process();
     let revision = other
         .store
         .integration(&s.id)
