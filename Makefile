@@ -73,7 +73,7 @@ fuzz-smoke: deps
 bench: deps ui
 	CARGO="$(CARGO)" bash scripts/bench.sh
 
-# Regenerates ui/src/lib/bindings (types) and ui/src/lib/contract.ts (command and event names) from Rust;
+# Regenerates ui/src/lib/bindings (types) and ui/src/lib/contract.ts (command names) from Rust;
 # the unit tests fail while either is stale.
 bindings:
 	ONRAMP_WRITE_BINDINGS=1 $(CARGO) test -p onramp-core bindings

@@ -24,6 +24,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
         .plugin(tauri_plugin_opener::init())
         // File dialogs are opened from Rust (`files.rs`); the window gets no dialog permission.
         .plugin(tauri_plugin_dialog::init())
+        .manage(events::EventChannel::default())
         .invoke_handler(commands::handler())
         .setup(|app| {
             let handle = app.handle().clone();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use onramp_core::engine::SandboxLink;
-use onramp_core::events::{Recorded, RecordingSink};
+use onramp_core::events::{EngineEvent, RecordingSink};
 use onramp_core::model::{
     ApiRequest, AuthStage, CallbackKind, CallbackSettings, IntegrationPatch, ProductId, SandboxApp,
 };
@@ -103,7 +103,7 @@ fn sandbox_link(sandbox: &Sandbox) -> SandboxLink {
 fn connected(sink: &RecordingSink) -> bool {
     sink.take()
         .iter()
-        .any(|e| matches!(e, Recorded::AuthProgress(p) if p.stage == AuthStage::Connected))
+        .any(|e| matches!(e, EngineEvent::AuthProgress(p) if p.stage == AuthStage::Connected))
 }
 
 impl Bench {

@@ -1,10 +1,12 @@
 //! What the engine tells a front end while it works, outside a command's answer: authorization
 //! progress, waits before a retry, connections that changed in the background, callbacks nobody
-//! waited for. The window implements [`EventSink`] with Tauri events; tests record them.
-//!
-//! Event names are declared once here ([`Event`]); the UI's copy is generated from [`Event::ALL`].
+//! waited for. The window implements [`EventSink`] by sending [`EngineEvent`]s down one Tauri
+//! channel; tests record them.
 
 use std::sync::Mutex;
+
+use serde::Serialize;
+use ts_rs::TS;
 
 use crate::model::{AuthProgress, IntegrationView, RetryNotice, UiError};
 
@@ -16,34 +18,30 @@ pub trait EventSink: Send + Sync {
     fn callback_unmatched(&self, error: UiError);
 }
 
-/// The events a front end can listen to, with their names on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// An authorization moved to another stage (payload: `AuthProgress`).
-    AuthProgress,
-    /// A request waits before a retry (payload: `RetryNotice`).
-    RequestProgress,
-    /// A connection changed outside a command: refreshed in the background, or needs reconnect
-    /// (payload: `IntegrationView`).
-    ConnectionChanged,
-    /// A callback arrived that no authorization was waiting for (payload: `UiError`).
-    CallbackUnmatched,
+/// One thing the engine tells a front end, as it travels to the window:
+/// `{ "event": "auth-progress", "payload": { … } }`. The window receives them all through the one
+/// channel it opened (`listen_events`), in order; the UI's type is generated from this enum.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "event", content = "payload", rename_all = "kebab-case")]
+pub enum EngineEvent {
+    /// An authorization moved to another stage.
+    AuthProgress(AuthProgress),
+    /// A request waits before a retry.
+    RequestProgress(RetryNotice),
+    /// A connection changed outside a command: refreshed in the background, or needs reconnect.
+    ConnectionChanged(IntegrationView),
+    /// A callback arrived that no authorization was waiting for.
+    CallbackUnmatched(UiError),
 }
 
-impl Event {
-    pub const ALL: [Event; 4] = [
-        Event::AuthProgress,
-        Event::RequestProgress,
-        Event::ConnectionChanged,
-        Event::CallbackUnmatched,
-    ];
-
-    pub fn name(self) -> &'static str {
+impl EngineEvent {
+    /// Its name on the wire (the `event` field), for logs.
+    pub fn name(&self) -> &'static str {
         match self {
-            Event::AuthProgress => "auth-progress",
-            Event::RequestProgress => "request-progress",
-            Event::ConnectionChanged => "connection-changed",
-            Event::CallbackUnmatched => "callback-unmatched",
+            EngineEvent::AuthProgress(_) => "auth-progress",
+            EngineEvent::RequestProgress(_) => "request-progress",
+            EngineEvent::ConnectionChanged(_) => "connection-changed",
+            EngineEvent::CallbackUnmatched(_) => "callback-unmatched",
         }
     }
 }
@@ -51,25 +49,16 @@ impl Event {
 /// A sink that keeps what it is told: for tests, and for front ends without live events.
 #[derive(Default)]
 pub struct RecordingSink {
-    events: Mutex<Vec<Recorded>>,
-}
-
-/// One recorded event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Recorded {
-    AuthProgress(AuthProgress),
-    RequestProgress(RetryNotice),
-    ConnectionChanged(IntegrationView),
-    CallbackUnmatched(UiError),
+    events: Mutex<Vec<EngineEvent>>,
 }
 
 impl RecordingSink {
     /// Everything recorded so far, oldest first.
-    pub fn take(&self) -> Vec<Recorded> {
+    pub fn take(&self) -> Vec<EngineEvent> {
         std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    fn push(&self, event: Recorded) {
+    fn push(&self, event: EngineEvent) {
         self.events
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -79,15 +68,55 @@ impl RecordingSink {
 
 impl EventSink for RecordingSink {
     fn auth_progress(&self, progress: AuthProgress) {
-        self.push(Recorded::AuthProgress(progress));
+        self.push(EngineEvent::AuthProgress(progress));
     }
     fn request_progress(&self, notice: RetryNotice) {
-        self.push(Recorded::RequestProgress(notice));
+        self.push(EngineEvent::RequestProgress(notice));
     }
     fn connection_changed(&self, view: IntegrationView) {
-        self.push(Recorded::ConnectionChanged(view));
+        self.push(EngineEvent::ConnectionChanged(view));
     }
     fn callback_unmatched(&self, error: UiError) {
-        self.push(Recorded::CallbackUnmatched(error));
+        self.push(EngineEvent::CallbackUnmatched(error));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AuthStage;
+
+    #[test]
+    fn an_event_travels_as_its_name_and_its_payload() {
+        // The UI dispatches on `event` and reads `payload` (ui/src/lib/api.ts).
+        let event = EngineEvent::AuthProgress(AuthProgress {
+            integration_id: "int-1".into(),
+            stage: AuthStage::Waiting,
+            message: "Waiting for the browser".into(),
+            error: None,
+            notice: None,
+            integration: None,
+        });
+        let wire = serde_json::to_value(&event).unwrap();
+        assert_eq!(wire["event"], "auth-progress");
+        assert_eq!(wire["event"], event.name());
+        assert_eq!(wire["payload"]["integrationId"], "int-1");
+        assert_eq!(wire["payload"]["stage"], "waiting");
+        assert_eq!(wire.as_object().unwrap().len(), 2, "{wire}");
+    }
+
+    #[test]
+    fn a_retry_notice_travels_as_request_progress() {
+        let notice = RetryNotice {
+            integration_id: "int-1".into(),
+            attempt: 2,
+            status: 429,
+            wait_ms: 1000,
+            retry_at_ms: 0,
+            reason: "rate limited".into(),
+        };
+        let event = EngineEvent::RequestProgress(notice);
+        assert_eq!(serde_json::to_value(&event).unwrap()["event"], event.name());
+        assert_eq!(event.name(), "request-progress");
     }
 }

@@ -79,6 +79,7 @@ mod bindings {
         NangoTarget::export_all(&cfg).unwrap();
         ApiRequest::export_all(&cfg).unwrap();
         RetryNotice::export_all(&cfg).unwrap();
+        crate::events::EngineEvent::export_all(&cfg).unwrap();
         IntegrationSummary::export_all(&cfg).unwrap();
         crate::health::Health::export_all(&cfg).unwrap();
         crate::handoff::HandoffFormat::export_all(&cfg).unwrap();

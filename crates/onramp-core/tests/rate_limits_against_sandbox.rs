@@ -6,7 +6,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use common::connected;
-use onramp_core::events::{Recorded, RecordingSink};
+use onramp_core::events::{EngineEvent, RecordingSink};
 use onramp_core::model::{ApiRequest, ErrorCode};
 use onramp_sandbox::{Faults, Sandbox, SandboxConfig};
 
@@ -67,7 +67,7 @@ async fn the_count_preset_near_limit_warning_and_the_limit_a_429_hit() {
         .take()
         .into_iter()
         .filter_map(|e| match e {
-            Recorded::RequestProgress(n) => Some(n.reason),
+            EngineEvent::RequestProgress(n) => Some(n.reason),
             _ => None,
         })
         .collect();

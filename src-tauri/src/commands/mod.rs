@@ -6,6 +6,7 @@
 //! while a command has no wrapper in `ui/src/lib/api.ts`).
 
 pub mod authorize;
+pub mod events;
 pub mod handoff;
 pub mod home;
 pub mod integrations;
@@ -35,6 +36,7 @@ macro_rules! commands {
 }
 
 commands! {
+    events::listen_events,
     integrations::bootstrap,
     integrations::get_integration,
     integrations::create_integration,
@@ -79,23 +81,14 @@ commands! {
     push::push_to_nango,
 }
 
-/// The UI's copy of the contract: command names and event names, as TypeScript.
+/// The UI's copy of the contract: the command names, as TypeScript.
 pub fn contract_ts() -> String {
     let commands: String = COMMAND_NAMES
         .iter()
         .map(|c| format!("\n  | \"{c}\""))
         .collect();
-    let events: String = onramp_core::events::Event::ALL
-        .iter()
-        .map(|e| {
-            let key = format!("{e:?}");
-            let key = key[..1].to_ascii_lowercase() + &key[1..];
-            format!("  {key}: \"{}\",\n", e.name())
-        })
-        .collect();
     format!(
-        "// Generated from src-tauri/src/commands/mod.rs and onramp_core::events by `make bindings`; do not edit.\n\n\
-         /** Every command the shell registers. */\nexport type CommandName ={commands};\n\n\
-         /** Every event the engine emits, by name. */\nexport const EVENTS = {{\n{events}}} as const;\n"
+        "// Generated from src-tauri/src/commands/mod.rs by `make bindings`; do not edit.\n\n\
+         /** Every command the shell registers. */\nexport type CommandName ={commands};\n"
     )
 }

@@ -67,6 +67,7 @@ fn app() -> TestApp {
     let app = mock_builder()
         .invoke_handler(handler())
         .manage(AppState::with_engine(engine))
+        .manage(crate::events::EventChannel::default())
         .build(mock_context(noop_assets()))
         .unwrap();
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -167,4 +168,14 @@ fn a_cancel_without_a_pending_authorization_is_harmless() {
     let err = invoke(&app, "start_authorization", json!({"id": created["id"]})).unwrap_err();
     assert_eq!(err["code"], "invalid_input", "no client ID yet: {err}");
     assert_eq!(err["facts"][0]["value"], "client ID");
+}
+
+#[test]
+fn the_page_opens_its_event_channel_by_the_name_the_ui_uses() {
+    let app = app();
+    // `new Channel()` in the page travels as this string (ui/src/lib/api.ts, listenEvents).
+    let opened = invoke(&app, "listen_events", json!({"channel": "__CHANNEL__:7"}));
+    assert_eq!(opened, Ok(Value::Null));
+    let refused = invoke(&app, "listen_events", json!({"channel": "not a channel"}));
+    assert!(refused.is_err(), "{refused:?}");
 }

@@ -1,7 +1,7 @@
-// Typed wrappers around the shell's commands. Command and event names come from the generated
-// contract.ts (declared once, in src-tauri/src/commands/mod.rs and onramp_core::events).
-import { invoke as tauriInvoke } from "@tauri-apps/api/core";
-import { listen as tauriListen } from "@tauri-apps/api/event";
+// Typed wrappers around the shell's commands, and the engine's events. Command names come from the
+// generated contract.ts (declared once, in src-tauri/src/commands/mod.rs); the events' type from
+// onramp_core::events::EngineEvent.
+import { Channel, invoke as tauriInvoke } from "@tauri-apps/api/core";
 import type {
   ApiRequest,
   AuthProgress,
@@ -10,6 +10,7 @@ import type {
   CredentialCheck,
   CustomProviderInput,
   EndpointAdvice,
+  EngineEvent,
   EndpointScopes,
   HandoffExport,
   HandoffFormat,
@@ -32,17 +33,12 @@ import type {
   TestCallResult,
   UiError,
 } from "./bindings";
-import { EVENTS, type CommandName } from "./contract";
+import type { CommandName } from "./contract";
 import { toUiError } from "./errors";
 
 export { toUiError } from "./errors";
 
 export type Unlisten = () => void;
-
-/** Subscribe to a Tauri event; resolves to the unsubscribe function. */
-function listen<T>(event: (typeof EVENTS)[keyof typeof EVENTS], cb: (payload: T) => void): Promise<Unlisten> {
-  return tauriListen<T>(event, (e) => cb(e.payload));
-}
 
 /** Told about every rejected command (after normalisation), e.g. to notice "needs_reconnect". */
 export type CallErrorListener = (error: UiError, cmd: CommandName, args: Record<string, unknown> | undefined) => void;
@@ -216,15 +212,51 @@ export const hasNangoSecretKey = (id: string) => call<boolean>("has_nango_secret
 /** Pushes to Nango; on success Onramp deletes its refresh token and stops refreshing (one refresher only). */
 export const pushToNango = (id: string, target: NangoTarget) => call<IntegrationView>("push_to_nango", { id, target });
 
-/** Subscribe to `request-progress` (a request on step 6 waits before retrying). */
-export const onRequestProgress = (cb: (n: RetryNotice) => void) => listen<RetryNotice>(EVENTS.requestProgress, cb);
+type EventName = EngineEvent["event"];
+type PayloadOf<E extends EventName> = Extract<EngineEvent, { event: E }>["payload"];
 
-/** Subscribe to `connection-changed` (a background refresh happened or failed). */
-export const onConnectionChanged = (cb: (view: IntegrationView) => void) =>
-  listen<IntegrationView>(EVENTS.connectionChanged, cb);
+const eventListeners = new Map<EventName, Set<(payload: never) => void>>();
 
-/** Subscribe to `callback-unmatched` (a callback arrived that no authorization was waiting for). */
-export const onUnmatchedCallback = (cb: (e: UiError) => void) => listen<UiError>(EVENTS.callbackUnmatched, cb);
+/** Listen to one kind of engine event (heard once `listenEvents` has succeeded); returns the unsubscribe function. */
+function on<E extends EventName>(event: E, cb: (payload: PayloadOf<E>) => void): Unlisten {
+  let set = eventListeners.get(event);
+  if (!set) eventListeners.set(event, (set = new Set()));
+  const listener = cb as (payload: never) => void;
+  set.add(listener);
+  return () => {
+    set.delete(listener);
+  };
+}
 
-/** Subscribe to `auth-progress`; resolves to the unsubscribe function. */
-export const onAuthProgress = (cb: (p: AuthProgress) => void) => listen<AuthProgress>(EVENTS.authProgress, cb);
+function dispatch(message: EngineEvent): void {
+  for (const cb of eventListeners.get(message.event) ?? []) {
+    try {
+      (cb as (payload: typeof message.payload) => void)(message.payload);
+    } catch (e) {
+      // One listener's failure must not keep the event from the others.
+      console.error(`a ${message.event} listener failed`, e);
+    }
+  }
+}
+
+/**
+ * Opens the one channel the engine's events arrive by, in order (a second call replaces the first).
+ * One command instead of a Tauri `listen` per event: see src-tauri/src/events.rs for why.
+ */
+export function listenEvents(): Promise<null> {
+  const channel = new Channel<EngineEvent>();
+  channel.onmessage = dispatch;
+  return call<null>("listen_events", { channel });
+}
+
+/** `request-progress`: a request on step 6 waits before retrying. */
+export const onRequestProgress = (cb: (n: RetryNotice) => void) => on("request-progress", cb);
+
+/** `connection-changed`: a background refresh happened or failed. */
+export const onConnectionChanged = (cb: (view: IntegrationView) => void) => on("connection-changed", cb);
+
+/** `callback-unmatched`: a callback arrived that no authorization was waiting for. */
+export const onUnmatchedCallback = (cb: (e: UiError) => void) => on("callback-unmatched", cb);
+
+/** `auth-progress`: an authorization moved to another stage. */
+export const onAuthProgress = (cb: (p: AuthProgress) => void) => on("auth-progress", cb);

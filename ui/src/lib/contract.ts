@@ -1,7 +1,8 @@
-// Generated from src-tauri/src/commands/mod.rs and onramp_core::events by `make bindings`; do not edit.
+// Generated from src-tauri/src/commands/mod.rs by `make bindings`; do not edit.
 
 /** Every command the shell registers. */
 export type CommandName =
+  | "listen_events"
   | "bootstrap"
   | "get_integration"
   | "create_integration"
@@ -44,11 +45,3 @@ export type CommandName =
   | "save_nango_secret_key"
   | "has_nango_secret_key"
   | "push_to_nango";
-
-/** Every event the engine emits, by name. */
-export const EVENTS = {
-  authProgress: "auth-progress",
-  requestProgress: "request-progress",
-  connectionChanged: "connection-changed",
-  callbackUnmatched: "callback-unmatched",
-} as const;

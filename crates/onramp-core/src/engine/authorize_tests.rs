@@ -88,8 +88,8 @@ fn stages(sink: &RecordingSink) -> Vec<(AuthStage, Option<String>)> {
     sink.take()
         .into_iter()
         .map(|e| match e {
-            Recorded::AuthProgress(p) => (p.stage, p.error.map(|e| e.code.to_string())),
-            Recorded::CallbackUnmatched(e) => {
+            EngineEvent::AuthProgress(p) => (p.stage, p.error.map(|e| e.code.to_string())),
+            EngineEvent::CallbackUnmatched(e) => {
                 (AuthStage::Failed, Some(format!("unmatched:{}", e.code)))
             }
             other => panic!("unexpected event {other:?}"),
@@ -154,7 +154,7 @@ async fn authorization_stages_are_decided_without_a_window() {
     ] {
         seed.engine.handle_callback(&url, channel, &sink).await;
         let events = sink.take();
-        let [Recorded::AuthProgress(p)] = events.as_slice() else {
+        let [EngineEvent::AuthProgress(p)] = events.as_slice() else {
             panic!("{url}: one event expected, got {events:?}");
         };
         assert_eq!(
@@ -178,7 +178,7 @@ async fn authorization_stages_are_decided_without_a_window() {
     let stages_seen: Vec<AuthStage> = events
         .iter()
         .map(|e| match e {
-            Recorded::AuthProgress(p) => p.stage,
+            EngineEvent::AuthProgress(p) => p.stage,
             other => panic!("unexpected event {other:?}"),
         })
         .collect();
@@ -186,7 +186,7 @@ async fn authorization_stages_are_decided_without_a_window() {
         stages_seen,
         vec![AuthStage::Exchanging, AuthStage::Connected]
     );
-    let Recorded::AuthProgress(connected) = &events[1] else {
+    let EngineEvent::AuthProgress(connected) = &events[1] else {
         unreachable!()
     };
     assert_eq!(
@@ -269,7 +269,7 @@ async fn the_browser_hears_whether_its_loopback_callback_was_accepted() {
     assert!(page.contains("did not accept"), "{page}");
     assert!(!page.contains("close this tab"), "{page}");
     let events = sink.take();
-    let [Recorded::AuthProgress(p)] = events.as_slice() else {
+    let [EngineEvent::AuthProgress(p)] = events.as_slice() else {
         panic!("one event expected, got {events:?}")
     };
     assert_eq!(
@@ -287,7 +287,7 @@ async fn the_browser_hears_whether_its_loopback_callback_was_accepted() {
         .take()
         .into_iter()
         .map(|e| match e {
-            Recorded::AuthProgress(p) => p.stage,
+            EngineEvent::AuthProgress(p) => p.stage,
             other => panic!("unexpected event {other:?}"),
         })
         .collect();

@@ -105,7 +105,7 @@ async fn a_429_waits_for_retry_after_then_retries() {
         .take()
         .into_iter()
         .filter_map(|e| match e {
-            Recorded::RequestProgress(n) => Some(n),
+            EngineEvent::RequestProgress(n) => Some(n),
             _ => None,
         })
         .collect();

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use super::*;
-pub use crate::events::{Recorded, RecordingSink};
+pub use crate::events::{EngineEvent, RecordingSink};
 use crate::model::{ClientAuth, CustomProviderInput};
 pub use crate::secrets::RevealedForTests;
 use std::sync::Arc;

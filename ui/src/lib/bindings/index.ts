@@ -18,6 +18,7 @@ export type * from "./CredentialCheck";
 export type * from "./CustomProviderInput";
 export type * from "./EndpointAdvice";
 export type * from "./EndpointScopes";
+export type * from "./EngineEvent";
 export type * from "./Environment";
 export type * from "./ErrorCode";
 export type * from "./Evidence";

@@ -1,4 +1,4 @@
-// Starting Onramp: subscribe to the back end's events, read `bootstrap`, reopen the last integration
+// Starting Onramp: open the engine's event channel, read `bootstrap`, reopen the last integration
 // on the furthest step it reached (or offer the default provider on step 1).
 import * as api from "../api";
 import { authorization } from "./authorization.svelte";
@@ -8,36 +8,32 @@ import { integration } from "./integration.svelte";
 import { navigation } from "./navigation.svelte";
 import { requests } from "./requests.svelte";
 
-let unlistenAuth: api.Unlisten | null = null;
-let unlistenEvents: api.Unlisten[] | null = null;
+let subscribed = false;
+let listening = false;
 
-async function listenEvents(): Promise<void> {
-  // Asked together; if one fails, the ones that worked are dropped and the error is shown.
-  const asked = await Promise.allSettled([
-    api.onRequestProgress((n) => requests.retrying(n)),
-    api.onConnectionChanged((view) => {
-      integration.connectionChanged(view);
-      home.connectionChanged(view);
-    }),
-    api.onUnmatchedCallback((e) => (boot.unmatchedCallback = e)),
-  ]);
-  const subs = asked.flatMap((a) => (a.status === "fulfilled" ? [a.value] : []));
-  const failed = asked.find((a): a is PromiseRejectedResult => a.status === "rejected");
-  if (failed) {
-    for (const u of subs) u();
-    integration.eventsError = api.toUiError(failed.reason, "Listening for connection changes");
-    return;
-  }
-  subs.push(api.onCallError((e, cmd, args) => integration.callFailed(e, cmd, args)));
-  unlistenEvents = subs;
-  integration.eventsError = null;
+/** Who hears which engine event; registered once, heard once the channel is open. */
+function subscribe(): void {
+  if (subscribed) return;
+  subscribed = true;
+  api.onRequestProgress((n) => requests.retrying(n));
+  api.onConnectionChanged((view) => {
+    integration.connectionChanged(view);
+    home.connectionChanged(view);
+  });
+  api.onUnmatchedCallback((e) => (boot.unmatchedCallback = e));
+  api.onAuthProgress((p) => authorization.progress(p));
+  api.onCallError((e, cmd, args) => integration.callFailed(e, cmd, args));
 }
 
-async function listenAuth(): Promise<void> {
+/** Opens the engine's event channel; a failure is shown where the missing events would be. */
+async function listenEvents(): Promise<void> {
   try {
-    unlistenAuth = await api.onAuthProgress((p) => authorization.progress(p));
+    await api.listenEvents();
+    listening = true;
+    integration.eventsError = null;
     authorization.listenError = null;
   } catch (e) {
+    integration.eventsError = api.toUiError(e, "Listening for connection changes");
     authorization.listenError = api.toUiError(e, "Listening for authorization progress");
   }
 }
@@ -47,14 +43,15 @@ export async function start(): Promise<void> {
   boot.starting = true;
   boot.error = null;
   try {
-    // The subscriptions and `bootstrap` are independent round trips to the back end: sent together,
+    // The event channel and `bootstrap` are independent round trips to the back end: sent together,
     // not one after another (nothing emits these events before the UI has asked for anything).
-    const listening = Promise.all([unlistenAuth ? null : listenAuth(), unlistenEvents ? null : listenEvents()]);
+    subscribe();
+    const opened = listening ? null : listenEvents();
     // Marks on the page's clock: `make bench` reads them to split start-up (docs/benchmark.md).
     performance.mark("onramp:bootstrap-sent");
     const data = await api.bootstrap();
     performance.mark("onramp:bootstrap-answered");
-    await listening;
+    await opened;
     boot.data = data;
     if (data.unmatchedCallback) boot.unmatchedCallback = data.unmatchedCallback;
     const last = data.integrations.find((i) => i.id === data.lastIntegrationId) ?? null;
