@@ -69,7 +69,16 @@ async function call<T>(cmd: CommandName, args?: Record<string, unknown>): Promis
   }
 }
 
-export const bootstrap = () => call<Bootstrap>("bootstrap");
+/** The `bootstrap` index.html sent before this code loaded (once), else a new one. */
+export function bootstrap(): Promise<Bootstrap> {
+  const page = window as { __onrampBootstrap?: Promise<Bootstrap> };
+  const early = page.__onrampBootstrap;
+  if (!early) return call<Bootstrap>("bootstrap");
+  delete page.__onrampBootstrap;
+  return early.catch((e: unknown) => {
+    throw toUiError(e);
+  });
+}
 
 export const createIntegration = (providerId: string) =>
   call<IntegrationView>("create_integration", { providerId });

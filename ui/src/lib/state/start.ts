@@ -47,8 +47,8 @@ export async function start(): Promise<void> {
     // not one after another (nothing emits these events before the UI has asked for anything).
     subscribe();
     const opened = listening ? null : listenEvents();
-    // Marks on the page's clock: `make bench` reads them to split start-up (docs/benchmark.md).
-    performance.mark("onramp:bootstrap-sent");
+    // The first `bootstrap` was sent by index.html (its mark `onramp:bootstrap-sent` too). Marks on
+    // the page's clock: `make bench` reads them to split start-up (docs/benchmark.md).
     const data = await api.bootstrap();
     performance.mark("onramp:bootstrap-answered");
     await opened;
