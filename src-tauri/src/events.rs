@@ -4,7 +4,7 @@
 //! A channel rather than Tauri's `listen`: every `listen` is answered by a script the shell runs in
 //! the page, and WebKitGTK keeps a JavaScript context alive for each such script's result for 10 s
 //! after the last one; its teardown then wakes the app for a second. With the channel, nothing runs
-//! in the page until there is something to tell (docs/benchmark.md, "idle wakeups").
+//! in the page until there is something to tell (docs/benchmark.md, "Fifth measurement").
 
 use std::sync::Mutex;
 
