@@ -217,7 +217,10 @@ impl Scenario {
 
     /// Steers the app's in-process sandbox (its `/__sandbox/*` test controls).
     pub async fn sandbox(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let http = onramp_core::tls::client_builder()
+            .no_proxy()
+            .build()
+            .unwrap();
         let url = format!("http://127.0.0.1:{}/__sandbox/{path}", self.sandbox_port);
         let response = if path == "stats" {
             http.get(&url).send().await
@@ -317,7 +320,10 @@ impl Drop for DriverGroup {
 }
 
 async fn wait_for_status(url: &str) {
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = onramp_core::tls::client_builder()
+        .no_proxy()
+        .build()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(r) = http.get(format!("{url}/status")).send().await {

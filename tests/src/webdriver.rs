@@ -36,7 +36,7 @@ impl Element {
 impl Session {
     /// Starts the app through tauri-driver (`tauri:options.application`).
     pub async fn start(driver_url: &str, application: &str) -> Result<Session> {
-        let http = reqwest::Client::builder()
+        let http = onramp_core::tls::client_builder()
             .no_proxy()
             .timeout(Duration::from_secs(120))
             .build()

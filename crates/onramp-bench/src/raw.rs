@@ -22,7 +22,10 @@ impl RawClient {
     pub fn new(sandbox: &Sandbox) -> RawClient {
         let c = sandbox.config();
         RawClient {
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http: onramp_core::tls::client_builder()
+                .no_proxy()
+                .build()
+                .unwrap(),
             base: sandbox.base_url(),
             client_id: c.client_id,
             client_secret: c.client_secret,

@@ -209,7 +209,7 @@ pub(crate) async fn sandbox_link(url: &str) -> Result<SandboxLink, Failure> {
         error: OnrampError::Network(format!("The sandbox at {url} did not answer ({why})."))
             .to_ui(),
     };
-    let stats: Value = reqwest::Client::builder()
+    let stats: Value = onramp_core::tls::client_builder()
         .no_proxy()
         .build()
         .map_err(|e| unreachable(e.to_string()))?

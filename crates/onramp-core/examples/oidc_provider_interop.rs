@@ -54,7 +54,7 @@ fn cookie_header(jar: &Jar) -> String {
 /// Plays the user in the browser: follows redirects, signs in and consents on the development
 /// pages, and returns the final redirect to the app's callback URL.
 async fn play_browser(authorize_url: &str, base: &str) -> Result<String, String> {
-    let http = reqwest::Client::builder()
+    let http = onramp_core::tls::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()

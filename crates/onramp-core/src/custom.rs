@@ -423,7 +423,7 @@ mod tests {
             ))
             .create_async()
             .await;
-        let found = discover(&reqwest::Client::new(), &issuer).await.unwrap();
+        let found = discover(&crate::tls::client(), &issuer).await.unwrap();
         oidc.assert_async().await;
         assert_eq!(found.authorize_url, format!("{issuer}/authorize"));
         assert_eq!(found.scopes, vec!["openid", "email"]);
@@ -450,7 +450,7 @@ mod tests {
             ))
             .create_async()
             .await;
-        let found = discover(&reqwest::Client::new(), &issuer).await.unwrap();
+        let found = discover(&crate::tls::client(), &issuer).await.unwrap();
         assert_eq!(found.test_call_url, Some(format!("{issuer}/me")));
         assert_eq!(found.scopes, vec!["openid", "profile", "offline_access"]);
         let provider = to_provider(&CustomProvider {
@@ -471,7 +471,7 @@ mod tests {
             .with_body(r#"{"issuer":"https://evil.example","authorization_endpoint":"https://evil.example/a","token_endpoint":"https://evil.example/t"}"#)
             .create_async()
             .await;
-        let e = discover(&reqwest::Client::new(), &server.url())
+        let e = discover(&crate::tls::client(), &server.url())
             .await
             .unwrap_err();
         assert!(e.to_ui().detail.contains("another issuer"));
@@ -480,7 +480,7 @@ mod tests {
     #[tokio::test]
     async fn discovery_without_metadata_says_what_was_tried() {
         let server = mockito::Server::new_async().await;
-        let e = discover(&reqwest::Client::new(), &server.url())
+        let e = discover(&crate::tls::client(), &server.url())
             .await
             .unwrap_err();
         let ui = e.to_ui();

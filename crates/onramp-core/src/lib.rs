@@ -11,6 +11,7 @@
 //! - [`gateway`]: site discovery and test calls through the API gateway;
 //! - [`handoff`]: the verified setup for the user's backend (.env, JSON, snippets, team definition);
 //! - [`health`]: an integration's health on the home, and its refresh token's age;
+//! - [`tls`]: rustls with ring, installed before any HTTP client is built;
 //! - [`engine`]: the facade the shell calls, one method per user action;
 //! - [`model`], [`error`] and [`error_code`]: the types, the one error shape the UI sees and its codes.
 
@@ -39,6 +40,7 @@ pub mod scopes;
 pub mod secrets;
 pub mod steps;
 pub mod store;
+pub mod tls;
 pub mod vault;
 
 pub use engine::{Engine, EngineConfig};

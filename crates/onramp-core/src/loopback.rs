@@ -354,7 +354,7 @@ mod tests {
     const LONG: Duration = Duration::from_secs(600);
 
     fn client() -> reqwest::Client {
-        reqwest::Client::builder().no_proxy().build().unwrap()
+        crate::tls::client_builder().no_proxy().build().unwrap()
     }
 
     /// Answers every callback request the listener hands over with `verdict`, and records its URL.

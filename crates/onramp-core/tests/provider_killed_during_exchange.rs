@@ -99,7 +99,10 @@ fn engine(config_dir: &Path, provider_url: &str) -> Engine {
 }
 
 async fn control(url: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = onramp_core::tls::client_builder()
+        .no_proxy()
+        .build()
+        .unwrap();
     let request = match body {
         Some(b) => http.post(format!("{url}/__sandbox/{path}")).json(&b),
         None => http.get(format!("{url}/__sandbox/{path}")),

@@ -4,7 +4,7 @@
 /// Loads the consent page at `authorize_url` and answers it (`"accept"` or `"deny"`); returns where
 /// the sandbox redirects (the callback URL). Panics when the page is not the sandbox's.
 pub async fn consent_as_user(authorize_url: &str, decision: &str) -> String {
-    let client = reqwest::Client::builder()
+    let client = client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -23,4 +23,12 @@ pub async fn consent_as_user(authorize_url: &str, decision: &str) -> String {
         .await
         .unwrap();
     answer.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// `reqwest::Client::builder()` for the sandbox's tests and [`consent_as_user`]. The workspace builds
+/// reqwest without a default crypto provider (see `onramp_core::tls`, which the app uses; this crate
+/// sits below it), and reqwest panics on a client built before one is installed.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -54,7 +54,7 @@ async fn main() {
 }
 
 async fn run(url: &str) -> Result<(), String> {
-    let http = reqwest::Client::builder()
+    let http = onramp_core::tls::client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -250,7 +250,7 @@ async fn the_browser_hears_whether_its_loopback_callback_was_accepted() {
     sink.take();
     let state = state_of(&started.started.authorize_url);
     let mut listener = started.loopback.expect("a loopback listener");
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = crate::tls::client_builder().no_proxy().build().unwrap();
     let mut visit = async |url: String| {
         let (page, ()) = tokio::join!(http.get(&url).send(), async {
             let callback = listener.next_callback().await.expect("handed over");

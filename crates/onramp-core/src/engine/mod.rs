@@ -89,7 +89,7 @@ fn probe_client(timeout: std::time::Duration) -> Result<reqwest::Client, OnrampE
 }
 
 fn http_client_builder(timeout: std::time::Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .user_agent(concat!("Onramp/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(std::time::Duration::from_secs(10).min(timeout))
         .timeout(timeout)

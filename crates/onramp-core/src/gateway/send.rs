@@ -189,7 +189,7 @@ mod tests {
             let _ = socket.read(&mut head).await;
             // Dropped: closed without a byte of answer.
         });
-        let Err(e) = send_once(&reqwest::Client::new(), "GET", &url, &"tok".into(), None).await
+        let Err(e) = send_once(&crate::tls::client(), "GET", &url, &"tok".into(), None).await
         else {
             panic!("a closed connection is not an answer");
         };
@@ -215,7 +215,7 @@ mod tests {
             .create_async()
             .await;
         let url = format!("{}/ex/jira/c1/rest/api/3/myself", server.url());
-        let raw = send_once(&reqwest::Client::new(), "GET", &url, &"tok".into(), None)
+        let raw = send_once(&crate::tls::client(), "GET", &url, &"tok".into(), None)
             .await
             .unwrap();
         let r = to_result("jira-myself", "GET", &url, raw, 1, false, None);

@@ -321,7 +321,7 @@ mod tests {
         gov.accessible_resources_url = format!("{}/api{ACCESSIBLE_RESOURCES_PATH}", server.url());
         gov.accessible_resources_fallback_url =
             Some(format!("{}/auth{ACCESSIBLE_RESOURCES_PATH}", server.url()));
-        let http = reqwest::Client::new();
+        let http = crate::tls::client();
         let send = |url: String| {
             let http = http.clone();
             async move { send_once(&http, "GET", &url, &"tok".into(), None).await }
@@ -380,7 +380,7 @@ mod tests {
         );
         p.accessible_resources_url = format!("{}{ACCESSIBLE_RESOURCES_PATH}", server.url());
         let raw = send_once(
-            &reqwest::Client::new(),
+            &crate::tls::client(),
             "GET",
             &accessible_resources_url(&p),
             &"tok".into(),

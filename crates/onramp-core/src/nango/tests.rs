@@ -153,7 +153,7 @@ async fn run(server: &mockito::Server) -> Result<PushReport, OnrampError> {
 }
 
 async fn run_at(base: &str) -> Result<PushReport, OnrampError> {
-    let http = reqwest::Client::new();
+    let http = crate::tls::client();
     let site = site();
     let scopes = scopes();
     let granted = vec!["read:jira-work".to_string(), "offline_access".into()];

@@ -385,7 +385,7 @@ mod tests {
         let (token_url, id, secret) = creds(&server.url());
         let before = now_unix();
         let t = exchange_code(
-            &reqwest::Client::new(),
+            &crate::tls::client(),
             &ClientCredentials {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
@@ -424,7 +424,7 @@ mod tests {
             .await;
         let (token_url, id, secret) = creds(&server.url());
         match exchange_code(
-            &reqwest::Client::new(),
+            &crate::tls::client(),
             &ClientCredentials {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
@@ -500,7 +500,7 @@ mod tests {
             .await;
         let (token_url, id, secret) = creds(&server.url());
         let t = refresh(
-            &reqwest::Client::new(),
+            &crate::tls::client(),
             &ClientCredentials {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
@@ -536,7 +536,7 @@ mod tests {
             .await;
         let (token_url, id, secret) = creds(&server.url());
         let t = client_credentials(
-            &reqwest::Client::new(),
+            &crate::tls::client(),
             &ClientCredentials {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: &token_url,
@@ -556,7 +556,7 @@ mod tests {
     #[tokio::test]
     async fn unreachable_token_endpoint_is_a_network_error() {
         let e = exchange_code(
-            &reqwest::Client::new(),
+            &crate::tls::client(),
             &ClientCredentials {
                 server: &crate::oauth_error::Server::unknown(),
                 token_url: "http://127.0.0.1:9/oauth/token",

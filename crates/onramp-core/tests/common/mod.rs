@@ -49,7 +49,10 @@ pub async fn follow_to_loopback(
 ) {
     use onramp_core::loopback::CallbackVerdict;
     use onramp_core::oauth::CallbackChannel;
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = onramp_core::tls::client_builder()
+        .no_proxy()
+        .build()
+        .unwrap();
     let port = listener.port();
     let (page, decided) = tokio::join!(http.get(location).send(), async {
         let callback = listener.next_callback().await.expect("handed over");

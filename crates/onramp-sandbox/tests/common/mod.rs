@@ -30,7 +30,7 @@ pub async fn start_with(edit: impl FnOnce(&mut SandboxConfig)) -> Fx {
     let sb = Sandbox::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("sandbox starts");
-    let http = reqwest::Client::builder()
+    let http = onramp_sandbox::client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
