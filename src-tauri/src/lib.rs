@@ -6,6 +6,7 @@ pub mod commands;
 mod events;
 mod files;
 mod logging;
+mod rendering;
 mod state;
 
 use tauri::Manager;
@@ -39,6 +40,7 @@ pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
             });
             callbacks::install_deep_link_handler(app.handle());
             callbacks::start_background_work(app.handle());
+            rendering::apply_to_main_window(app.handle());
             Ok(())
         })
 }

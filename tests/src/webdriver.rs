@@ -80,11 +80,22 @@ impl Session {
         if let Some(b) = body {
             req = req.json(&b);
         }
+        let started = Instant::now();
         let response = req
             .send()
             .await
             .map_err(|e| format!("{method} {path}: {e}"))?;
         let status = response.status();
+        // ONRAMP_E2E_TRACE=1: every command's time, and the time since the first, on stderr.
+        if std::env::var_os("ONRAMP_E2E_TRACE").is_some() {
+            static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+            let t0 = *T0.get_or_init(Instant::now);
+            eprintln!(
+                "[wd] {method} {path} {:?} at {:?}",
+                started.elapsed(),
+                t0.elapsed()
+            );
+        }
         let value: Value = response
             .json()
             .await
@@ -336,21 +347,31 @@ impl Session {
     }
 
     pub async fn screenshot(&self, path: &std::path::Path) -> Result<()> {
-        // WebKit hands out the last painted frame: wait for two animation frames so the DOM that the
-        // test just checked is what the picture shows (the first picture was often "Starting…").
+        // WebKit hands out the frame it paints next: wait for two animation frames so the DOM that the
+        // test just checked is what the picture shows (the first picture was often "Starting…"), and
+        // keep one nearly transparent pixel changing while the screenshot waits. Without GPU
+        // compositing (Onramp's window, see src-tauri/src/rendering.rs) WebKit paints only what
+        // changed, so on a page at rest the screenshot waited until the client's 120 s time-out.
         let _ = self
             .call(
                 reqwest::Method::POST,
                 "/execute/async",
                 Some(json!({
-                    "script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                    "script": SCREENSHOT_PAINT_PULSE_START,
                     "args": []
                 })),
             )
             .await;
-        let v = self.call(reqwest::Method::GET, "/screenshot", None).await?;
+        let shot = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let _ = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({"script": SCREENSHOT_PAINT_PULSE_STOP, "args": []})),
+            )
+            .await;
         let data = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap_or_default())
+            .decode(shot?.as_str().unwrap_or_default())
             .map_err(|e| e.to_string())?;
         std::fs::write(path, data).map_err(|e| e.to_string())
     }
@@ -364,6 +385,31 @@ impl Session {
             .map_err(|e| e.to_string())
     }
 }
+
+/// Starts a 1-pixel element in the top-left corner whose alpha alternates between 1/255 and 2/255 every
+/// 16 ms (invisible in a picture), then answers after two animation frames.
+const SCREENSHOT_PAINT_PULSE_START: &str = r#"
+const done = arguments[arguments.length - 1];
+let dot = document.getElementById('onramp-e2e-paint-pulse');
+if (!dot) {
+  dot = document.createElement('div');
+  dot.id = 'onramp-e2e-paint-pulse';
+  dot.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;z-index:2147483647';
+  document.documentElement.appendChild(dot);
+}
+let odd = false;
+clearInterval(window.__onrampPaintPulse);
+window.__onrampPaintPulse = setInterval(() => {
+  odd = !odd;
+  dot.style.background = odd ? 'rgba(128,128,128,0.004)' : 'rgba(128,128,128,0.008)';
+}, 16);
+requestAnimationFrame(() => requestAnimationFrame(() => done(true)));
+"#;
+
+const SCREENSHOT_PAINT_PULSE_STOP: &str = r#"
+clearInterval(window.__onrampPaintPulse);
+document.getElementById('onramp-e2e-paint-pulse')?.remove();
+"#;
 
 /// WebDriver "Enter" key.
 pub const ENTER: &str = "\u{E007}";
