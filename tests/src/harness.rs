@@ -106,6 +106,7 @@ impl Scenario {
         loopback_port: u16,
         extra_env: &[(&str, &str)],
     ) -> Scenario {
+        wait_until_no_onramp_holds_the_single_instance_name().await;
         let config = home.join(".config");
         let data = home.join(".local/share");
         std::fs::create_dir_all(data.join("applications")).unwrap();
@@ -211,7 +212,9 @@ impl Scenario {
             screenshot_dir().join(format!("{}-{:02}-{label}.png", self.name, self.shots.get()));
         match self.s().screenshot(&path).await {
             Ok(()) => println!("screenshot: {}", path.display()),
-            Err(e) => println!("screenshot {label} failed: {e}"),
+            // Fatal: a screenshot that silently times out once cost the suite two hours
+            // (see `Session::screenshot`).
+            Err(e) => panic!("screenshot {label} failed: {e}"),
         }
     }
 
@@ -316,6 +319,35 @@ impl Drop for DriverGroup {
         std::thread::sleep(Duration::from_millis(500));
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
+    }
+}
+
+/// A new Onramp that finds the previous one's single-instance D-Bus name still owned hands its
+/// arguments over and exits, and the WebDriver session then waits for a window that never comes
+/// (seen once on a loaded machine, in a restart: the killed app had not finished exiting). So every
+/// launch waits until no `*.SingleInstance` name of an Onramp is left on the test's session bus.
+async fn wait_until_no_onramp_holds_the_single_instance_name() {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let names = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.ListNames",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if !names.contains("dev.onramp.app.SingleInstance") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "an earlier Onramp still holds dev.onramp.app.SingleInstance after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -74,9 +74,23 @@ impl Session {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value> {
+        self.call_within(method, path, body, None).await
+    }
+
+    /// `call` with its own time-out instead of the client's 120 s.
+    async fn call_within(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        timeout: Option<Duration>,
+    ) -> Result<Value> {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -362,7 +376,15 @@ impl Session {
                 })),
             )
             .await;
-        let shot = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        // A screenshot that waits longer than this is waiting for a paint that will not come.
+        let shot = self
+            .call_within(
+                reqwest::Method::GET,
+                "/screenshot",
+                None,
+                Some(Duration::from_secs(20)),
+            )
+            .await;
         let _ = self
             .call(
                 reqwest::Method::POST,

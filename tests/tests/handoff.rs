@@ -342,12 +342,25 @@ async fn hand_off_files_definition_and_push_to_nango() {
     s.wait_for(&open_now, SHORT)
         .await
         .expect("the wizard is on the imported integration");
+    // The window drew on the CPU (src-tauri/src/rendering.rs); the next start is asked to keep
+    // WebKit's default, and works the same.
+    let log_path = scn.log_dir().join("onramp.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("rendering: on the CPU"), "{log}");
+    assert!(!log.contains("rendering: WebKit's default"), "{log}");
     // Opened, it is the one the next start reopens.
-    let scn = scn.restart(&paths(), &[]).await;
+    let scn = scn
+        .restart(&paths(), &[("ONRAMP_GPU_COMPOSITING", "1")])
+        .await;
     scn.s().wait_for(&open_now, SHORT).await.unwrap();
     scn.s()
         .wait_for("[data-testid=\"step-registration\"]", SHORT)
         .await
         .unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("rendering: WebKit's default (ONRAMP_GPU_COMPOSITING is set)"),
+        "{log}"
+    );
     scn.finish().await;
 }
