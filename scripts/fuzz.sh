@@ -24,10 +24,10 @@ jobs="${FUZZ_JOBS:-1}"
 max_len="${FUZZ_MAX_LEN:-4096}"
 work="${FUZZ_WORK:-$HOME/.cache/onramp-fuzz}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/onramp-target-fuzz}"
-# The shipped release profile (fat LTO, one codegen unit: docs/release-profile.md) buys size, not
+# The shipped release profile (fat LTO, one codegen unit, opt-level "s": docs/release-profile.md) buys size, not
 # coverage, and would make this build (part of `make test`) several times slower: the fuzz driver
-# keeps cargo's default release codegen.
-export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+# keeps cargo's default release codegen and optimisation.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=3
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
 export RUSTFLAGS="-Cpasses=sancov-module \

@@ -12,8 +12,6 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-const OPERATIONS_FILE: &str = include_str!("../catalog/operations.json");
-
 /// One operation of one spec, with the scopes of each alternative.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -171,8 +169,10 @@ fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         // The file is part of the build and checked by the catalog tests; a parse error is a bug.
+        let text = crate::catalog::packed::unpack(crate::catalog::packed::OPERATIONS_JSON)
+            .expect("catalog/operations.json unpacks");
         let file: OperationsFile =
-            serde_json::from_str(OPERATIONS_FILE).expect("catalog/operations.json parses");
+            serde_json::from_str(&text).expect("catalog/operations.json parses");
         let templates: Vec<Vec<Segment>> = file
             .operations
             .iter()

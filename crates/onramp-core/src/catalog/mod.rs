@@ -13,6 +13,7 @@ use crate::model::{
     ScopeInfo, ScopeKind, TestCallPreset,
 };
 
+pub(crate) mod packed;
 #[cfg(test)]
 mod reference;
 mod resolve;
@@ -52,8 +53,6 @@ const PROVIDER_FILES: &[(&str, &str)] = &[
         include_str!("../../catalog/providers/sandbox-service-account.toml"),
     ),
 ];
-/// Scopes generated from Atlassian's OpenAPI documents by `scripts/scopes-from-specs.py`.
-const SCOPES_FILE: &str = include_str!("../../catalog/scopes.toml");
 /// The few scopes no spec lists (`offline_access`, `read:me`), each with its source.
 const HAND_SCOPES_FILE: &str = include_str!("../../catalog/scopes-hand.toml");
 const TEST_CALLS_FILE: &str = include_str!("../../catalog/test_calls.toml");
@@ -230,7 +229,11 @@ impl Catalog {
         }
         let hand: ScopesFile = toml::from_str(HAND_SCOPES_FILE)
             .map_err(|e| OnrampError::Catalog(format!("scopes-hand.toml: {e}")))?;
-        let generated: ScopesFile = toml::from_str(SCOPES_FILE)
+        // Scopes generated from Atlassian's OpenAPI documents by `scripts/scopes-from-specs.py`,
+        // packed by build.rs.
+        let scopes_text = packed::unpack(packed::SCOPES_TOML)
+            .map_err(|e| OnrampError::Catalog(format!("scopes.toml: {e}")))?;
+        let generated: ScopesFile = toml::from_str(&scopes_text)
             .map_err(|e| OnrampError::Catalog(format!("scopes.toml: {e}")))?;
         let calls: TestCallsFile = toml::from_str(TEST_CALLS_FILE)
             .map_err(|e| OnrampError::Catalog(format!("test_calls.toml: {e}")))?;
