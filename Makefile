@@ -29,7 +29,7 @@ dev: deps
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features onramp-floor/libraries -- -D warnings
 
 unit:
 	$(CARGO) test -p onramp-core -p onramp-sandbox -p onramp -p onramp-fuzz -p onramp-cli

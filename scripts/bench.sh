@@ -10,7 +10,8 @@ CARGO="${CARGO:-cargo}"
 cd "$here"
 
 # custom-protocol: built as Tauri's CLI builds a release (what `make package` ships), not in dev mode.
-$CARGO build --release -p onramp -p onramp-floor --features tauri/custom-protocol
+# onramp-floor/libraries adds the second floor binary (the floor + Onramp's libraries, no Onramp code).
+$CARGO build --release -p onramp -p onramp-floor --features tauri/custom-protocol,onramp-floor/libraries
 
 details="$(mktemp)"
 rows="$(mktemp)"
