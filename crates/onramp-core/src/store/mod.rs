@@ -304,19 +304,18 @@ impl Store {
     ) -> Result<(), OnrampError> {
         let id = id.to_string();
         self.write(move |tx| {
-            let touched = tx.execute(
-                "UPDATE integrations SET updated_at = ?2 WHERE id = ?1",
-                params![id, crate::now_unix()],
-            )?;
+            let touched = tx
+                .prepare_cached("UPDATE integrations SET updated_at = ?2 WHERE id = ?1")?
+                .execute(params![id, crate::now_unix()])?;
             if touched == 0 {
                 return Err(OnrampError::UnknownIntegration(id).into());
             }
             insert_history_in(tx, &id, &entry)?;
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM history WHERE integration_id = ?1 AND id <= (
                     SELECT id FROM history WHERE integration_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-                params![id, i64::try_from(cap).unwrap_or(i64::MAX)],
-            )?;
+            )?
+            .execute(params![id, i64::try_from(cap).unwrap_or(i64::MAX)])?;
             Ok(())
         })
         .await
@@ -447,10 +446,10 @@ fn update_integration_in(
     i.id = id;
     i.history.clear();
     i.updated_at = crate::now_unix();
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE integrations SET created_at = ?2, updated_at = ?3, record = ?4, secret_revision = ?5 WHERE id = ?1",
-        params![i.id, i.created_at, i.updated_at, integration_record(&i)?, i.client_secret_revision],
-    )?;
+    )?
+    .execute(params![i.id, i.created_at, i.updated_at, integration_record(&i)?, i.client_secret_revision])?;
     Ok(i)
 }
 
@@ -463,8 +462,8 @@ fn history_in(conn: &mut Connection, id: &str) -> Work<Vec<HistoryEntry>> {
 
 /// The history rows of `id`, newest first.
 fn history_rows(conn: &Connection, id: &str) -> Work<Vec<HistoryEntry>> {
-    let mut stmt =
-        conn.prepare("SELECT entry FROM history WHERE integration_id = ?1 ORDER BY id DESC")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT entry FROM history WHERE integration_id = ?1 ORDER BY id DESC")?;
     let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for row in rows {
@@ -512,11 +511,12 @@ fn integration_from_row(
 
 fn read_integration(conn: &Connection, id: &str) -> Work<Integration> {
     let row = conn
-        .query_row(
+        .prepare_cached(
             "SELECT created_at, updated_at, secret_revision, record FROM integrations WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)),
-        )
+        )?
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
+        })
         .optional()?;
     let (created, updated, revision, record) =
         row.ok_or_else(|| OnrampError::UnknownIntegration(id.to_string()))?;
@@ -525,7 +525,8 @@ fn read_integration(conn: &Connection, id: &str) -> Work<Integration> {
 
 fn require_integration(conn: &Connection, id: &str) -> Work<()> {
     let found = conn
-        .query_row("SELECT 1 FROM integrations WHERE id = ?1", [id], |_| Ok(()))
+        .prepare_cached("SELECT 1 FROM integrations WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
         .optional()?;
     found.ok_or_else(|| OnrampError::UnknownIntegration(id.to_string()).into())
 }
@@ -555,10 +556,8 @@ pub(crate) fn insert_integration_in(tx: &Transaction<'_>, i: &Integration) -> Wo
 }
 
 fn insert_history_in(tx: &Transaction<'_>, id: &str, entry: &HistoryEntry) -> Work<()> {
-    tx.execute(
-        "INSERT INTO history (integration_id, at, entry) VALUES (?1, ?2, ?3)",
-        params![id, entry.at, serde_json::to_string(entry)?],
-    )?;
+    tx.prepare_cached("INSERT INTO history (integration_id, at, entry) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, entry.at, serde_json::to_string(entry)?])?;
     Ok(())
 }
 
