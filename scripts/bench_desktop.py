@@ -402,10 +402,10 @@ def libraries_row(libraries_bin, scratch, onramp_bytes, floor_bytes):
     libraries = stripped_size(libraries_bin, scratch)
     budget = 1.5 * floor_bytes - libraries
     own = onramp_bytes - libraries
-    note = (
-        f"leaves Onramp's own code {budget / MIB:.1f} MiB of the 1.5× budget; "
-        f"it takes {own / MIB:.1f} MiB"
-    )
+    if budget >= 0:
+        note = f"leaves Onramp's own code {budget / MIB:.1f} MiB of the 1.5× budget; it takes {own / MIB:.1f} MiB"
+    else:
+        note = f"over the 1.5× budget by {-budget / MIB:.1f} MiB before any Onramp code (which takes {own / MIB:.1f} MiB)"
     return f"| {figure} | {libraries / MIB:.1f} MiB | {floor_bytes / MIB:.1f} MiB | {libraries / floor_bytes:.2f} | {note} |"
 
 

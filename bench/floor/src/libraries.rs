@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod window;
+
 fn main() {
     if let Some(dir) = std::env::var_os("ONRAMP_FLOOR_EXERCISE_LIBRARIES") {
         let url = std::env::args().nth(1).unwrap_or_default();
@@ -25,16 +27,7 @@ fn main() {
         }
         return;
     }
-    tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|_app, _argv, _cwd| {}))
-        .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_opener::init())
-        .plugin(tauri_plugin_dialog::init())
-        .run(tauri::generate_context!())
-        .unwrap_or_else(|e| {
-            eprintln!("The floor app could not start: {e}");
-            std::process::exit(1);
-        });
+    window::run();
 }
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;

@@ -1,16 +1,8 @@
-//! The floor `make bench` measures Onramp against: Onramp's plugins in Onramp's order, no state,
-//! no commands, no background work, a one-line page (`dist/index.html`).
+//! The floor `make bench` measures Onramp against: a bare Tauri app (`window.rs`).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod window;
+
 fn main() {
-    tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|_app, _argv, _cwd| {}))
-        .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_opener::init())
-        .plugin(tauri_plugin_dialog::init())
-        .run(tauri::generate_context!())
-        .unwrap_or_else(|e| {
-            eprintln!("The floor app could not start: {e}");
-            std::process::exit(1);
-        });
+    window::run();
 }
