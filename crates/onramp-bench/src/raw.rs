@@ -10,6 +10,9 @@ const REDIRECT_URI: &str = onramp_core::engine::DEEP_LINK_CALLBACK;
 
 pub struct RawClient {
     http: reqwest::Client,
+    /// Answers the consent page between timed rounds (both sides use it): built once, since
+    /// building a client loads the system's root certificates.
+    pub consent: reqwest::Client,
     base: String,
     client_id: String,
     client_secret: String,
@@ -26,6 +29,7 @@ impl RawClient {
                 .no_proxy()
                 .build()
                 .unwrap(),
+            consent: onramp_sandbox::consent_client(),
             base: sandbox.base_url(),
             client_id: c.client_id,
             client_secret: c.client_secret,
@@ -51,7 +55,8 @@ impl RawClient {
             ],
         )
         .unwrap();
-        let callback = onramp_sandbox::consent_as_user(authorize.as_str(), "accept").await;
+        let callback =
+            onramp_sandbox::consent_with(&self.consent, authorize.as_str(), "accept").await;
         url::Url::parse(&callback)
             .unwrap()
             .query_pairs()

@@ -178,7 +178,7 @@ impl Bench {
             .await
             .unwrap()
             .started;
-        onramp_sandbox::consent_as_user(&started.authorize_url, "accept").await
+        onramp_sandbox::consent_with(&self.raw.consent, &started.authorize_url, "accept").await
     }
 
     /// Callback → connected → sites: the engine handles the callback (code exchange, keychain,

@@ -36,7 +36,7 @@ mod util;
 pub use service_account::{
     ServiceAccount, SERVICE_ACCOUNT_CLIENT_ID, SERVICE_ACCOUNT_CLIENT_SECRET,
 };
-pub use user::{client_builder, consent_as_user};
+pub use user::{client_builder, consent_as_user, consent_client, consent_with};
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -4,11 +4,22 @@
 /// Loads the consent page at `authorize_url` and answers it (`"accept"` or `"deny"`); returns where
 /// the sandbox redirects (the callback URL). Panics when the page is not the sandbox's.
 pub async fn consent_as_user(authorize_url: &str, decision: &str) -> String {
-    let client = client_builder()
+    consent_with(&consent_client(), authorize_url, decision).await
+}
+
+/// The client [`consent_with`] needs (no proxy, redirects not followed). Building one loads the
+/// system's root certificates, a few milliseconds of CPU: a caller that consents many times (the
+/// benchmark, between the rounds it times) builds it once.
+pub fn consent_client() -> reqwest::Client {
+    client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// [`consent_as_user`] with a client from [`consent_client`].
+pub async fn consent_with(client: &reqwest::Client, authorize_url: &str, decision: &str) -> String {
     let page = client.get(authorize_url).send().await.unwrap();
     assert_eq!(page.status(), 200, "consent page");
     let html = page.text().await.unwrap();
