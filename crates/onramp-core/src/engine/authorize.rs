@@ -372,8 +372,9 @@ impl Engine {
         let issued_by = self.issuing_sandbox_run(&integration.provider_id);
         let (store, vault, owned) = (self.store.clone(), self.vault.clone(), id.clone());
         let (refresh, access) = (tokens.refresh_token.clone(), tokens.access_token.clone());
-        // The keychain and the store in one hop: refresh token, access token, connection, history.
-        let (written, stored) = run_blocking(move || {
+        // The keychain and the store in one go, on this thread when it can (nothing else in this
+        // task runs meanwhile): refresh token, access token, connection, history.
+        let (written, stored) = run_blocking_here(move || {
             if let Err(e) = super::tokens::write_tokens(&vault, &owned, refresh, &access, true) {
                 return Ok((false, Err(e)));
             }

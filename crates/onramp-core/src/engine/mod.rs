@@ -408,6 +408,24 @@ fn new_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// [`run_blocking`] for a short section the caller waits on with nothing running beside it in the
+/// same task: on a multi-thread runtime it runs right here (`block_in_place` hands this worker's other
+/// tasks to another thread), which takes the two thread wake-ups of a `spawn_blocking` hop off the
+/// caller's path (the connect path: docs/benchmark-engine.md, item 7). Never inside `join!` or
+/// `select!`: the other branches would wait for it. On a current-thread runtime it is
+/// [`run_blocking`]. A panic in `f` is an error, as it is there.
+async fn run_blocking_here<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, OnrampError> + Send + 'static,
+) -> Result<T, OnrampError> {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if !multi_thread {
+        return run_blocking(f).await;
+    }
+    tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+        .map_err(|_| OnrampError::Internal("background task failed: it panicked".into()))?
+}
+
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, OnrampError> + Send + 'static,
 ) -> Result<T, OnrampError> {
@@ -442,5 +460,50 @@ mod tests {
         let view = engine.create_integration("atlassian").await.unwrap();
         assert_eq!(engine.integration(&view.id).await.unwrap().id, view.id);
         assert_eq!(std::fs::read(&db).unwrap(), b"not a database at all");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_section_run_here_stays_on_the_calling_worker_on_a_multi_thread_runtime() {
+        let ran_on = tokio::spawn(async {
+            let caller = std::thread::current().id();
+            let ran_on = run_blocking_here(|| Ok(std::thread::current().id()))
+                .await
+                .unwrap();
+            (caller, ran_on)
+        })
+        .await
+        .unwrap();
+        assert_eq!(ran_on.0, ran_on.1, "no hop to a blocking thread");
+    }
+
+    #[tokio::test]
+    async fn a_section_run_here_on_a_current_thread_runtime_hops_as_run_blocking_does() {
+        let caller = std::thread::current().id();
+        let ran_on = run_blocking_here(|| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(
+            caller, ran_on,
+            "block_in_place would panic here: spawn_blocking instead"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_a_section_run_here_is_an_error_not_a_crash() {
+        for result in [
+            tokio::spawn(run_blocking_here(|| -> Result<(), OnrampError> {
+                panic!("a bug in a store write")
+            }))
+            .await
+            .unwrap(),
+            run_blocking(|| -> Result<(), OnrampError> { panic!("the same in a hop") }).await,
+        ] {
+            match result {
+                Err(OnrampError::Internal(message)) => {
+                    assert!(message.contains("background task failed"), "{message}")
+                }
+                other => panic!("expected an internal error, got {other:?}"),
+            }
+        }
     }
 }
