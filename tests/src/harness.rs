@@ -20,11 +20,22 @@ pub fn screenshot_dir() -> PathBuf {
     repo_root().join("target").join("e2e-screenshots")
 }
 
+/// A port nothing listens on now and that this process has not handed out before. The OS may give
+/// the same port to two binds in a row once the first socket is closed: tauri-driver's port and
+/// WebKitWebDriver's once came out equal, and WebKitWebDriver could not listen.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// How a browser hands an `onramp://` link to the desktop.
@@ -396,4 +407,16 @@ pub fn keychain_lookup(user: &str) -> Option<String> {
         .ok()?;
     let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !value.is_empty()).then_some(value)
+}
+
+#[cfg(test)]
+mod port_tests {
+    #[test]
+    fn free_ports_are_never_handed_out_twice() {
+        let ports: Vec<u16> = (0..64).map(|_| super::free_port()).collect();
+        let mut unique = ports.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ports.len(), "{ports:?}");
+    }
 }
