@@ -26,13 +26,20 @@ pub fn screenshot_dir() -> PathBuf {
 pub fn free_port() -> u16 {
     static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
+    first_unseen(&mut handed_out, || {
+        TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
-            .expect("free port");
-        if !handed_out.contains(&port) {
-            handed_out.push(port);
+            .expect("free port")
+    })
+}
+
+/// The first port `next` gives that is not in `seen`, added to it.
+fn first_unseen(seen: &mut Vec<u16>, mut next: impl FnMut() -> u16) -> u16 {
+    loop {
+        let port = next();
+        if !seen.contains(&port) {
+            seen.push(port);
             return port;
         }
     }
@@ -411,6 +418,15 @@ pub fn keychain_lookup(user: &str) -> Option<String> {
 
 #[cfg(test)]
 mod port_tests {
+    #[test]
+    fn a_port_the_os_gives_twice_is_handed_out_once() {
+        let mut os_gives = [41000, 41000, 41000, 41001].into_iter();
+        let mut seen = Vec::new();
+        let first = super::first_unseen(&mut seen, || os_gives.next().unwrap());
+        let second = super::first_unseen(&mut seen, || os_gives.next().unwrap());
+        assert_eq!((first, second), (41000, 41001));
+    }
+
     #[test]
     fn free_ports_are_never_handed_out_twice() {
         let ports: Vec<u16> = (0..64).map(|_| super::free_port()).collect();
